@@ -1,0 +1,5 @@
+"""`python -m mailer`."""
+
+from mailer.cli import main
+
+main()

@@ -1,0 +1,91 @@
+"""The project's state file (SQLite): event revisions, the suppression list, the send ledger.
+
+One file, opened in WAL mode with `synchronous=FULL`, so a commit survives a `kill -9` or a power
+cut. The schema is versioned with `PRAGMA user_version` and migrated forward on open; a file made
+by a newer mailer is refused rather than misread.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from mailer.errors import StateError
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the last revision of every calendar event (SEQUENCE and DTSTAMP)
+    """
+    CREATE TABLE revisions (
+        series TEXT NOT NULL,
+        event TEXT NOT NULL,
+        sequence INTEGER NOT NULL,
+        stamp TEXT NOT NULL,
+        significant TEXT NOT NULL,
+        content TEXT NOT NULL,
+        PRIMARY KEY (series, event)
+    );
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class State:
+    """An open state file. Use as a context manager, or call `close()`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.connection = sqlite3.connect(
+                path, isolation_level=None, timeout=30.0, check_same_thread=False
+            )
+            self.connection.row_factory = sqlite3.Row
+            self.connection.execute("PRAGMA journal_mode=WAL")
+            self.connection.execute("PRAGMA synchronous=FULL")
+            self.connection.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as error:
+            raise StateError(f"cannot use the state file {path}: {error}") from error
+        except OSError as error:
+            raise StateError(f"cannot create the state file {path}: {error.strerror}") from error
+
+    def _migrate(self) -> None:
+        with self.transaction() as connection:
+            version = connection.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StateError(
+                    f"the state file {self.path} has schema version {version}, newer than this "
+                    f"mailer's ({SCHEMA_VERSION}); upgrade mailer, or use another state file"
+                )
+            for number in range(version, SCHEMA_VERSION):
+                for statement in MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        connection.execute(statement)
+            connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.connection.execute("PRAGMA user_version").fetchone()[0])
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """An immediate (write-locked) transaction, committed on success, rolled back on error."""
+        self.connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.connection
+        except BaseException:
+            self.connection.execute("ROLLBACK")
+            raise
+        self.connection.execute("COMMIT")
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def __enter__(self) -> State:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()

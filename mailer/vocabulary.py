@@ -1,0 +1,158 @@
+"""The few words mailer writes itself, per language (calendar descriptions, date lines, links).
+
+Emails are written in templates/, one per language; these labels serve the parts generated in
+code: the .ics DESCRIPTION and SUMMARY, time-zone names, "add to calendar" texts. A series in a
+language not listed here gives the labels in `[labels.LANG]` of config.toml (`mailer check` says
+which are missing); a listed language may override some of them there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Labels:
+    session: str
+    questions: str
+    speakers: str
+    moderator: str
+    join: str
+    meeting_id: str
+    passcode: str
+    to_be_confirmed: str
+    cancelled: str
+    moved: str
+    held_in: str
+    zone: str  # "{city}" is replaced by the zone's city, in this language
+    alarm: str
+    time_pattern: str = ""  # a Babel/CLDR pattern for clock times; empty: the locale's own
+    colon: str = ":"  # French sets a no-break space before it
+
+    def heading(self, label: str) -> str:
+        """A label followed by a colon: `Questions :` in French, `Questions:` in English."""
+        return f"{label}{self.colon}"
+
+
+LABEL_KEYS = tuple(field.name for field in dataclasses.fields(Labels))
+REQUIRED_LABEL_KEYS = tuple(
+    field.name for field in dataclasses.fields(Labels) if field.default is dataclasses.MISSING
+)
+
+BUILT_IN: Mapping[str, Labels] = {
+    "fr": Labels(
+        session="Séance",
+        questions="Questions",
+        speakers="Intervenants",
+        moderator="Modération",
+        join="Rejoindre la réunion Zoom",
+        meeting_id="ID de réunion",
+        passcode="Code secret",
+        to_be_confirmed="sous réserve",
+        cancelled="ANNULÉE",
+        moved="Nouvelle date",
+        held_in="Langues",
+        zone="heure de {city}",
+        alarm="La séance commence bientôt",
+        time_pattern="H 'h' mm",
+        colon="\u00a0:",
+    ),
+    "en": Labels(
+        session="Session",
+        questions="Questions",
+        speakers="Speakers",
+        moderator="Moderator",
+        join="Join the Zoom meeting",
+        meeting_id="Meeting ID",
+        passcode="Passcode",
+        to_be_confirmed="to be confirmed",
+        cancelled="CANCELLED",
+        moved="New date",
+        held_in="Languages",
+        zone="{city} time",
+        alarm="The session starts soon",
+    ),
+    "es": Labels(
+        session="Sesión",
+        questions="Preguntas",
+        speakers="Ponentes",
+        moderator="Moderación",
+        join="Unirse a la reunión de Zoom",
+        meeting_id="ID de reunión",
+        passcode="Código de acceso",
+        to_be_confirmed="por confirmar",
+        cancelled="CANCELADA",
+        moved="Nueva fecha",
+        held_in="Idiomas",
+        zone="hora de {city}",
+        alarm="La sesión empieza pronto",
+        time_pattern="H:mm",
+    ),
+    "de": Labels(
+        session="Sitzung",
+        questions="Fragen",
+        speakers="Referierende",
+        moderator="Moderation",
+        join="Am Zoom-Meeting teilnehmen",
+        meeting_id="Meeting-ID",
+        passcode="Kenncode",
+        to_be_confirmed="unter Vorbehalt",
+        cancelled="ABGESAGT",
+        moved="Neuer Termin",
+        held_in="Sprachen",
+        zone="Zeit in {city}",
+        alarm="Die Sitzung beginnt bald",
+    ),
+    "it": Labels(
+        session="Sessione",
+        questions="Domande",
+        speakers="Relatori",
+        moderator="Moderazione",
+        join="Partecipa alla riunione Zoom",
+        meeting_id="ID riunione",
+        passcode="Passcode",
+        to_be_confirmed="da confermare",
+        cancelled="ANNULLATA",
+        moved="Nuova data",
+        held_in="Lingue",
+        zone="ora di {city}",
+        alarm="La sessione inizia a breve",
+    ),
+    "pt": Labels(
+        session="Sessão",
+        questions="Perguntas",
+        speakers="Oradores",
+        moderator="Moderação",
+        join="Entrar na reunião Zoom",
+        meeting_id="ID da reunião",
+        passcode="Senha",
+        to_be_confirmed="a confirmar",
+        cancelled="CANCELADA",
+        moved="Nova data",
+        held_in="Idiomas",
+        zone="hora de {city}",
+        alarm="A sessão começa em breve",
+    ),
+}
+
+
+def base_language(language: str) -> str:
+    """`pt-BR` -> `pt`."""
+    return language.replace("_", "-").split("-", 1)[0].lower()
+
+
+def built_in_labels(language: str) -> Labels | None:
+    """The labels mailer knows for `language` (or its base language), if any."""
+    return BUILT_IN.get(language) or BUILT_IN.get(base_language(language))
+
+
+def labels_with(language: str, overrides: Mapping[str, str]) -> Labels | None:
+    """Built-in labels of `language` with `overrides` applied; None if some remain missing."""
+    base = built_in_labels(language)
+    if base is None:
+        if not all(key in overrides for key in REQUIRED_LABEL_KEYS):
+            return None
+        return Labels(**{key: overrides[key] for key in LABEL_KEYS if key in overrides})
+    return dataclasses.replace(base, **dict(overrides))
