@@ -12,59 +12,42 @@ import json
 import os
 import sys
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn
 
 import click
 
 from mailer import __version__
+from mailer.audience import ListReader, audience, check_lists, segments_named, summarize
 from mailer.errors import InvalidInput, MailerError, Problem
 from mailer.ics import series_calendar, session_calendar
-from mailer.project import Project, load_project
+from mailer.project import Project
 from mailer.recurrence import find_occurrence, occurrences
-from mailer.reports import dates_table, occurrence_record
+from mailer.reports import (
+    dates_table,
+    occurrence_record,
+    recipient_record,
+    recipients_table,
+    summary_record,
+    summary_table,
+    suppression_record,
+    suppressions_table,
+)
 from mailer.revision_store import calendar_revisions, session_revision
-from mailer.state import State
+from mailer.segments import Resolution
+from mailer.suppression import suppress as suppress_address
+from mailer.suppression import suppressed_keys, suppressions
+from mailer.suppression import unsuppress as unsuppress_address
+from mailer.tokens import InvalidToken, key_problem, read_token
+from mailer.workspace import Workspace
 
 EXIT_INTERRUPTED = 130
 EXIT_INTERNAL = 70
+PROBLEMS_SHOWN = 50
 
 
-class Context:
-    """What every command shares: where the config is, and what time it is."""
-
-    def __init__(self, config_path: Path, now: dt.datetime | None) -> None:
-        self.config_path = config_path
-        self.simulated_now = now
-        self._project: Project | None = None
-
-    def now(self) -> dt.datetime:
-        """The current instant (or the one given with --now), time-zone aware."""
-        return self.simulated_now or dt.datetime.now(dt.UTC)
-
-    def project(self) -> Project:
-        if self._project is None:
-            self._project = load_project(self.config_path)
-            _show_problems(self._project.warnings)
-        return self._project
-
-    def state(self) -> State:
-        project = self.project()
-        return State(project.path(project.config.database))
-
-    def language(self, language: str | None) -> str:
-        series = self.project().config.series
-        if language is None:
-            return series.default_language
-        if language not in series.languages:
-            raise InvalidInput(
-                f"'{language}' is not a language of the series "
-                f"(choose one of {', '.join(series.languages)})"
-            )
-        return language
-
-
-pass_context = click.make_pass_decorator(Context)
+pass_context = click.make_pass_decorator(Workspace)
 
 
 def _parse_now(_: click.Context, __: click.Parameter, value: str | None) -> dt.datetime | None:
@@ -107,18 +90,22 @@ def _parse_date(_: click.Context, __: click.Parameter, value: str | None) -> dt.
 @click.pass_context
 def cli(context: click.Context, config_path: Path, now: dt.datetime | None) -> None:
     """Invitations and reminders for a recurring online meeting series."""
-    context.obj = Context(config_path, now)
+    context.obj = Workspace(config_path, now, on_warnings=_show_problems)
 
 
 @cli.command()
 @pass_context
-def check(context: Context) -> None:
-    """Validate config.toml and every session file; exit 2 if anything is wrong."""
+def check(context: Workspace) -> None:
+    """Validate config.toml, session files and mailing lists; exit 2 if anything is wrong."""
     project = context.project()
-    files = len(project.sessions)
+    _show_problems(check_lists(project))
+    unsubscribe = project.config.unsubscribe
+    if problem := key_problem(os.environ.get(unsubscribe.key_env), unsubscribe.key_env):
+        click.echo(f"warning: {problem}; emails cannot be sent without it.", err=True)
+    files, lists = len(project.sessions), len(project.config.mailing.lists)
     click.echo(
-        f"OK: {context.config_path} and {files} session file{'s' * (files != 1)} "
-        f"in {project.sessions_dir}"
+        f"OK: {context.config_path}, {files} session file{'s' * (files != 1)} "
+        f"in {project.sessions_dir}, {lists} mailing list{'s' * (lists != 1)}"
     )
 
 
@@ -133,7 +120,7 @@ def check(context: Context) -> None:
 @click.option("--count", default=10, show_default=True, type=click.IntRange(min=1))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_context
-def dates(context: Context, start: dt.date | None, count: int, as_json: bool) -> None:
+def dates(context: Workspace, start: dt.date | None, count: int, as_json: bool) -> None:
     """The coming sessions: number, date, status, local and UTC times."""
     project = context.project()
     series = project.config.series
@@ -167,7 +154,7 @@ def dates(context: Context, start: dt.date | None, count: int, as_json: bool) ->
 )
 @pass_context
 def ics(
-    context: Context,
+    context: Workspace,
     day: dt.date | None,
     whole_series: bool,
     layout: str,
@@ -204,6 +191,113 @@ def ics(
         click.echo(f"Wrote {output}", err=True)
 
 
+@cli.command()
+@click.argument("segment", required=False)
+@click.option(
+    "--date",
+    "session",
+    callback=_parse_date,
+    metavar="YYYY-MM-DD",
+    help="The session whose date fills {date} in segment tags.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_context
+def recipients(
+    context: Workspace, segment: str | None, session: dt.date | None, as_json: bool
+) -> None:
+    """Who a SEGMENT reaches (or every segment's counts), and every problem in the lists."""
+    project = context.project()
+    with context.state() as state:
+        suppressed = suppressed_keys(state)
+    reader = ListReader(project)
+    if segment is None:
+        summaries, merged = summarize(reader, suppressed, session)
+        problems = [*reader.report.all_problems(), *merged]
+        if as_json:
+            _echo_json(
+                {
+                    "segments": [summary_record(s) for s in summaries],
+                    "problems": [str(p) for p in problems],
+                }
+            )
+            return
+        click.echo(summary_table(summaries, project.config.series.languages, session is not None))
+    else:
+        resolution = Resolution()
+        chosen = audience(
+            reader, segments_named(project, [segment]), suppressed, resolution, session
+        )
+        people = list(chosen)
+        problems = [*reader.report.all_problems(), *resolution.merged]
+        if as_json:
+            _echo_json(
+                {
+                    "segment": segment,
+                    "recipients": [recipient_record(r) for r in people],
+                    "suppressed": resolution.suppressed,
+                    "problems": [str(p) for p in problems],
+                }
+            )
+            return
+        click.echo(recipients_table(people) if people else f"Nobody in '{segment}'.")
+        if resolution.suppressed:
+            click.echo(f"{resolution.suppressed} suppressed address(es) left out.")
+    _show_problems(problems, limit=PROBLEMS_SHOWN)
+
+
+@cli.command()
+@click.argument("address", required=False)
+@click.option("--reason", default="removed by hand", show_default=True)
+@click.option("--token", help="Suppress the address an unsubscribe token names instead.")
+@pass_context
+def suppress(context: Workspace, address: str | None, reason: str, token: str | None) -> None:
+    """Never mail ADDRESS again (or the address of an unsubscribe --token)."""
+    project = context.project()
+    if (address is None) == (token is None):
+        raise InvalidInput("give either an ADDRESS or --token")
+    kind: Literal["unsubscribed", "manual"] = "manual"
+    if token is not None:
+        series_id = project.config.series.id
+        try:
+            address = read_token(context.signing_key(), series_id, token)
+        except InvalidToken as error:
+            raise InvalidInput(str(error)) from None
+        kind, reason = "unsubscribed", "unsubscribe token"
+    assert address is not None
+    parsed = context.address(address)
+    with context.state() as state:
+        new = suppress_address(state, parsed, kind, reason, context.now())
+    click.echo(f"{parsed.email} {'is now' if new else 'was already'} suppressed.")
+
+
+@cli.command()
+@click.argument("address")
+@pass_context
+def unsuppress(context: Workspace, address: str) -> None:
+    """Mail ADDRESS again (after it asked to, or a bounce was a mistake)."""
+    parsed = context.address(address)
+    with context.state() as state:
+        removed = unsuppress_address(state, parsed.key)
+    click.echo(f"{parsed.email} {'can be mailed again' if removed else 'was not suppressed'}.")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_context
+def suppressed(context: Workspace, as_json: bool) -> None:
+    """Every suppressed address, with why and since when."""
+    with context.state() as state:
+        entries = suppressions(state)
+    if as_json:
+        _echo_json([suppression_record(entry) for entry in entries])
+    else:
+        click.echo(suppressions_table(entries) if entries else "No suppressed address.")
+
+
+def _echo_json(data: object) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
 def _series_window(project: Project, now: dt.datetime) -> list[Any]:
     """The sessions a series calendar lists: all of a finite series; else up to a year ahead."""
     series = project.config.series
@@ -212,9 +306,14 @@ def _series_window(project: Project, now: dt.datetime) -> list[Any]:
     return occurrences(series, project.sessions, start=series.first, end=series.until or latest)
 
 
-def _show_problems(problems: tuple[Problem, ...] | list[Problem]) -> None:
-    for problem in sorted(problems, key=lambda p: (p.source, p.line or 0)):
+def _show_problems(problems: Sequence[Problem], limit: int | None = None) -> None:
+    ordered = sorted(problems, key=lambda p: (p.source, p.line or 0))
+    for problem in ordered[:limit]:
         click.echo(str(problem), err=True)
+    if limit is not None and len(ordered) > limit:
+        click.echo(
+            f"... and {len(ordered) - limit} more problems (--json lists them all).", err=True
+        )
 
 
 def run(args: list[str] | None = None) -> int:

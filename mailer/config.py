@@ -6,8 +6,9 @@ Pure: takes the file's text and name. Reading files is `mailer.project`'s job.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from mailer.config_mailing import Mailing, Unsubscribe, read_mailing, read_unsubscribe
 from mailer.config_series import read_labels, read_organiser, read_series, read_zoom
 from mailer.errors import ConfigError, Problem, errors_only
 from mailer.model import Organiser, Series, Zoom
@@ -28,6 +29,8 @@ class Config:
     zoom: Zoom
     labels: Mapping[str, Labels]
     database: str = DEFAULT_DATABASE
+    mailing: Mailing = field(default_factory=Mailing)
+    unsubscribe: Unsubscribe = field(default_factory=Unsubscribe)
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,10 @@ def read_config(text: str, source: str) -> ConfigParse:
     organiser = read_organiser(root)
     zoom_table = root.table("zoom", required=True)
     zoom = read_zoom(zoom_table, required=True) if zoom_table else None
-    labels = read_labels(root, series.languages if series else ())
+    languages = series.languages if series else None  # unknown: language checks are skipped
+    labels = read_labels(root, languages)
+    mailing = read_mailing(root, languages)
+    unsubscribe = read_unsubscribe(root)
     database = DEFAULT_DATABASE
     if (state := root.table("state")) is not None:
         database = state.string("database", default=DEFAULT_DATABASE) or DEFAULT_DATABASE
@@ -67,6 +73,8 @@ def read_config(text: str, source: str) -> ConfigParse:
             zoom=zoom,
             labels=labels,
             database=database,
+            mailing=mailing,
+            unsubscribe=unsubscribe,
         )
     return ConfigParse(config, series, zoom, log.problems)
 

@@ -218,11 +218,14 @@ def _digits_or_text(table: TableReader, key: str, required: bool) -> str | None:
     return table.string(key, required=required)
 
 
-def read_labels(root: TableReader, languages: Sequence[str]) -> dict[str, Labels]:
-    """The labels of every language of the series: built in, overridden by `[labels.LANG]`."""
+def read_labels(root: TableReader, languages: Sequence[str] | None) -> dict[str, Labels]:
+    """The labels of every language of the series: built in, overridden by `[labels.LANG]`.
+
+    `languages` None means the series is invalid: the tables are not checked against it.
+    """
     tables = root.sub_tables("labels")
     labels: dict[str, Labels] = {}
-    for language in languages:
+    for language in languages or ():
         table = tables.pop(language, None)
         overrides: Mapping[str, Any] = {}
         if table is not None:
@@ -240,7 +243,10 @@ def read_labels(root: TableReader, languages: Sequence[str]) -> dict[str, Labels
             continue
         labels[language] = merged
     for language, table in tables.items():
-        table.error(
-            None, f"'{language}' is not a language of the series", did_you_mean(language, languages)
-        )
+        if languages is not None:
+            table.error(
+                None,
+                f"'{language}' is not a language of the series",
+                did_you_mean(language, languages),
+            )
     return labels

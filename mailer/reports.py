@@ -6,7 +6,10 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from mailer.audience import SegmentSummary
 from mailer.model import Occurrence
+from mailer.recipients import Recipient
+from mailer.suppression import Suppression
 
 
 def occurrence_record(occurrence: Occurrence, has_file: bool) -> dict[str, Any]:
@@ -55,3 +58,64 @@ def dates_table(occurrences: Iterable[Occurrence], files: Mapping[dt.date, objec
             ]
         )
     return table(["#", "date", "status", "local time", "UTC start", "session file"], rows)
+
+
+def recipient_record(recipient: Recipient) -> dict[str, Any]:
+    """One resolved recipient as JSON-ready data (`mailer recipients SEGMENT --json`)."""
+    return {
+        "email": recipient.email,
+        "name": recipient.name,
+        "language": recipient.language,
+        "tags": sorted(recipient.tags),
+        "timezone": recipient.timezone,
+        "source": recipient.source,
+        "fields": dict(recipient.fields),
+    }
+
+
+def recipients_table(recipients: Iterable[Recipient]) -> str:
+    """`mailer recipients SEGMENT` as a table."""
+    rows = [[r.email, r.name, r.language, ";".join(sorted(r.tags)), r.source] for r in recipients]
+    return table(["email", "name", "language", "tags", "from"], rows)
+
+
+def summary_table(
+    summaries: Iterable[SegmentSummary], languages: Sequence[str], date_given: bool
+) -> str:
+    """`mailer recipients`: every segment with its counts per language."""
+    rows = []
+    for summary in summaries:
+        note = " (needs --date)" if summary.uses_date and not date_given else ""
+        rows.append(
+            [
+                summary.name + note,
+                summary.total,
+                *(summary.per_language.get(language, 0) for language in languages),
+                summary.suppressed,
+            ]
+        )
+    return table(["segment", "recipients", *languages, "suppressed"], rows)
+
+
+def summary_record(summary: SegmentSummary) -> dict[str, Any]:
+    return {
+        "segment": summary.name,
+        "recipients": summary.total,
+        "languages": summary.per_language,
+        "suppressed": summary.suppressed,
+        "uses_date": summary.uses_date,
+    }
+
+
+def suppression_record(entry: Suppression) -> dict[str, Any]:
+    return {
+        "address": entry.address,
+        "kind": entry.kind,
+        "reason": entry.reason,
+        "since": entry.created_at.isoformat(),
+    }
+
+
+def suppressions_table(entries: Iterable[Suppression]) -> str:
+    rows = [[e.address, e.kind, f"{e.created_at:%Y-%m-%d %H:%M}Z", e.reason] for e in entries]
+    return table(["address", "kind", "since", "reason"], rows)

@@ -27,6 +27,16 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (series, event)
     );
     """,
+    # 2: addresses never to mail again (unsubscribed, bounced, removed by hand)
+    """
+    CREATE TABLE suppressions (
+        key TEXT PRIMARY KEY,
+        address TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('unsubscribed', 'bounced', 'manual')),
+        reason TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -8,16 +8,22 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from mailer import __version__
 from tests.conftest import REPO, edit, write
 
 Cli = Callable[..., tuple[int, str, str]]
 
 
-def test_check_passes_on_the_shipped_project(run_cli: Cli) -> None:
+def test_check_passes_on_the_shipped_project(run_cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAILER_UNSUBSCRIBE_KEY", "a-signing-key-for-the-tests")
     code, out, err = run_cli("--config", str(REPO / "config.toml"), "check")
     assert (code, err) == (0, "")
-    assert out.startswith("OK: ") and "1 session file" in out
+    assert out.startswith("OK: ") and "1 session file" in out and "3 mailing lists" in out
+    monkeypatch.delenv("MAILER_UNSUBSCRIBE_KEY")
+    code, _, err = run_cli("--config", str(REPO / "config.toml"), "check")
+    assert code == 0 and "warning: the unsubscribe signing key is not set" in err
 
 
 def test_check_fails_with_exit_2_and_located_messages(run_cli: Cli, config_path: Path) -> None:

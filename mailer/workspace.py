@@ -1,0 +1,86 @@
+"""What every command and the daemon share: the project, its state file, the clock, secrets.
+
+An adapter: it reads files (through `mailer.project`), opens the state file, reads the clock and
+the environment. Everything it hands on is plain data for the pure core.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from mailer.addresses import Address, InvalidAddress, parse_address
+from mailer.errors import InvalidInput, MailerError, Problem
+from mailer.project import Project, load_project
+from mailer.state import State
+from mailer.tokens import key_problem
+
+
+class Workspace:
+    """A project on disk, with the clock (real, or simulated with --now) and the environment."""
+
+    def __init__(
+        self,
+        config_path: Path,
+        now: dt.datetime | None = None,
+        environ: Mapping[str, str] | None = None,
+        on_warnings: Callable[[Sequence[Problem]], None] | None = None,
+    ) -> None:
+        self.config_path = config_path
+        self.simulated_now = now
+        self.environ = os.environ if environ is None else environ
+        self._on_warnings = on_warnings
+        self._project: Project | None = None
+
+    def now(self) -> dt.datetime:
+        """The current instant (or the simulated one), time-zone aware."""
+        return self.simulated_now or dt.datetime.now(dt.UTC)
+
+    def project(self) -> Project:
+        """The project, loaded and validated once (ConfigError lists every problem)."""
+        if self._project is None:
+            self._project = load_project(self.config_path)
+            if self._on_warnings is not None:
+                self._on_warnings(self._project.warnings)
+        return self._project
+
+    def reload(self) -> Project:
+        """Load the project again from disk (after an edit)."""
+        self._project = None
+        return self.project()
+
+    def state(self) -> State:
+        """The project's state file, opened (and migrated)."""
+        project = self.project()
+        return State(project.path(project.config.database))
+
+    def signing_key(self) -> bytes:
+        """The unsubscribe signing key, from the environment variable config.toml names."""
+        variable = self.project().config.unsubscribe.key_env
+        value = self.environ.get(variable)
+        if problem := key_problem(value, variable):
+            raise MailerError(problem)
+        assert value is not None
+        return value.encode()
+
+    def address(self, text: str) -> Address:
+        """An address typed by a person, validated."""
+        case_sensitive = self.project().config.mailing.case_sensitive_local
+        try:
+            return parse_address(text, case_sensitive_local=case_sensitive)
+        except InvalidAddress as error:
+            raise InvalidInput(f"'{text}' is not a valid email address: {error}") from None
+
+    def language(self, language: str | None) -> str:
+        """`language` if the series has it, the default language if None; else InvalidInput."""
+        series = self.project().config.series
+        if language is None:
+            return series.default_language
+        if language not in series.languages:
+            raise InvalidInput(
+                f"'{language}' is not a language of the series "
+                f"(choose one of {', '.join(series.languages)})"
+            )
+        return language
