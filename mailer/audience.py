@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from mailer.csv_source import encoding_problem, read_table
 from mailer.errors import Problem, RecipientsError
 from mailer.project import Project
-from mailer.recipients import LanguageMatcher, ListReport, Recipient, read_recipients
+from mailer.recipients import (
+    KNOWN_COLUMNS,
+    LanguageMatcher,
+    ListReport,
+    Recipient,
+    read_recipients,
+)
 from mailer.segments import MailingList, Resolution, Segment, resolve
 
 _CHUNK = 1 << 16
@@ -89,6 +95,20 @@ class ListReader:
                 f"cannot read the list '{name}'",
                 [Problem(source, f"this list file cannot be read: {error.strerror}")],
             ) from None
+
+
+def list_columns(project: Project) -> frozenset[str]:
+    """The extra columns (beyond email, name, language, tags, timezone) of every readable list:
+    what templates may use as recipient.fields.NAME."""
+    columns: set[str] = set()
+    for mailing_list in project.config.mailing.lists:
+        try:
+            with project.path(mailing_list.file).open(encoding="utf-8-sig", newline="") as text:
+                table = read_table(text, mailing_list.file, mailing_list.delimiter)
+        except (OSError, UnicodeDecodeError, ValueError):
+            continue  # `mailer check` reports unreadable lists on their own
+        columns.update(name for name in table.headers if name)
+    return frozenset(columns - set(KNOWN_COLUMNS))
 
 
 def segments_named(project: Project, names: Sequence[str]) -> list[Segment]:

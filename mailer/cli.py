@@ -1,7 +1,7 @@
 """The `mailer` command line: the only module that imports click, prints, or exits.
 
-Every command parses its arguments, calls the library, and shows the result. Errors are turned
-into messages and exit codes in one place, `main()`: 0 success, 1 failure, 2 bad input,
+Every command parses its arguments, calls `mailer.controllers`, and shows the result. Errors
+become messages and exit codes in one place, `run()`: 0 success, 1 failure, 2 bad input,
 3 another sender holds the state file; never a traceback unless MAILER_DEBUG=1.
 """
 
@@ -14,16 +14,12 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, NoReturn
+from typing import NoReturn
 
 import click
 
-from mailer import __version__
-from mailer.audience import ListReader, audience, check_lists, segments_named, summarize
+from mailer import __version__, controllers
 from mailer.errors import InvalidInput, MailerError, Problem
-from mailer.ics import series_calendar, session_calendar
-from mailer.project import Project
-from mailer.recurrence import find_occurrence, occurrences
 from mailer.reports import (
     dates_table,
     occurrence_record,
@@ -34,20 +30,15 @@ from mailer.reports import (
     suppression_record,
     suppressions_table,
 )
-from mailer.revision_store import calendar_revisions, session_revision
-from mailer.segments import Resolution
-from mailer.suppression import suppress as suppress_address
-from mailer.suppression import suppressed_keys, suppressions
-from mailer.suppression import unsuppress as unsuppress_address
-from mailer.tokens import InvalidToken, key_problem, read_token
+from mailer.suppression import suppressions
+from mailer.templates import KINDS, Kind
 from mailer.workspace import Workspace
 
 EXIT_INTERRUPTED = 130
 EXIT_INTERNAL = 70
 PROBLEMS_SHOWN = 50
 
-
-pass_context = click.make_pass_decorator(Workspace)
+pass_workspace = click.make_pass_decorator(Workspace)
 
 
 def _parse_now(_: click.Context, __: click.Parameter, value: str | None) -> dt.datetime | None:
@@ -69,6 +60,34 @@ def _parse_date(_: click.Context, __: click.Parameter, value: str | None) -> dt.
         return dt.date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"'{value}' is not a date; write it like 2021-04-20") from None
+
+
+def _echo_json(data: object) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _show_problems(problems: Sequence[Problem], limit: int | None = None) -> None:
+    ordered = sorted(problems, key=lambda p: (p.source, p.line or 0))
+    for problem in ordered[:limit]:
+        click.echo(str(problem), err=True)
+    if limit is not None and len(ordered) > limit:
+        click.echo(
+            f"... and {len(ordered) - limit} more problems (--json lists them all).", err=True
+        )
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'s' * (count != 1)}"
+
+
+JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+DATE_OPTION = click.option(
+    "--date",
+    "session",
+    callback=_parse_date,
+    metavar="YYYY-MM-DD",
+    help="The session whose date fills {date} in segment tags.",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -94,18 +113,21 @@ def cli(context: click.Context, config_path: Path, now: dt.datetime | None) -> N
 
 
 @cli.command()
-@pass_context
-def check(context: Workspace) -> None:
-    """Validate config.toml, session files and mailing lists; exit 2 if anything is wrong."""
-    project = context.project()
-    _show_problems(check_lists(project))
-    unsubscribe = project.config.unsubscribe
-    if problem := key_problem(os.environ.get(unsubscribe.key_env), unsubscribe.key_env):
-        click.echo(f"warning: {problem}; emails cannot be sent without it.", err=True)
-    files, lists = len(project.sessions), len(project.config.mailing.lists)
+@pass_workspace
+def check(workspace: Workspace) -> None:
+    """Validate config, session files, lists and templates; exit 2 if anything is wrong.
+
+    Every email kind is rendered in every language for every session file, with sample
+    recipients, so a template error shows here and never in a sent email.
+    """
+    report = controllers.check(workspace)
+    _show_problems(report.warnings)
+    if report.key_problem:
+        click.echo(f"warning: {report.key_problem}; emails cannot be sent without it.", err=True)
     click.echo(
-        f"OK: {context.config_path}, {files} session file{'s' * (files != 1)} "
-        f"in {project.sessions_dir}, {lists} mailing list{'s' * (lists != 1)}"
+        f"OK: {workspace.config_path}, {_plural(report.sessions, 'session file')}, "
+        f"{_plural(report.lists, 'mailing list')}, templates for "
+        f"{_plural(report.languages, 'language')}"
     )
 
 
@@ -118,21 +140,16 @@ def check(context: Workspace) -> None:
     help="First date to show (default: today).",
 )
 @click.option("--count", default=10, show_default=True, type=click.IntRange(min=1))
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@pass_context
-def dates(context: Workspace, start: dt.date | None, count: int, as_json: bool) -> None:
+@JSON
+@pass_workspace
+def dates(workspace: Workspace, start: dt.date | None, count: int, as_json: bool) -> None:
     """The coming sessions: number, date, status, local and UTC times."""
-    project = context.project()
-    series = project.config.series
-    first_day = start or context.now().astimezone(series.timezone).date()
-    found = occurrences(series, project.sessions, start=first_day, limit=count)
+    found = controllers.coming_sessions(workspace, start, count)
+    files = workspace.project().sessions
     if as_json:
-        records = [occurrence_record(o, o.scheduled in project.sessions) for o in found]
-        click.echo(json.dumps(records, indent=2, ensure_ascii=False))
-    elif found:
-        click.echo(dates_table(found, project.sessions))
+        _echo_json([occurrence_record(o, o.scheduled in files) for o in found])
     else:
-        click.echo(f"No session from {first_day}.")
+        click.echo(dates_table(found, files) if found else "No session.")
 
 
 @cli.command()
@@ -152,9 +169,9 @@ def dates(context: Workspace, start: dt.date | None, count: int, as_json: bool) 
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write to this file instead of standard output.",
 )
-@pass_context
+@pass_workspace
 def ics(
-    context: Workspace,
+    workspace: Workspace,
     day: dt.date | None,
     whole_series: bool,
     layout: str,
@@ -164,26 +181,12 @@ def ics(
     """The .ics of the session on DATE, or of the whole series with --series."""
     if (day is None) == (not whole_series):
         raise InvalidInput("give either a DATE or --series (not both)")
-    project = context.project()
-    config, language = project.config, context.language(language)
-    now = context.now()
-    with context.state() as state:
-        if day is not None:
-            occurrence = find_occurrence(config.series, project.sessions, day)
-            if occurrence.status == "skipped":
-                raise InvalidInput(f"{day} is skipped: there is no session that day")
-            revision = session_revision(state, config, occurrence, now)
-            data = session_calendar(config, occurrence, language, revision)
-        else:
-            window = _series_window(project, now)
-            revisions = calendar_revisions(state, config, window, now)
-            data = series_calendar(
-                config,
-                window,
-                language,
-                revisions,
-                layout="recurring" if layout == "recurring" else "sessions",
-            )
+    if day is not None:
+        data = controllers.session_ics(workspace, day, language)
+    else:
+        data = controllers.series_ics(
+            workspace, language, "recurring" if layout == "recurring" else "sessions"
+        )
     if output is None:
         click.echo(data, nl=False)
     else:
@@ -193,26 +196,15 @@ def ics(
 
 @cli.command()
 @click.argument("segment", required=False)
-@click.option(
-    "--date",
-    "session",
-    callback=_parse_date,
-    metavar="YYYY-MM-DD",
-    help="The session whose date fills {date} in segment tags.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@pass_context
+@DATE_OPTION
+@JSON
+@pass_workspace
 def recipients(
-    context: Workspace, segment: str | None, session: dt.date | None, as_json: bool
+    workspace: Workspace, segment: str | None, session: dt.date | None, as_json: bool
 ) -> None:
     """Who a SEGMENT reaches (or every segment's counts), and every problem in the lists."""
-    project = context.project()
-    with context.state() as state:
-        suppressed = suppressed_keys(state)
-    reader = ListReader(project)
     if segment is None:
-        summaries, merged = summarize(reader, suppressed, session)
-        problems = [*reader.report.all_problems(), *merged]
+        summaries, problems = controllers.segments_summary(workspace, session)
         if as_json:
             _echo_json(
                 {
@@ -221,14 +213,10 @@ def recipients(
                 }
             )
             return
-        click.echo(summary_table(summaries, project.config.series.languages, session is not None))
+        languages = workspace.project().config.series.languages
+        click.echo(summary_table(summaries, languages, session is not None))
     else:
-        resolution = Resolution()
-        chosen = audience(
-            reader, segments_named(project, [segment]), suppressed, resolution, session
-        )
-        people = list(chosen)
-        problems = [*reader.report.all_problems(), *resolution.merged]
+        people, resolution, problems = controllers.segment_members(workspace, segment, session)
         if as_json:
             _echo_json(
                 {
@@ -241,7 +229,7 @@ def recipients(
             return
         click.echo(recipients_table(people) if people else f"Nobody in '{segment}'.")
         if resolution.suppressed:
-            click.echo(f"{resolution.suppressed} suppressed address(es) left out.")
+            click.echo(f"{_plural(resolution.suppressed, 'suppressed address')} left out.")
     _show_problems(problems, limit=PROBLEMS_SHOWN)
 
 
@@ -249,44 +237,28 @@ def recipients(
 @click.argument("address", required=False)
 @click.option("--reason", default="removed by hand", show_default=True)
 @click.option("--token", help="Suppress the address an unsubscribe token names instead.")
-@pass_context
-def suppress(context: Workspace, address: str | None, reason: str, token: str | None) -> None:
+@pass_workspace
+def suppress(workspace: Workspace, address: str | None, reason: str, token: str | None) -> None:
     """Never mail ADDRESS again (or the address of an unsubscribe --token)."""
-    project = context.project()
-    if (address is None) == (token is None):
-        raise InvalidInput("give either an ADDRESS or --token")
-    kind: Literal["unsubscribed", "manual"] = "manual"
-    if token is not None:
-        series_id = project.config.series.id
-        try:
-            address = read_token(context.signing_key(), series_id, token)
-        except InvalidToken as error:
-            raise InvalidInput(str(error)) from None
-        kind, reason = "unsubscribed", "unsubscribe token"
-    assert address is not None
-    parsed = context.address(address)
-    with context.state() as state:
-        new = suppress_address(state, parsed, kind, reason, context.now())
+    parsed, new = controllers.suppress_by_hand(workspace, address, token, reason)
     click.echo(f"{parsed.email} {'is now' if new else 'was already'} suppressed.")
 
 
 @cli.command()
 @click.argument("address")
-@pass_context
-def unsuppress(context: Workspace, address: str) -> None:
+@pass_workspace
+def unsuppress(workspace: Workspace, address: str) -> None:
     """Mail ADDRESS again (after it asked to, or a bounce was a mistake)."""
-    parsed = context.address(address)
-    with context.state() as state:
-        removed = unsuppress_address(state, parsed.key)
+    parsed, removed = controllers.unsuppress_by_hand(workspace, address)
     click.echo(f"{parsed.email} {'can be mailed again' if removed else 'was not suppressed'}.")
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@pass_context
-def suppressed(context: Workspace, as_json: bool) -> None:
+@JSON
+@pass_workspace
+def suppressed(workspace: Workspace, as_json: bool) -> None:
     """Every suppressed address, with why and since when."""
-    with context.state() as state:
+    with workspace.state() as state:
         entries = suppressions(state)
     if as_json:
         _echo_json([suppression_record(entry) for entry in entries])
@@ -294,26 +266,46 @@ def suppressed(context: Workspace, as_json: bool) -> None:
         click.echo(suppressions_table(entries) if entries else "No suppressed address.")
 
 
-def _echo_json(data: object) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
-
-
-def _series_window(project: Project, now: dt.datetime) -> list[Any]:
-    """The sessions a series calendar lists: all of a finite series; else up to a year ahead."""
-    series = project.config.series
-    horizon = now.astimezone(series.timezone).date() + dt.timedelta(days=366)
-    latest = max([horizon, *project.sessions])
-    return occurrences(series, project.sessions, start=series.first, end=series.until or latest)
-
-
-def _show_problems(problems: Sequence[Problem], limit: int | None = None) -> None:
-    ordered = sorted(problems, key=lambda p: (p.source, p.line or 0))
-    for problem in ordered[:limit]:
-        click.echo(str(problem), err=True)
-    if limit is not None and len(ordered) > limit:
-        click.echo(
-            f"... and {len(ordered) - limit} more problems (--json lists them all).", err=True
-        )
+@cli.command()
+@click.argument("day", callback=_parse_date, metavar="DATE")
+@click.option("--kind", type=click.Choice(KINDS), default="invitation", show_default=True)
+@click.option("--lang", "language", help="One language (default: the series' first).")
+@click.option("--all-languages", is_flag=True, help="Every language of the series.")
+@click.option(
+    "--out",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default="preview",
+    show_default=True,
+    help="Where to write the files.",
+)
+@click.option("--open", "open_browser", is_flag=True, help="Open the HTML in a browser.")
+@pass_workspace
+def preview(
+    workspace: Workspace,
+    day: dt.date,
+    kind: Kind,
+    language: str | None,
+    all_languages: bool,
+    folder: Path,
+    open_browser: bool,
+) -> None:
+    """Write an email as .eml, its HTML and its .ics, for a sample recipient, to look at."""
+    if all_languages and language:
+        raise InvalidInput("give --lang or --all-languages, not both")
+    series = workspace.project().config.series
+    languages = series.languages if all_languages else (workspace.language(language),)
+    key, warning = controllers.signing_key_or_sample(workspace)
+    if warning:
+        click.echo(f"warning: {warning}.", err=True)
+    for code, written in zip(
+        languages,
+        controllers.preview(workspace, day, kind, languages, folder=folder, key=key),
+        strict=True,
+    ):
+        click.echo(f"{code}: {written.eml}  {written.html}  {written.ics}")
+        if open_browser:
+            click.launch(str(written.html))
 
 
 def run(args: list[str] | None = None) -> int:
@@ -331,7 +323,7 @@ def run(args: list[str] | None = None) -> int:
     except InvalidInput as error:
         _show_problems(error.problems)
         errors = sum(1 for problem in error.problems if problem.is_error)
-        count = f" ({errors} problem{'s' * (errors != 1)})" if errors else ""
+        count = f" ({_plural(errors, 'problem')})" if errors else ""
         click.echo(f"Error: {error}{count}.", err=True)
         return error.exit_code
     except MailerError as error:

@@ -29,6 +29,7 @@ class Config:
     zoom: Zoom
     labels: Mapping[str, Labels]
     database: str = DEFAULT_DATABASE
+    templates: str = "templates"
     mailing: Mailing = field(default_factory=Mailing)
     unsubscribe: Unsubscribe = field(default_factory=Unsubscribe)
 
@@ -59,6 +60,10 @@ def read_config(text: str, source: str) -> ConfigParse:
     labels = read_labels(root, languages)
     mailing = read_mailing(root, languages)
     unsubscribe = read_unsubscribe(root)
+    templates = "templates"
+    if (email_table := root.table("email")) is not None:
+        templates = email_table.string("templates", default="templates") or "templates"
+        email_table.finish()
     database = DEFAULT_DATABASE
     if (state := root.table("state")) is not None:
         database = state.string("database", default=DEFAULT_DATABASE) or DEFAULT_DATABASE
@@ -73,6 +78,7 @@ def read_config(text: str, source: str) -> ConfigParse:
             zoom=zoom,
             labels=labels,
             database=database,
+            templates=templates,
             mailing=mailing,
             unsubscribe=unsubscribe,
         )

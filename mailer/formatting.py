@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 from collections.abc import Sequence
 
 from babel import Locale
 from babel.dates import format_date, format_interval, format_time, get_timezone_location
 from babel.lists import format_list
 
-from mailer.vocabulary import Labels
+from mailer.vocabulary import Labels, base_language
 
 _SPACES = str.maketrans({"\u202f": "\u00a0", "\u2009": " "})
 
@@ -86,6 +87,18 @@ def when(start: dt.datetime, end: dt.datetime, language: str, labels: Labels) ->
             f"{long_date(end.date(), language)}, {clock_time(end, language, labels)}"
         )
     return f"{span} ({zone})"
+
+
+_FRENCH_BEFORE = re.compile(r" +(?=[?!:;»])")
+_FRENCH_AFTER = re.compile(r"(?<=«) +")
+
+
+def typography(text: str, language: str) -> str:
+    """Text as the language sets it: in French, a no-break space before ? ! : ; » and after «,
+    so that punctuation never starts a line."""
+    if base_language(language) != "fr":
+        return text
+    return _FRENCH_AFTER.sub("\u00a0", _FRENCH_BEFORE.sub("\u00a0", text))
 
 
 def language_name(code: str, in_language: str) -> str:

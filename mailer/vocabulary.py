@@ -56,7 +56,7 @@ BUILT_IN: Mapping[str, Labels] = {
         held_in="Langues",
         zone="heure de {city}",
         alarm="La séance commence bientôt",
-        time_pattern="H 'h' mm",
+        time_pattern="H\u00a0'h'\u00a0mm",
         colon="\u00a0:",
     ),
     "en": Labels(

@@ -15,6 +15,7 @@ from mailer.addresses import Address, InvalidAddress, parse_address
 from mailer.errors import InvalidInput, MailerError, Problem
 from mailer.project import Project, load_project
 from mailer.state import State
+from mailer.templates import TemplateSet, load_sources
 from mailer.tokens import key_problem
 
 
@@ -50,6 +51,12 @@ class Workspace:
         """Load the project again from disk (after an edit)."""
         self._project = None
         return self.project()
+
+    def templates(self) -> TemplateSet:
+        """The project's email templates, compiled (TemplateError lists every broken one)."""
+        project = self.project()
+        folder = project.path(project.config.templates)
+        return TemplateSet(load_sources(folder), str(folder))
 
     def state(self) -> State:
         """The project's state file, opened (and migrated)."""
