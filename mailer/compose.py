@@ -35,7 +35,6 @@ and quoted-printable encoded, and the shared calendar parts.
 
 from __future__ import annotations
 
-import binascii
 import datetime as dt
 import email.header
 import email.policy
@@ -59,6 +58,7 @@ from mailer.email_context import (
     session_context,
     shape_of,
 )
+from mailer.encoding import EncodedBody, subject_header, to_header
 from mailer.errors import InvalidInput
 from mailer.ics import Method, session_calendar
 from mailer.model import Occurrence
@@ -123,18 +123,13 @@ def _phrase(text: str) -> str:
     return email.header.Header(text, "utf-8").encode(linesep="\r\n")
 
 
-def _qp(text: str) -> bytes:
-    encoded = binascii.b2a_qp(text.replace("\r\n", "\n").encode("utf-8"), istext=True)
-    return encoded.replace(b"\n", b"\r\n")
-
-
 @dataclass(frozen=True)
 class _Prepared:
     """What all recipients of one shape share."""
 
     subject: Filled
-    text: Filled
-    html: Filled
+    text: EncodedBody
+    html: EncodedBody
     head: bytes
     middle: bytes
     between: bytes
@@ -156,6 +151,7 @@ class Composer:
         now: dt.datetime,
         signing_key: bytes,
         field_names: frozenset[str] = frozenset(),
+        envelope_from: str | None = None,
     ) -> None:
         self._check_consistent(occurrence, kind)
         unsubscribe = config.unsubscribe
@@ -173,6 +169,7 @@ class Composer:
         self.now = now
         self.signing_key = signing_key
         self.field_names = field_names
+        self.sender = envelope_from or config.organiser.email  # MAIL FROM: where bounces go
         self.domain = Address(addr_spec=config.organiser.email).domain.encode("idna").decode()
         self.date = email.utils.format_datetime(now.astimezone(dt.UTC))
         self.filename = ics_filename(config, occurrence)
@@ -264,8 +261,8 @@ class Composer:
         head, middle, between, tail = self._skeleton(shape.language)
         return _Prepared(
             split_slots(subject, pool, escape=False, where=where + ".subject.txt"),
-            split_slots(text, pool, escape=False, where=where + ".txt"),
-            split_slots(html, pool, escape=True, where=where + ".html"),
+            EncodedBody(text, pool, escape=False, where=where + ".txt"),
+            EncodedBody(html, pool, escape=True, where=where + ".html"),
             head,
             middle,
             between,
@@ -346,13 +343,13 @@ class Composer:
                 prepared.head,
                 headers,
                 prepared.middle,
-                _qp(prepared.text.fill(values)),
+                prepared.text.encode(values),
                 prepared.between,
-                _qp(prepared.html.fill(values)),
+                prepared.html.encode(values),
                 prepared.tail,
             )
         )
-        return Outgoing(identifier, self.config.organiser.email, address, data, smtputf8)
+        return Outgoing(identifier, self.sender, address, data, smtputf8)
 
     def _headers(
         self,
@@ -364,18 +361,17 @@ class Composer:
         unsubscribe: str,
         smtputf8: bool,
     ) -> bytes:
-        # policy.fold() only re-encodes values too long for a line: a short non-ASCII header
-        # would go out raw. Folding the header object always applies RFC 2047.
-        policy = _UTF8_POLICY if smtputf8 else _POLICY
+        # (policy.fold() would only re-encode values too long for a line: a short non-ASCII
+        # header would go out raw. subject_header folds the header object, which always
+        # applies RFC 2047; to_header writes the header directly; see mailer.encoding.)
         token = unsubscribe.rsplit("/", 1)[1]
         mailto = f"mailto:{self.config.unsubscribe.mailto}?subject={quote('unsubscribe ' + token)}"
         if smtputf8:  # RFC 6532: the address stays UTF-8; Address() refuses such local parts
             to = f"To: {_phrase(name)} <{address}>\r\n" if name else f"To: {address}\r\n"
         else:
-            value = str(Address(name, addr_spec=address)) if name else address
-            to = policy.header_factory("To", value).fold(policy=policy)
+            to = to_header(name, address)
         lines = [
-            policy.header_factory("Subject", subject).fold(policy=policy),
+            subject_header(subject, smtputf8),
             to,
             f"Date: {self.date}\r\n",
             f"Message-ID: {identifier}\r\n",

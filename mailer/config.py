@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from mailer.config_delivery import Delivery, read_delivery
 from mailer.config_mailing import Mailing, Unsubscribe, read_mailing, read_unsubscribe
 from mailer.config_series import read_labels, read_organiser, read_series, read_zoom
 from mailer.errors import ConfigError, Problem, errors_only
@@ -32,6 +33,7 @@ class Config:
     templates: str = "templates"
     mailing: Mailing = field(default_factory=Mailing)
     unsubscribe: Unsubscribe = field(default_factory=Unsubscribe)
+    delivery: Delivery = field(default_factory=Delivery)
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ def read_config(text: str, source: str) -> ConfigParse:
     labels = read_labels(root, languages)
     mailing = read_mailing(root, languages)
     unsubscribe = read_unsubscribe(root)
+    delivery = read_delivery(root)
     templates = "templates"
     if (email_table := root.table("email")) is not None:
         templates = email_table.string("templates", default="templates") or "templates"
@@ -81,6 +84,7 @@ def read_config(text: str, source: str) -> ConfigParse:
             templates=templates,
             mailing=mailing,
             unsubscribe=unsubscribe,
+            delivery=delivery,
         )
     return ConfigParse(config, series, zoom, log.problems)
 

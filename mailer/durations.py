@@ -11,7 +11,7 @@ import re
 
 _DURATION = re.compile(
     r"^P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
-    r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$"
+    r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?$"
 )
 
 
@@ -25,7 +25,7 @@ def parse_duration(text: str) -> dt.timedelta:
                 f"'{text}' uses years or months, whose length varies; write days, e.g. P30D"
             )
         raise ValueError(f"'{text}' is not an ISO 8601 duration like P14D, P1D, PT1H or PT30M")
-    parts = {name: int(value) for name, value in match.groupdict().items() if value}
+    parts = {name: float(value) for name, value in match.groupdict().items() if value}
     return dt.timedelta(**parts)
 
 
@@ -33,13 +33,16 @@ def format_duration(duration: dt.timedelta) -> str:
     """The shortest ISO 8601 spelling of a non-negative duration (14 days -> `P14D`)."""
     if duration < dt.timedelta(0):
         raise ValueError("durations here are never negative")
-    seconds_total = int(duration.total_seconds())
-    days, rest = divmod(seconds_total, 86400)
+    seconds_total = duration.total_seconds()
+    days, rest = divmod(int(seconds_total), 86400)
     hours, rest = divmod(rest, 3600)
-    minutes, seconds = divmod(rest, 60)
+    minutes, whole_seconds = divmod(rest, 60)
+    seconds = whole_seconds + round(seconds_total - int(seconds_total), 6)
     text = "P" + (f"{days}D" if days else "")
     clock = "".join(
-        f"{value}{unit}" for value, unit in ((hours, "H"), (minutes, "M"), (seconds, "S")) if value
+        f"{value:g}{unit}"
+        for value, unit in ((hours, "H"), (minutes, "M"), (seconds, "S"))
+        if value
     )
     if clock:
         text += "T" + clock

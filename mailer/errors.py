@@ -91,10 +91,23 @@ class LockHeld(StateError):
 
 
 class TransportError(MailerError):
-    """Delivering a message failed. Subclasses say what is known of its fate."""
+    """Delivering a message failed. Subclasses say what is known of its fate.
 
-    def __init__(self, message: str, *, code: int | None = None) -> None:
+    `code` is the SMTP reply code, `enhanced` its RFC 3463 status (`5.1.1`), and `slow_down`
+    says the server wants fewer messages per second (421, 4.7.x).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        enhanced: str | None = None,
+        slow_down: bool = False,
+    ) -> None:
         self.code = code
+        self.enhanced = enhanced
+        self.slow_down = slow_down
         super().__init__(message)
 
 

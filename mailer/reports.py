@@ -7,8 +7,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from mailer.audience import SegmentSummary
+from mailer.engine import Tally
+from mailer.ledger import SendStatus
 from mailer.model import Occurrence
 from mailer.recipients import Recipient
+from mailer.sending import SendPlan
 from mailer.suppression import Suppression
 
 
@@ -119,3 +122,103 @@ def suppression_record(entry: Suppression) -> dict[str, Any]:
 def suppressions_table(entries: Iterable[Suppression]) -> str:
     rows = [[e.address, e.kind, f"{e.created_at:%Y-%m-%d %H:%M}Z", e.reason] for e in entries]
     return table(["address", "kind", "since", "reason"], rows)
+
+
+def plan_text(plan: SendPlan, transport: str, now: dt.datetime) -> str:
+    """What a send will do, for the organiser to read before saying yes."""
+    occurrence = plan.occurrence
+    local = occurrence.start
+    segments = ", ".join(plan.segments) if plan.segments else "everyone sent an earlier email"
+    languages = ", ".join(f"{code} {n}" for code, n in sorted(plan.resolution.per_language.items()))
+    lines = [
+        f"Send {plan.kind} ({plan.key.message}) of session {occurrence.number}, "
+        f"{local:%A %d %B %Y %H:%M} {local.tzname()}",
+        f"  to {segments}: {plan.people} people ({languages or 'nobody'})"
+        + (
+            f"; {plan.resolution.suppressed} suppressed left out"
+            if plan.resolution.suppressed
+            else ""
+        ),
+    ]
+    existing = {state: n for state, n in sorted(plan.existing.items()) if n}
+    if existing:
+        lines.append(
+            "  already in the ledger: " + ", ".join(f"{n} {state}" for state, n in existing.items())
+        )
+    lines.append(f"  to send now: {plan.to_send} ({plan.new} new), through {transport}")
+    deadline = plan.deadline.astimezone(occurrence.start.tzinfo)
+    lines.append(
+        f"  deadline: {deadline:%Y-%m-%d %H:%M} {deadline.tzname()}"
+        + (" (PASSED: nothing will be sent)" if plan.too_late(now) else "")
+    )
+    return "\n".join(lines)
+
+
+def tally_line(tally: Tally, total: int) -> str:
+    """`[########----] 120/300  sent 118  failed 2  retrying 0  95.2/s  ETA 0:02`."""
+    done = tally.done
+    width = 24
+    filled = min(width, int(width * done / total)) if total else width
+    rate = tally.rate()
+    eta = ""
+    if rate > 0 and total > done:
+        seconds = int((total - done) / rate)
+        eta = f"  ETA {seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+    line = (
+        f"[{'#' * filled}{'-' * (width - filled)}] {done}/{total}  sent {tally.sent}  "
+        f"failed {tally.failed}  retrying {tally.retrying}  unknown {tally.unknown}  "
+        f"{rate:.1f}/s{eta}"
+    )
+    if tally.waiting:
+        line += f"  ({tally.waiting})"
+    return line
+
+
+def status_table(statuses: Sequence[SendStatus]) -> str:
+    """`mailer status`: per session and email, the ledger's counts, and the commonest errors."""
+    rows = []
+    for status in statuses:
+        counts = status.counts
+        rows.append(
+            [
+                status.session.isoformat(),
+                status.message,
+                counts.get("sent", 0),
+                counts.get("pending", 0) + counts.get("sending", 0),
+                counts.get("retry", 0),
+                counts.get("failed", 0),
+                counts.get("unknown", 0),
+                counts.get("skipped", 0),
+                f"{status.deadline:%Y-%m-%d %H:%M}Z",
+            ]
+        )
+    text = table(
+        [
+            "session",
+            "email",
+            "sent",
+            "pending",
+            "retrying",
+            "failed",
+            "unknown",
+            "skipped",
+            "deadline (UTC)",
+        ],
+        rows,
+    )
+    for status in statuses:
+        for reason, count in status.errors:
+            text += f"\n  {status.session} {status.message}: {count} x {reason}"
+    return text
+
+
+def status_record(status: SendStatus) -> dict[str, Any]:
+    return {
+        "session": status.session.isoformat(),
+        "email": status.message,
+        "kind": status.kind,
+        "deadline": status.deadline.isoformat(),
+        "counts": status.counts,
+        "errors": [{"reason": reason, "count": count} for reason, count in status.errors],
+        "next_retry": status.next_retry.isoformat() if status.next_retry else None,
+    }

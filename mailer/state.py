@@ -37,6 +37,45 @@ MIGRATIONS: tuple[str, ...] = (
         created_at TEXT NOT NULL
     );
     """,
+    # 3: the send ledger: one row per (series, session, message, recipient), made when the send
+    # is planned, before anything goes out
+    """
+    CREATE TABLE sends (
+        series TEXT NOT NULL,
+        session TEXT NOT NULL,
+        message TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        segments TEXT NOT NULL,
+        deadline TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (series, session, message)
+    );
+    CREATE TABLE deliveries (
+        id INTEGER PRIMARY KEY,
+        series TEXT NOT NULL,
+        session TEXT NOT NULL,
+        message TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        address TEXT NOT NULL,
+        language TEXT NOT NULL,
+        person TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN
+            ('pending', 'sending', 'sent', 'retry', 'failed', 'unknown', 'skipped')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt TEXT,
+        message_id TEXT,
+        code INTEGER,
+        reason TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        sent_at TEXT,
+        UNIQUE (series, session, message, recipient),
+        FOREIGN KEY (series, session, message) REFERENCES sends (series, session, message)
+    );
+    CREATE INDEX deliveries_by_state ON deliveries (series, session, message, state);
+    CREATE INDEX deliveries_by_sent_at ON deliveries (sent_at) WHERE sent_at IS NOT NULL;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -6,12 +6,15 @@ the environment. Everything it hands on is plain data for the pure core.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from mailer.addresses import Address, InvalidAddress, parse_address
+from mailer.config import Config
 from mailer.errors import InvalidInput, MailerError, Problem
 from mailer.project import Project, load_project
 from mailer.state import State
@@ -31,13 +34,17 @@ class Workspace:
     ) -> None:
         self.config_path = config_path
         self.simulated_now = now
+        self._started = time.monotonic()
         self.environ = os.environ if environ is None else environ
         self._on_warnings = on_warnings
         self._project: Project | None = None
 
     def now(self) -> dt.datetime:
-        """The current instant (or the simulated one), time-zone aware."""
-        return self.simulated_now or dt.datetime.now(dt.UTC)
+        """The current instant, time-zone aware. A simulated start (--now) goes on ticking, so
+        that retries and deadlines behave in a rehearsal as they would for real."""
+        if self.simulated_now is None:
+            return dt.datetime.now(dt.UTC)
+        return self.simulated_now + dt.timedelta(seconds=time.monotonic() - self._started)
 
     def project(self) -> Project:
         """The project, loaded and validated once (ConfigError lists every problem)."""
@@ -46,6 +53,10 @@ class Workspace:
             if self._on_warnings is not None:
                 self._on_warnings(self._project.warnings)
         return self._project
+
+    def override_config(self, config: Config) -> None:
+        """Use `config` instead of what config.toml says (a worker's share of the settings)."""
+        self._project = dataclasses.replace(self.project(), config=config)
 
     def reload(self) -> Project:
         """Load the project again from disk (after an edit)."""

@@ -1,0 +1,147 @@
+"""The `mailer` command group, its shared options, and the one place errors become exit codes.
+
+The command line lives in this package (`mailer.cli`), the only code that imports click, prints,
+or exits. Every command parses its arguments, calls `mailer.controllers`, and shows the result.
+`run()` turns errors into messages and exit codes: 0 success, 1 failure, 2 bad input, 3 another
+sender holds the state file, 75 some emails wait for a retry, 130 interrupted; never a traceback
+unless MAILER_DEBUG=1.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+import click
+
+from mailer import __version__
+from mailer.errors import InvalidInput, MailerError, Problem
+from mailer.workspace import Workspace
+
+EXIT_INTERRUPTED = 130
+EXIT_INTERNAL = 70
+EXIT_TEMPFAIL = 75  # sysexits.h: some emails wait for a retry
+PROBLEMS_SHOWN = 50
+
+pass_workspace = click.make_pass_decorator(Workspace)
+
+
+def parse_now(_: click.Context, __: click.Parameter, value: str | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter("write it like 2021-04-06T09:00:00+02:00") from None
+    if moment.tzinfo is None:
+        raise click.BadParameter("give the UTC offset too, like 2021-04-06T09:00:00+02:00")
+    return moment
+
+
+def parse_date(_: click.Context, __: click.Parameter, value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not a date; write it like 2021-04-20") from None
+
+
+def echo_json(data: object) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def show_problems(problems: Sequence[Problem], limit: int | None = None) -> None:
+    ordered = sorted(problems, key=lambda p: (p.source, p.line or 0))
+    for problem in ordered[:limit]:
+        click.echo(str(problem), err=True)
+    if limit is not None and len(ordered) > limit:
+        click.echo(
+            f"... and {len(ordered) - limit} more problems (--json lists them all).", err=True
+        )
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'s' * (count != 1)}"
+
+
+JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+DATE_OPTION = click.option(
+    "--date",
+    "session",
+    callback=parse_date,
+    metavar="YYYY-MM-DD",
+    help="The session whose date fills {date} in segment tags.",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mailer")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default="config.toml",
+    show_default=True,
+    help="The project's config file.",
+)
+@click.option(
+    "--now",
+    callback=parse_now,
+    metavar="DATETIME",
+    help="Act as if it were this instant (ISO 8601 with offset): for rehearsals.",
+)
+@click.pass_context
+def cli(context: click.Context, config_path: Path, now: dt.datetime | None) -> None:
+    """Invitations and reminders for a recurring online meeting series."""
+    context.obj = Workspace(config_path, now, on_warnings=show_problems)
+
+
+def run(args: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code; every error becomes a message and a code here."""
+    try:
+        cli.main(args=args, prog_name="mailer", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return 1
+    except click.exceptions.Exit as stop:
+        return stop.exit_code
+    except SystemExit as stop:
+        return stop.code if isinstance(stop.code, int) else 1
+    except click.ClickException as error:
+        error.show()
+        return error.exit_code
+    except InvalidInput as error:
+        show_problems(error.problems)
+        errors = sum(1 for problem in error.problems if problem.is_error)
+        count = f" ({plural(errors, 'problem')})" if errors else ""
+        click.echo(f"Error: {error}{count}.", err=True)
+        return error.exit_code
+    except MailerError as error:
+        click.echo(f"Error: {error}.", err=True)
+        return error.exit_code
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        return EXIT_INTERRUPTED
+    except Exception as error:  # the one place unknown errors are reported
+        if os.environ.get("MAILER_DEBUG"):
+            traceback.print_exc()
+        click.echo(f"Internal error: {type(error).__name__}: {error}", err=True)
+        click.echo(
+            "This is a bug in mailer. Run again with MAILER_DEBUG=1 for the traceback, "
+            "and report it.",
+            err=True,
+        )
+        return EXIT_INTERNAL
+    return 0
+
+
+def main() -> NoReturn:
+    """The `mailer` console script."""
+    sys.exit(run())

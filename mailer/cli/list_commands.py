@@ -1,0 +1,101 @@
+"""Commands about the mailing lists: recipients, suppress, unsuppress, suppressed."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import click
+
+from mailer import controllers
+from mailer.cli.base import (
+    DATE_OPTION,
+    JSON,
+    PROBLEMS_SHOWN,
+    cli,
+    echo_json,
+    pass_workspace,
+    plural,
+    show_problems,
+)
+from mailer.reports import (
+    recipient_record,
+    recipients_table,
+    summary_record,
+    summary_table,
+    suppression_record,
+    suppressions_table,
+)
+from mailer.suppression import suppressions
+from mailer.workspace import Workspace
+
+
+@cli.command()
+@click.argument("segment", required=False)
+@DATE_OPTION
+@JSON
+@pass_workspace
+def recipients(
+    workspace: Workspace, segment: str | None, session: dt.date | None, as_json: bool
+) -> None:
+    """Who a SEGMENT reaches (or every segment's counts), and every problem in the lists."""
+    if segment is None:
+        summaries, problems = controllers.segments_summary(workspace, session)
+        if as_json:
+            echo_json(
+                {
+                    "segments": [summary_record(s) for s in summaries],
+                    "problems": [str(p) for p in problems],
+                }
+            )
+            return
+        languages = workspace.project().config.series.languages
+        click.echo(summary_table(summaries, languages, session is not None))
+    else:
+        people, resolution, problems = controllers.segment_members(workspace, segment, session)
+        if as_json:
+            echo_json(
+                {
+                    "segment": segment,
+                    "recipients": [recipient_record(r) for r in people],
+                    "suppressed": resolution.suppressed,
+                    "problems": [str(p) for p in problems],
+                }
+            )
+            return
+        click.echo(recipients_table(people) if people else f"Nobody in '{segment}'.")
+        if resolution.suppressed:
+            click.echo(f"{plural(resolution.suppressed, 'suppressed address')} left out.")
+    show_problems(problems, limit=PROBLEMS_SHOWN)
+
+
+@cli.command()
+@click.argument("address", required=False)
+@click.option("--reason", default="removed by hand", show_default=True)
+@click.option("--token", help="Suppress the address an unsubscribe token names instead.")
+@pass_workspace
+def suppress(workspace: Workspace, address: str | None, reason: str, token: str | None) -> None:
+    """Never mail ADDRESS again (or the address of an unsubscribe --token)."""
+    parsed, new = controllers.suppress_by_hand(workspace, address, token, reason)
+    click.echo(f"{parsed.email} {'is now' if new else 'was already'} suppressed.")
+
+
+@cli.command()
+@click.argument("address")
+@pass_workspace
+def unsuppress(workspace: Workspace, address: str) -> None:
+    """Mail ADDRESS again (after it asked to, or a bounce was a mistake)."""
+    parsed, removed = controllers.unsuppress_by_hand(workspace, address)
+    click.echo(f"{parsed.email} {'can be mailed again' if removed else 'was not suppressed'}.")
+
+
+@cli.command()
+@JSON
+@pass_workspace
+def suppressed(workspace: Workspace, as_json: bool) -> None:
+    """Every suppressed address, with why and since when."""
+    with workspace.state() as state:
+        entries = suppressions(state)
+    if as_json:
+        echo_json([suppression_record(entry) for entry in entries])
+    else:
+        click.echo(suppressions_table(entries) if entries else "No suppressed address.")

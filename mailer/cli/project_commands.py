@@ -1,0 +1,150 @@
+"""Commands about the series itself: check, dates, ics, preview."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+
+from mailer import controllers
+from mailer.cli.base import (
+    JSON,
+    cli,
+    echo_json,
+    parse_date,
+    pass_workspace,
+    plural,
+    show_problems,
+)
+from mailer.errors import InvalidInput
+from mailer.reports import (
+    dates_table,
+    occurrence_record,
+)
+from mailer.templates import KINDS, Kind
+from mailer.workspace import Workspace
+
+
+@cli.command()
+@pass_workspace
+def check(workspace: Workspace) -> None:
+    """Validate config, session files, lists and templates; exit 2 if anything is wrong.
+
+    Every email kind is rendered in every language for every session file, with sample
+    recipients, so a template error shows here and never in a sent email.
+    """
+    report = controllers.check(workspace)
+    show_problems(report.warnings)
+    if report.key_problem:
+        click.echo(f"warning: {report.key_problem}; emails cannot be sent without it.", err=True)
+    click.echo(
+        f"OK: {workspace.config_path}, {plural(report.sessions, 'session file')}, "
+        f"{plural(report.lists, 'mailing list')}, templates for "
+        f"{plural(report.languages, 'language')}"
+    )
+
+
+@cli.command()
+@click.option(
+    "--from",
+    "start",
+    callback=parse_date,
+    metavar="YYYY-MM-DD",
+    help="First date to show (default: today).",
+)
+@click.option("--count", default=10, show_default=True, type=click.IntRange(min=1))
+@JSON
+@pass_workspace
+def dates(workspace: Workspace, start: dt.date | None, count: int, as_json: bool) -> None:
+    """The coming sessions: number, date, status, local and UTC times."""
+    found = controllers.coming_sessions(workspace, start, count)
+    files = workspace.project().sessions
+    if as_json:
+        echo_json([occurrence_record(o, o.scheduled in files) for o in found])
+    else:
+        click.echo(dates_table(found, files) if found else "No session.")
+
+
+@cli.command()
+@click.argument("day", required=False, callback=parse_date, metavar="[DATE]")
+@click.option("--series", "whole_series", is_flag=True, help="The whole series, to subscribe to.")
+@click.option(
+    "--layout",
+    type=click.Choice(["recurring", "sessions"]),
+    default="recurring",
+    show_default=True,
+    help="With --series: one recurring event, or one per session.",
+)
+@click.option("--lang", "language", help="Language (default: the series' first).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file instead of standard output.",
+)
+@pass_workspace
+def ics(
+    workspace: Workspace,
+    day: dt.date | None,
+    whole_series: bool,
+    layout: str,
+    language: str | None,
+    output: Path | None,
+) -> None:
+    """The .ics of the session on DATE, or of the whole series with --series."""
+    if (day is None) == (not whole_series):
+        raise InvalidInput("give either a DATE or --series (not both)")
+    if day is not None:
+        data = controllers.session_ics(workspace, day, language)
+    else:
+        data = controllers.series_ics(
+            workspace, language, "recurring" if layout == "recurring" else "sessions"
+        )
+    if output is None:
+        click.echo(data, nl=False)
+    else:
+        output.write_bytes(data)
+        click.echo(f"Wrote {output}", err=True)
+
+
+@cli.command()
+@click.argument("day", callback=parse_date, metavar="DATE")
+@click.option("--kind", type=click.Choice(KINDS), default="invitation", show_default=True)
+@click.option("--lang", "language", help="One language (default: the series' first).")
+@click.option("--all-languages", is_flag=True, help="Every language of the series.")
+@click.option(
+    "--out",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default="preview",
+    show_default=True,
+    help="Where to write the files.",
+)
+@click.option("--open", "open_browser", is_flag=True, help="Open the HTML in a browser.")
+@pass_workspace
+def preview(
+    workspace: Workspace,
+    day: dt.date,
+    kind: Kind,
+    language: str | None,
+    all_languages: bool,
+    folder: Path,
+    open_browser: bool,
+) -> None:
+    """Write an email as .eml, its HTML and its .ics, for a sample recipient, to look at."""
+    if all_languages and language:
+        raise InvalidInput("give --lang or --all-languages, not both")
+    series = workspace.project().config.series
+    languages = series.languages if all_languages else (workspace.language(language),)
+    key, warning = controllers.signing_key_or_sample(workspace)
+    if warning:
+        click.echo(f"warning: {warning}.", err=True)
+    for code, written in zip(
+        languages,
+        controllers.preview(workspace, day, kind, languages, folder=folder, key=key),
+        strict=True,
+    ):
+        click.echo(f"{code}: {written.eml}  {written.html}  {written.ics}")
+        if open_browser:
+            click.launch(str(written.html))

@@ -1,0 +1,155 @@
+"""Commands that send, and say what was sent: send, status."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import time
+
+import click
+
+from mailer import controllers
+from mailer.cli.base import (
+    EXIT_INTERRUPTED,
+    EXIT_TEMPFAIL,
+    JSON,
+    PROBLEMS_SHOWN,
+    cli,
+    echo_json,
+    parse_date,
+    pass_workspace,
+    show_problems,
+)
+from mailer.engine import Tally
+from mailer.errors import InvalidInput
+from mailer.reports import (
+    plan_text,
+    status_record,
+    status_table,
+    tally_line,
+)
+from mailer.sending import SendRequest
+from mailer.templates import KINDS, Kind
+from mailer.workspace import Workspace
+
+
+@cli.command()
+@click.argument("day", callback=parse_date, metavar="DATE")
+@click.option("--kind", type=click.Choice(KINDS), required=True)
+@click.option(
+    "--segment",
+    "segments",
+    multiple=True,
+    metavar="NAME",
+    help="A segment to send to (repeatable). Default: everyone; for updates and "
+    "cancellations, everyone already sent an email about the session.",
+)
+@click.option("--dry-run", is_flag=True, help="Show the plan; send and record nothing.")
+@click.option("--limit", type=click.IntRange(min=1), help="Send at most N emails this time.")
+@click.option(
+    "--to",
+    "proof_to",
+    metavar="ADDRESS",
+    help="Send one copy of each language to ADDRESS only (a proof).",
+)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_workspace
+def send(
+    workspace: Workspace,
+    day: dt.date,
+    kind: Kind,
+    segments: tuple[str, ...],
+    dry_run: bool,
+    limit: int | None,
+    proof_to: str | None,
+    yes: bool,
+) -> None:
+    """Send the KIND email of the session on DATE: plan, confirm, send, summarise.
+
+    Running the same command again sends nothing to those already served, and finishes an
+    interrupted send. Exit 75 when some emails wait for a retry (run it again later).
+    """
+    config = workspace.project().config
+    request = SendRequest(day, kind, segments, limit)
+    with controllers.sender(workspace, lock=not dry_run) as state:
+        plan = controllers.plan(workspace, state, request)
+        click.echo(plan_text(plan, config.delivery.kind, workspace.now()))
+        show_problems(plan.problems, limit=PROBLEMS_SHOWN)
+        if dry_run:
+            click.echo("Dry run: nothing sent, nothing recorded.")
+            return
+        if proof_to is not None:
+            for language, reply in controllers.proofs(workspace, plan, proof_to):
+                click.echo(f"proof in {language} to {proof_to}: {reply}")
+            return
+        controllers.refuse_if_too_late(workspace, state, plan)
+        if plan.to_send == 0:
+            click.echo("Nothing to send: everyone in the plan has been served.")
+            return
+        if not yes:
+            if not sys.stdin.isatty():
+                raise InvalidInput("not asking for confirmation without a terminal: add --yes")
+            click.confirm(f"Send {plan.to_send} emails?", abort=True)
+        controllers.record(state, plan, workspace.now())
+        progress = _Progress(plan.to_send if limit is None else min(limit, plan.to_send))
+        result = controllers.run(
+            workspace,
+            state,
+            plan,
+            limit=limit,
+            on_progress=progress.show,
+            on_hard_stop=progress.hard_stop,
+        )
+        progress.end()
+        summary = controllers.summary(
+            state, plan, config.delivery.sending.max_attempts, result.tally
+        )
+    click.echo(summary.text)
+    if result.abort is not None:
+        raise result.abort
+    if result.stopped:
+        click.echo("Stopped: run the same command again to finish.", err=True)
+        raise SystemExit(EXIT_INTERRUPTED)
+    if summary.to_retry:
+        raise SystemExit(EXIT_TEMPFAIL)
+
+
+class _Progress:
+    """A progress line on a terminal; a line every few seconds otherwise."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.terminal = sys.stderr.isatty()
+        self.last = 0.0
+
+    def show(self, tally: Tally) -> None:
+        now = time.monotonic()
+        if now - self.last < (0.2 if self.terminal else 5.0):
+            return
+        self.last = now
+        line = tally_line(tally, self.total)
+        click.echo(f"\r{line}\x1b[K" if self.terminal else line, err=True, nl=not self.terminal)
+
+    def end(self) -> None:
+        if self.terminal:
+            click.echo(err=True)
+
+    def hard_stop(self) -> None:
+        click.echo(
+            "\nStopped at once: what was in flight will be sent again (same "
+            "Message-ID) by the next run.",
+            err=True,
+        )
+
+
+@cli.command()
+@click.argument("day", required=False, callback=parse_date, metavar="[DATE]")
+@JSON
+@pass_workspace
+def status(workspace: Workspace, day: dt.date | None, as_json: bool) -> None:
+    """What the ledger says, per session and email: sent, pending, retrying, failed..."""
+    statuses = controllers.sends_status(workspace, day)
+    if as_json:
+        echo_json([status_record(s) for s in statuses])
+    else:
+        click.echo(status_table(statuses) if statuses else "Nothing sent yet.")

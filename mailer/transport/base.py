@@ -1,0 +1,47 @@
+"""The transport seam: the sending engine does not know whether it writes files or talks SMTP.
+
+A transport opens *lanes*; a lane sends one message at a time (an SMTP connection reused for many
+messages, or a writer into the outbox). `send` returns the server's reply, or raises one of:
+
+- `TemporaryFailure` (4xx, refused or dropped connection before the data): try again later;
+- `PermanentFailure` (5xx for this recipient): do not try again;
+- `UnknownFate` (connection lost or deadline passed after the data was sent): resend with the
+  same Message-ID;
+- `SetupFailure` (TLS refused, authentication failed, sender refused): no message can go, stop.
+
+A `TemporaryFailure` with `slow_down` set (421, or a 4.7.x throttling reply) asks the whole send
+to go slower.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from mailer.compose import Outgoing
+
+
+class Lane(ABC):
+    """One way out, used by one task at a time."""
+
+    @abstractmethod
+    async def send(self, message: Outgoing) -> str:
+        """Deliver `message`; return the server's reply text."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Release the lane (QUIT, close the connection)."""
+
+
+class Transport(ABC):
+    """Where emails go."""
+
+    name: str
+
+    @abstractmethod
+    async def open_lane(self) -> Lane:
+        """A new lane. Connecting may be deferred to the first send."""
+
+    @property
+    def lanes(self) -> int:
+        """How many lanes to use at once."""
+        return 1

@@ -1,0 +1,67 @@
+"""The embedded transport: each email as a real .eml file in a Maildir-style folder.
+
+`outbox/tmp/` then, renamed atomically, `outbox/new/`, like a Maildir delivery (with the
+`Return-Path` and `Delivered-To` headers a delivery agent adds). The file is named after the
+Message-ID, so writing the same email again replaces it instead of making a copy; it is fsynced,
+and so is the folder, before the send counts as done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from pathlib import Path
+
+from mailer.compose import Outgoing
+from mailer.errors import SetupFailure
+from mailer.transport.base import Lane, Transport
+
+
+class OutboxLane(Lane):
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def _write(self, message: Outgoing) -> str:
+        name = hashlib.sha256(message.message_id.encode()).hexdigest()[:32] + ".eml"
+        temporary = self.folder / "tmp" / name
+        final = self.folder / "new" / name
+        envelope = (
+            f"Return-Path: <{message.sender}>\r\nDelivered-To: {message.recipient}\r\n"
+        ).encode()
+        with temporary.open("wb") as file:
+            file.write(envelope + message.data)
+            file.flush()
+            os.fsync(file.fileno())
+        temporary.replace(final)
+        directory = os.open(final.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+        return f"250 written to {final}"
+
+    async def send(self, message: Outgoing) -> str:
+        return await asyncio.to_thread(self._write, message)
+
+    async def close(self) -> None:
+        return None
+
+
+class OutboxTransport(Transport):
+    name = "outbox"
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        try:
+            for sub in ("tmp", "new", "cur"):
+                (folder / sub).mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise SetupFailure(f"cannot create the outbox {folder}: {error.strerror}") from error
+
+    async def open_lane(self) -> Lane:
+        return OutboxLane(self.folder)
+
+    @property
+    def lanes(self) -> int:
+        return 2
