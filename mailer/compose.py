@@ -362,8 +362,8 @@ class Composer:
         smtputf8: bool,
     ) -> bytes:
         # (policy.fold() would only re-encode values too long for a line: a short non-ASCII
-        # header would go out raw. subject_header folds the header object, which always
-        # applies RFC 2047; to_header writes the header directly; see mailer.encoding.)
+        # header would go out raw. subject_header and to_header write RFC 2047 themselves;
+        # see mailer.encoding.)
         token = unsubscribe.rsplit("/", 1)[1]
         mailto = f"mailto:{self.config.unsubscribe.mailto}?subject={quote('unsubscribe ' + token)}"
         if smtputf8:  # RFC 6532: the address stays UTF-8; Address() refuses such local parts

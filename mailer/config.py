@@ -8,6 +8,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from mailer.config_daemon import (
+    DEFAULT_CADENCE,
+    CadenceEntry,
+    DaemonSettings,
+    HttpSettings,
+    read_cadence,
+    read_daemon,
+    read_http,
+)
 from mailer.config_delivery import Delivery, read_delivery
 from mailer.config_mailing import Mailing, Unsubscribe, read_mailing, read_unsubscribe
 from mailer.config_series import read_labels, read_organiser, read_series, read_zoom
@@ -34,6 +43,9 @@ class Config:
     mailing: Mailing = field(default_factory=Mailing)
     unsubscribe: Unsubscribe = field(default_factory=Unsubscribe)
     delivery: Delivery = field(default_factory=Delivery)
+    cadence: tuple[CadenceEntry, ...] = DEFAULT_CADENCE
+    daemon: DaemonSettings = field(default_factory=DaemonSettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
 
 
 @dataclass(frozen=True)
@@ -63,6 +75,9 @@ def read_config(text: str, source: str) -> ConfigParse:
     mailing = read_mailing(root, languages)
     unsubscribe = read_unsubscribe(root)
     delivery = read_delivery(root)
+    cadence = read_cadence(root, [segment.name for segment in mailing.segments])
+    daemon = read_daemon(root)
+    http = read_http(root)
     templates = "templates"
     if (email_table := root.table("email")) is not None:
         templates = email_table.string("templates", default="templates") or "templates"
@@ -85,6 +100,9 @@ def read_config(text: str, source: str) -> ConfigParse:
             mailing=mailing,
             unsubscribe=unsubscribe,
             delivery=delivery,
+            cadence=cadence,
+            daemon=daemon,
+            http=http,
         )
     return ConfigParse(config, series, zoom, log.problems)
 

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 from mailer.config_series import address_problem
-from mailer.durations import parse_duration
 from mailer.reader import TableReader
 
 Security = Literal["starttls", "tls", "none"]
@@ -66,14 +65,8 @@ def _is_loopback(host: str) -> bool:
 
 
 def _duration(table: TableReader, key: str, default: dt.timedelta) -> dt.timedelta:
-    text = table.string(key)
-    if text is None:
-        return default
-    try:
-        return parse_duration(text)
-    except ValueError as error:
-        table.error(key, str(error))
-        return default
+    value = table.duration(key)
+    return default if value is None else value
 
 
 def read_delivery(root: TableReader) -> Delivery:

@@ -6,12 +6,7 @@ can call the same code as the command line.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
-import os
-import signal
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,15 +21,12 @@ from mailer.audience import (
     summarize,
 )
 from mailer.compose import Composer
-from mailer.engine import TOO_LATE, Engine, RunResult, Tally
 from mailer.errors import InvalidInput, MailerError, Problem, TemplateError
 from mailer.ics import Layout, series_calendar, session_calendar
-from mailer.ledger import Ledger, SendStatus
-from mailer.locks import sender_lock
 from mailer.model import Occurrence
 from mailer.project import Project
 from mailer.recipients import Recipient
-from mailer.recurrence import find_occurrence, occurrences
+from mailer.recurrence import calendar_window, find_occurrence, occurrences
 from mailer.revision_store import calendar_revisions, session_revision
 from mailer.samples import (
     SAMPLE_KEY,
@@ -45,25 +37,11 @@ from mailer.samples import (
     write_preview,
 )
 from mailer.segments import Resolution
-from mailer.sending import (
-    SendPlan,
-    SendRequest,
-    make_transport,
-    plan_send,
-    record_plan,
-    run_send,
-    send_proofs,
-)
-from mailer.state import State
 from mailer.suppression import Kind as SuppressionKind
 from mailer.suppression import suppress, suppressed_keys, unsuppress
 from mailer.templates import Kind
 from mailer.tokens import InvalidToken, key_problem, read_token
-from mailer.workers import processes_for, run_parallel
 from mailer.workspace import Workspace
-
-FEED_HORIZON = dt.timedelta(days=366)
-EXIT_HARD_STOP = 130
 
 
 @dataclass(frozen=True)
@@ -116,11 +94,8 @@ def session_ics(workspace: Workspace, day: dt.date, language: str | None) -> byt
 
 
 def series_window(project: Project, now: dt.datetime) -> list[Occurrence]:
-    """The sessions a series calendar lists: all of a finite series; else up to a year ahead."""
-    series = project.config.series
-    horizon = now.astimezone(series.timezone).date() + FEED_HORIZON
-    latest = max([horizon, *project.sessions])
-    return occurrences(series, project.sessions, start=series.first, end=series.until or latest)
+    """The sessions a series calendar lists (see recurrence.calendar_window)."""
+    return calendar_window(project.config.series, project.sessions, now)
 
 
 def series_ics(workspace: Workspace, language: str | None, layout: Layout) -> bytes:
@@ -232,160 +207,3 @@ def preview(
         )
         for code in languages
     ]
-
-
-# -- sending ----------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def sender(workspace: Workspace, *, lock: bool = True, wait: float = 0.0) -> Iterator[State]:
-    """The state file, with the sender lock held (LockHeld, exit 3, if another has it)."""
-    project = workspace.project()
-    database = project.path(project.config.database)
-    held = sender_lock(database) if lock else None
-    if held is not None:
-        held.acquire(wait)
-    try:
-        with workspace.state() as state:
-            yield state
-    finally:
-        if held is not None:
-            held.release()
-
-
-def run_blocking(
-    workspace: Workspace,
-    state: State,
-    plan: SendPlan,
-    *,
-    on_progress: Callable[[Tally], None],
-    limit: int | None = None,
-    on_hard_stop: Callable[[], None] = lambda: None,
-) -> RunResult:
-    """Run a send to its end. Ctrl-C or SIGTERM: stop cleanly; a second one: stop at once
-    (the ledger makes that safe: what was in flight is sent again, same Message-ID)."""
-    transport = make_transport(workspace.project().config, workspace)
-
-    async def main() -> RunResult:
-        loop = asyncio.get_running_loop()
-        engines: list[Engine] = []
-
-        def stop() -> None:
-            if engines and not engines[0].stopping:
-                engines[0].stop()
-            else:
-                on_hard_stop()
-                os._exit(EXIT_HARD_STOP)
-
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop)
-        try:
-            return await run_send(
-                workspace,
-                state,
-                plan,
-                transport=transport,
-                on_progress=on_progress,
-                on_engine=engines.append,
-                limit=limit,
-            )
-        finally:
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(signum)
-
-    return asyncio.run(main())
-
-
-def run(
-    workspace: Workspace,
-    state: State,
-    send_plan: SendPlan,
-    *,
-    on_progress: Callable[[Tally], None],
-    limit: int | None = None,
-    on_hard_stop: Callable[[], None] = lambda: None,
-) -> RunResult:
-    """Send the recorded plan, in this process or in several (`[sending] processes`)."""
-    configured = workspace.project().config.delivery.sending.processes
-    processes = processes_for(send_plan, configured) if limit is None else 1
-    if processes > 1:
-        return run_parallel(
-            workspace,
-            send_plan,
-            processes,
-            on_progress,
-            simulated_now=workspace.now() if workspace.simulated_now else None,
-        )
-    return run_blocking(
-        workspace, state, send_plan, on_progress=on_progress, limit=limit, on_hard_stop=on_hard_stop
-    )
-
-
-def proofs(workspace: Workspace, plan: SendPlan, address: str) -> list[tuple[str, str]]:
-    """Send one copy per language to `address`."""
-    transport = make_transport(workspace.project().config, workspace)
-    return asyncio.run(send_proofs(workspace, plan, address, transport))
-
-
-def sends_status(workspace: Workspace, day: dt.date | None) -> list[SendStatus]:
-    project = workspace.project()
-    if day is not None:
-        day = find_occurrence(project.config.series, project.sessions, day).scheduled
-    with workspace.state() as state:
-        return Ledger(state).status(project.config.series.id, day)
-
-
-def plan(workspace: Workspace, state: State, request: SendRequest) -> SendPlan:
-    return plan_send(workspace, state, request, workspace.now())
-
-
-def record(state: State, send_plan: SendPlan, now: dt.datetime) -> int:
-    return record_plan(state, send_plan, now)
-
-
-class TooLate(MailerError):
-    """The send's deadline passed: what was not sent is marked skipped."""
-
-
-def refuse_if_too_late(workspace: Workspace, state: State, send_plan: SendPlan) -> None:
-    """A send past its deadline sends nothing; its unsent deliveries say "too late"."""
-    now = workspace.now()
-    if send_plan.too_late(now):
-        record_plan(state, send_plan, now)  # so that `mailer status` shows it, as too late
-        skipped = Ledger(state).skip_remaining(send_plan.key, TOO_LATE, now)
-        raise TooLate(
-            f"too late: the deadline ({send_plan.deadline:%Y-%m-%d %H:%M %Z}) has "
-            f"passed, so nothing is sent; {skipped} unsent deliveries marked skipped"
-        )
-
-
-@dataclass(frozen=True)
-class SendSummary:
-    text: str
-    to_retry: int  # deliveries waiting for a retry after this run
-
-
-def summary(state: State, send_plan: SendPlan, max_attempts: int, tally: Tally) -> SendSummary:
-    """What this run did, and the ledger's word on the whole send."""
-    ledger = Ledger(state)
-    counts = ledger.counts(send_plan.key)
-    to_retry = ledger.to_retry(send_plan.key, max_attempts)
-    text = (
-        f"This run: {tally.sent} sent, {tally.failed} failed, {tally.retrying} to retry, "
-        f"{tally.unknown} of unknown fate, {tally.skipped} skipped, in "
-        f"{tally.elapsed():.1f} s.\nIn all: "
-    )
-    text += ", ".join(
-        f"{counts.get(s, 0)} {s}"
-        for s in ("sent", "failed", "retry", "unknown", "skipped", "pending")
-        if counts.get(s, 0) or s in ("sent", "failed")
-    )
-    next_retry = ledger.next_retry(send_plan.key, max_attempts)
-    if to_retry and next_retry is not None:
-        text += (
-            f". {to_retry} to try again from {next_retry:%Y-%m-%d %H:%M}Z: run the "
-            "same command then (the daemon does it by itself)"
-        )
-    if counts.get("pending", 0):
-        text += f". {counts['pending']} not sent yet: run the same command to send them"
-    return SendSummary(text + ".", to_retry)

@@ -27,7 +27,7 @@ from mailer.formatting import (
     when,
     zone_name,
 )
-from mailer.links import calendar_links
+from mailer.links import calendar_links, feed_for
 from mailer.model import Occurrence, Person
 from mailer.recipients import Recipient
 from mailer.slots import SlotPool
@@ -129,7 +129,7 @@ def session_context(
             "ics_filename": ics_filename,
         },
         "labels": config.labels[language],
-        "feed": None,
+        "feed": feed_for(config, language),
     }
 
 

@@ -23,9 +23,10 @@ from mailer.slots import Filled, SlotPool, split_slots
 _POLICY = email.policy.SMTP
 _UTF8_POLICY = email.policy.SMTPUTF8
 _ATOM_PHRASE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?: [A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+_PLAIN_WORD = re.compile(r"^(?!.*=\?)(?!.*\?=)[!-~]{1,70}$")  # printable ASCII, no "=?" or "?="
 _HAS_SLOT = re.compile(r"zqslot\d*qz", re.IGNORECASE)
 _MAX_LINE = 78
-_WORD_BYTES = 45  # 60 base64 characters: an encoded-word of 72, under RFC 2047's 75
+_WORD_BYTES = 42  # 56 base64 characters: an encoded-word of 68, fits after "Subject: "
 
 
 def quoted_printable(text: str) -> bytes:
@@ -65,9 +66,21 @@ class EncodedBody:
 
 @functools.lru_cache(maxsize=256)
 def subject_header(subject: str, smtputf8: bool) -> str:
-    """`Subject: ...` folded and, unless SMTPUTF8, RFC 2047 encoded (cached: a send has few)."""
-    policy = _UTF8_POLICY if smtputf8 else _POLICY
-    return str(policy.header_factory("Subject", subject).fold(policy=policy))
+    """`Subject: ...` folded and, unless SMTPUTF8, RFC 2047 encoded (cached: a send has few).
+
+    Without SMTPUTF8 the leading plain ASCII words stay readable and the rest is encoded-words
+    that carry their own spaces. Python's folder is not used for this: it can turn the space
+    between two encoded-words into the fold, which decoders then drop (RFC 2047 6.2), so
+    "» –" arrived as "»–".
+    """
+    if smtputf8:
+        return str(_UTF8_POLICY.header_factory("Subject", subject).fold(policy=_UTF8_POLICY))
+    words = subject.split(" ")
+    plain = 0
+    while plain < len(words) and _PLAIN_WORD.match(words[plain]):
+        plain += 1
+    rest = " ".join(words[plain:])
+    return _fold("Subject", words[:plain] + _encoded_words(rest))
 
 
 def _encoded_words(text: str) -> list[str]:

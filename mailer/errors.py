@@ -14,6 +14,7 @@ Severity = Literal["error", "warning"]
 EXIT_FAILURE = 1
 EXIT_INVALID_INPUT = 2
 EXIT_CONFLICT = 3
+EXIT_TEMPFAIL = 75  # sysexits.h: some emails wait for a retry, or another sender was busy
 
 
 @dataclass(frozen=True)

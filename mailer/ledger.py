@@ -146,8 +146,11 @@ class Ledger:
         deadline: dt.datetime,
         recipients: Iterable[Recipient],
         now: dt.datetime,
+        sequence: int = 0,
     ) -> int:
         """Record a send and its recipients, in one transaction; returns how many are new.
+
+        `sequence` is the session's revision the email describes.
 
         Recipients already in the ledger for this email keep their row (and their state), so
         planning the same send again only adds the people who were not there before.
@@ -156,10 +159,12 @@ class Ledger:
         when = stamp(now)
         with self.state.transaction() as connection:
             connection.execute(
-                "INSERT INTO sends VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
-                "segments = excluded.segments, deadline = excluded.deadline, "
-                "updated_at = excluded.updated_at",
-                (*key.row, kind, json.dumps(list(segments)), stamp(deadline), when, when),
+                "INSERT INTO sends (series, session, message, kind, segments, deadline, "
+                "created_at, updated_at, sequence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT DO UPDATE SET segments = excluded.segments, "
+                "deadline = excluded.deadline, updated_at = excluded.updated_at, "
+                "sequence = max(sequence, excluded.sequence)",
+                (*key.row, kind, json.dumps(list(segments)), stamp(deadline), when, when, sequence),
             )
             batch: list[tuple[object, ...]] = []
             for recipient in recipients:
@@ -190,6 +195,35 @@ class Ledger:
             rows,
         )
         return connection.total_changes - before
+
+    def notified_sequence(self, series: str, session: dt.date) -> int | None:
+        """The latest revision of the session that anyone was sent an email about (None if
+        nobody was sent anything yet)."""
+        row = self.connection.execute(
+            "SELECT max(s.sequence) FROM sends s WHERE s.series = ? AND s.session = ? AND "
+            "s.kind != 'cancellation' AND EXISTS (SELECT 1 FROM deliveries d WHERE "
+            "d.series = s.series AND d.session = s.session AND d.message = s.message AND "
+            "d.state = 'sent')",
+            (series, session.isoformat()),
+        ).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    def complete(self, key: SendKey) -> bool:
+        """Whether the send exists and nothing in it is left to send (or retry)."""
+        row = self.connection.execute(
+            "SELECT count(*), sum(state IN ('pending', 'retry', 'unknown', 'sending')) FROM "
+            "deliveries WHERE series = ? AND session = ? AND message = ?",
+            key.row,
+        ).fetchone()
+        return bool(row[0]) and not row[1]
+
+    def language_of(self, recipient: str) -> str | None:
+        """The language of the latest email to this person (their identity key), if any."""
+        row = self.connection.execute(
+            "SELECT language FROM deliveries WHERE recipient = ? ORDER BY id DESC LIMIT 1",
+            (recipient,),
+        ).fetchone()
+        return None if row is None else str(row[0])
 
     def recipients(self, key: SendKey) -> set[str]:
         """The identity keys of everyone already in the ledger for this email."""

@@ -96,6 +96,14 @@ class FeedLinks:
     outlook: str
 
 
+def feed_for(config: Config, language: str) -> FeedLinks | None:
+    """The links to the series' calendar feed in `language`, when the daemon is reachable."""
+    base = config.http.base_url
+    if base is None:
+        return None
+    return feed_links(f"{base}/calendar/{language}.ics", config.series.title[language])
+
+
 def feed_links(feed_url: str, name: str) -> FeedLinks:
     """Subscription links for an https feed: webcal for Apple, and Google's and Outlook.com's
     "add by URL" pages (the new Outlook strips webcal:, so the https form is offered too)."""

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from mailer.durations import parse_duration
 from mailer.errors import Problem
 from mailer.toml_source import KeyPath, dotted, key_lines, line_of
 
@@ -159,6 +160,17 @@ class TableReader:
     def boolean(self, key: str, *, default: bool) -> bool:
         value = self._take(key, bool, False)
         return default if value is None else bool(value)
+
+    def duration(self, key: str, *, required: bool = False) -> dt.timedelta | None:
+        """An ISO 8601 duration (`P14D`, `PT1H30M`); None when absent or wrong (and said)."""
+        text = self.string(key, required=required)
+        if text is None:
+            return None
+        try:
+            return parse_duration(text)
+        except ValueError as error:
+            self.error(key, str(error))
+            return None
 
     def choice(self, key: str, choices: Sequence[str], *, default: str) -> str:
         value = self.string(key)

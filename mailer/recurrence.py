@@ -200,3 +200,15 @@ def find_occurrence(
         if occurrence.scheduled == day:
             return occurrence
     raise AssertionError("unreachable: a rule date is always reached")  # pragma: no cover
+
+
+FEED_HORIZON = dt.timedelta(days=366)
+
+
+def calendar_window(
+    series: Series, contents: Mapping[dt.date, SessionContent], now: dt.datetime
+) -> list[Occurrence]:
+    """The sessions a series calendar lists: all of a finite series; else up to a year ahead."""
+    horizon = now.astimezone(series.timezone).date() + FEED_HORIZON
+    latest = max([horizon, *contents])
+    return occurrences(series, contents, start=series.first, end=series.until or latest)

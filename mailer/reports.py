@@ -11,6 +11,7 @@ from mailer.engine import Tally
 from mailer.ledger import SendStatus
 from mailer.model import Occurrence
 from mailer.recipients import Recipient
+from mailer.send_controllers import PlannedJob
 from mailer.sending import SendPlan
 from mailer.suppression import Suppression
 
@@ -222,3 +223,51 @@ def status_record(status: SendStatus) -> dict[str, Any]:
         "errors": [{"reason": reason, "count": count} for reason, count in status.errors],
         "next_retry": status.next_retry.isoformat() if status.next_retry else None,
     }
+
+
+def plan_record(row: PlannedJob, zone: dt.tzinfo) -> dict[str, Any]:
+    """A row of `mailer plan --json`."""
+    job = row.job
+    return {
+        "session": job.occurrence.scheduled.isoformat(),
+        "number": job.occurrence.number,
+        "email": job.message,
+        "kind": job.kind,
+        "segments": list(job.segments),
+        "due": job.due.astimezone(zone).isoformat(),
+        "due_utc": job.due.isoformat().replace("+00:00", "Z"),
+        "deadline_utc": job.deadline.isoformat().replace("+00:00", "Z"),
+        "status": row.state,
+        "recipients": row.recipients,
+        "counts": row.counts,
+        "blocked_by": row.problem,
+    }
+
+
+def plan_table(rows: Sequence[PlannedJob], zone: dt.tzinfo) -> str:
+    """`mailer plan` as a table, with what blocks each job underneath."""
+    lines = []
+    for row in rows:
+        job = row.job
+        local = job.due.astimezone(zone)
+        to = (
+            ", ".join(job.segments)
+            if job.segments
+            else ("the organiser" if job.kind == "warning" else "those already served")
+        )
+        lines.append(
+            [
+                f"{local:%a %Y-%m-%d %H:%M %Z}",
+                f"{job.due:%m-%d %H:%M}Z",
+                job.occurrence.scheduled.isoformat(),
+                job.message,
+                to,
+                "-" if row.recipients is None else row.recipients,
+                row.state,
+            ]
+        )
+    text = table(["when", "UTC", "session", "email", "to", "people", "status"], lines)
+    for row in rows:
+        if row.problem:
+            text += f"\n  {row.job.occurrence.scheduled} {row.job.message}: {row.problem}"
+    return text

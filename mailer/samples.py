@@ -19,6 +19,8 @@ from pathlib import Path
 from mailer.compose import Composer, Outgoing, canonical_html
 from mailer.config import Config
 from mailer.errors import InvalidInput, Problem, TemplateError
+from mailer.formatting import typography
+from mailer.links import feed_for
 from mailer.model import Occurrence, SessionContent
 from mailer.recipients import Recipient
 from mailer.recurrence import find_occurrence
@@ -114,7 +116,44 @@ def check_emails(
                     language, field_names, config.series.timezone.key
                 ):
                     problems.extend(_check_one(composer, recipient, sessions[scheduled].source))
+    problems.extend(check_pages(config, templates))
     return _unique(problems)
+
+
+def page_context(
+    config: Config, language: str, step: str, address: str, action: str, *, with_feed: bool = True
+) -> dict[str, object]:
+    """What the unsubscribe page template sees."""
+    return {
+        "language": language,
+        "step": step,
+        "address": address,
+        "action": action,
+        "series": {"title": typography(config.series.title[language], language)},
+        "organiser": {"name": config.organiser.name, "email": config.organiser.email},
+        "feed": feed_for(config, language) if with_feed else None,
+    }
+
+
+def check_pages(config: Config, templates: TemplateSet) -> list[Problem]:
+    """Render the unsubscribe page of every language, at every step, with and without feed."""
+    problems: list[Problem] = []
+    for language in config.series.languages:
+        for step in ("confirm", "done", "invalid"):
+            for with_feed in (True, False):
+                context = page_context(
+                    config,
+                    language,
+                    step,
+                    "sample@example.org",
+                    "/unsubscribe/x",
+                    with_feed=with_feed,
+                )
+                try:
+                    templates.render_page(language, "unsubscribe", context)
+                except TemplateError as error:
+                    problems.extend(error.problems)
+    return problems
 
 
 def _check_one(composer: Composer, recipient: Recipient, source: str) -> list[Problem]:

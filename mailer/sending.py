@@ -150,6 +150,7 @@ def record_plan(state: State, plan: SendPlan, now: dt.datetime) -> int:
         deadline=plan.deadline,
         recipients=plan.audience(),
         now=now,
+        sequence=plan.revision.sequence,
     )
 
 

@@ -76,6 +76,13 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX deliveries_by_state ON deliveries (series, session, message, state);
     CREATE INDEX deliveries_by_sent_at ON deliveries (sent_at) WHERE sent_at IS NOT NULL;
     """,
+    # 4: the revision (SEQUENCE) of the session each send was planned at, so that the daemon
+    # knows whether those served have the latest time, place and status; and a person's
+    # latest email, for the language of their unsubscribe page
+    """
+    ALTER TABLE sends ADD COLUMN sequence INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX deliveries_by_recipient ON deliveries (recipient, id);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -26,6 +26,7 @@ Part = Literal["subject", "text", "html"]
 PARTS: tuple[Part, ...] = ("subject", "text", "html")
 _SUFFIX: Mapping[Part, str] = {"subject": ".subject.txt", "text": ".txt", "html": ".html"}
 _TEMPLATE_SUFFIXES = (".txt", ".html")
+PAGES = ("unsubscribe",)  # the daemon's web pages, per language
 
 
 def template_name(language: str, kind: Kind, part: Part) -> str:
@@ -104,7 +105,7 @@ class TemplateSet:
 
     def missing(self, languages: Sequence[str]) -> list[Problem]:
         """A problem for every kind, language and part that has no template."""
-        return [
+        problems = [
             Problem(
                 f"{self.folder}/{template_name(language, kind, part)}",
                 "this template is missing",
@@ -115,10 +116,27 @@ class TemplateSet:
             for part in PARTS
             if template_name(language, kind, part) not in self.sources
         ]
+        problems += [
+            Problem(
+                f"{self.folder}/{language}/{page}.html",
+                "this page template is missing",
+                hint="The daemon's web pages need it.",
+            )
+            for language in languages
+            for page in PAGES
+            if f"{language}/{page}.html" not in self.sources
+        ]
+        return problems
 
     def render(self, language: str, kind: Kind, part: Part, context: Mapping[str, Any]) -> str:
         """Render one template. Raises TemplateError naming the template and line."""
-        name = template_name(language, kind, part)
+        return self._render(template_name(language, kind, part), context)
+
+    def render_page(self, language: str, page: str, context: Mapping[str, Any]) -> str:
+        """Render a web page of the daemon (`LANG/unsubscribe.html`)."""
+        return self._render(f"{language}/{page}.html", context)
+
+    def _render(self, name: str, context: Mapping[str, Any]) -> str:
         template = self._compiled.get(name)
         if template is None:
             raise TemplateError(

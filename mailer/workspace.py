@@ -31,10 +31,12 @@ class Workspace:
         now: dt.datetime | None = None,
         environ: Mapping[str, str] | None = None,
         on_warnings: Callable[[Sequence[Problem]], None] | None = None,
+        clock: Callable[[], dt.datetime] | None = None,
     ) -> None:
         self.config_path = config_path
         self.simulated_now = now
         self._started = time.monotonic()
+        self.clock = clock  # a simulation's clock, which overrides both
         self.environ = os.environ if environ is None else environ
         self._on_warnings = on_warnings
         self._project: Project | None = None
@@ -42,6 +44,8 @@ class Workspace:
     def now(self) -> dt.datetime:
         """The current instant, time-zone aware. A simulated start (--now) goes on ticking, so
         that retries and deadlines behave in a rehearsal as they would for real."""
+        if self.clock is not None:
+            return self.clock()
         if self.simulated_now is None:
             return dt.datetime.now(dt.UTC)
         return self.simulated_now + dt.timedelta(seconds=time.monotonic() - self._started)
@@ -58,10 +62,14 @@ class Workspace:
         """Use `config` instead of what config.toml says (a worker's share of the settings)."""
         self._project = dataclasses.replace(self.project(), config=config)
 
-    def reload(self) -> Project:
-        """Load the project again from disk (after an edit)."""
-        self._project = None
-        return self.project()
+    def fresh(self) -> Workspace:
+        """The same project read again from disk, with the same clock (a rehearsal's goes on
+        ticking) and environment; this one stays as it was until the new one is accepted."""
+        other = Workspace(
+            self.config_path, self.simulated_now, self.environ, self._on_warnings, self.clock
+        )
+        other._started = self._started
+        return other
 
     def templates(self) -> TemplateSet:
         """The project's email templates, compiled (TemplateError lists every broken one)."""

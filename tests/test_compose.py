@@ -8,6 +8,7 @@ import email.message
 import email.policy
 import re
 from pathlib import Path
+from urllib.parse import quote
 
 import icalendar
 import pytest
@@ -326,3 +327,17 @@ def test_rendering_for_many_at_once_equals_rendering_for_one(
     assert str(message["Subject"]) == subject
     assert body(message, "plain").replace("\r\n", "\n") == text
     assert canonical_html(body(message, "html")) == canonical_html(html)
+
+
+def test_every_email_offers_the_calendar_feed_four_ways() -> None:
+    """webcal (Apple), Google's and Outlook.com's "add by URL", and the https address."""
+    base = "https://lists.icom-france.example.org/calendar"
+    for language in ("fr", "en", "es"):
+        recipient = sample_recipients(language, frozenset(), "Europe/Paris")[1]
+        _, text, html = composer("invitation").render(recipient)
+        feed = f"{base}/{language}.ics"
+        assert f'href="webcal://lists.icom-france.example.org/calendar/{language}.ics"' in html
+        cid = quote(f"webcal://lists.icom-france.example.org/calendar/{language}.ics", safe="")
+        assert f'href="https://calendar.google.com/calendar/r?cid={cid}"' in html
+        assert f"https://outlook.live.com/calendar/0/addfromweb?url={quote(feed, safe='')}" in html
+        assert f'href="{feed}"' in html and feed in text

@@ -190,3 +190,51 @@ def test_times_may_be_toml_times_or_strings_but_not_with_a_zone() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config(text.replace("start = 13:00:00", 'start = "13:00+02:00"'), "c.toml")
     assert "is not a local time" in str(caught.value.problems[0])
+
+
+def test_every_problem_of_the_daemons_sections_at_once(config_path: Path) -> None:
+    edit(config_path, 'before = "P14D"', 'before = "14 days"')
+    edit(
+        config_path,
+        'before = "P1D"\nsegments = ["everyone"]',
+        'before = "P1D"\nsegments = ["evryone"]',
+    )
+    edit(config_path, 'before = "PT1H"', 'before = "P1D"')
+    edit(
+        config_path,
+        'warn_missing = "P7D"',
+        'warn_missing = "P7D"\nwarn_to = "organiser"\ncheck_every = "PT0S"',
+    )
+    edit(config_path, 'listen = "127.0.0.1:8025"', 'listen = "localhost"')
+    edit(config_path, 'base_url = "https://', 'base_url = "ftp://')
+    lines = config_path.read_text(encoding="utf-8").splitlines()
+
+    def at(text: str) -> str:
+        return f"config.toml:{lines.index(text) + 1}: at"
+
+    expected = [
+        at('before = "14 days"') + " 'cadence[0].before': '14 days' is not an ISO 8601 duration",
+        at('segments = ["evryone"]') + " 'cadence[1].segments[0]': there is no segment "
+        "'evryone'. Did you mean 'everyone'?",
+        "at 'cadence[2]': two cadence entries send the reminder P1D before. Remove one of them.",
+        at('warn_to = "organiser"') + " 'daemon.warn_to': ",
+        at('check_every = "PT0S"') + " 'daemon.check_every': must be at least a second",
+        at('listen = "localhost"') + " 'http.listen': 'localhost' is not host:port",
+        "at 'http.base_url': 'ftp://lists.icom-france.example.org' is not an http(s):// address",
+    ]
+    found = problems_of(config_path)
+    assert len(found) == len(expected), found
+    for text in expected:
+        assert any(text in problem for problem in found), (text, found)
+
+
+def test_without_cadence_the_default_is_14_days_1_day_and_1_hour(config_path: Path) -> None:
+    text = config_path.read_text(encoding="utf-8")
+    start, end = text.index("[[cadence]]"), text.index("[daemon]")
+    config_path.write_text(text[:start] + text[end:], encoding="utf-8")
+    cadence = load_project(config_path).config.cadence
+    assert [(c.message, c.before, c.send_by) for c in cadence] == [
+        ("invitation", dt.timedelta(days=14), dt.timedelta(days=7)),
+        ("reminder:P1D", dt.timedelta(days=1), dt.timedelta(hours=12)),
+        ("reminder:PT1H", dt.timedelta(hours=1), dt.timedelta(minutes=30)),
+    ]

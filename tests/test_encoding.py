@@ -9,7 +9,8 @@ import email.policy
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mailer.encoding import EncodedBody, quoted_printable, to_header
+from mailer.addresses import clean_text
+from mailer.encoding import EncodedBody, quoted_printable, subject_header, to_header
 from mailer.slots import SlotPool, split_slots
 
 TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=120)
@@ -55,3 +56,19 @@ def test_the_to_header_decodes_to_the_same_name_and_address(name: str) -> None:
         # (Python's header parser keeps it; decode_header follows the RFC)
         phrase = header.removeprefix("To: ").rsplit(" <", 1)[0].replace("\r\n ", " ")
         assert str(email.header.make_header(email.header.decode_header(phrase))) == name
+
+
+SUBJECTS = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=160).map(
+    lambda s: clean_text(s)[0]  # as the composer cleans a rendered subject
+)
+FRENCH = "Mise à jour\u00a0: séance 7, «\u00a0Titre 7\u00a0» – mardi 18 mai 2021, 13\u00a0h\u00a000"
+
+
+@given(subject=SUBJECTS | st.just(FRENCH))  # FRENCH lost its " » –" space once
+def test_the_subject_header_decodes_to_the_same_subject(subject: str) -> None:
+    for smtputf8 in (False, True):
+        header = subject_header(subject, smtputf8)
+        assert header.endswith("\r\n") and (smtputf8 or header.isascii())
+        assert smtputf8 or all(len(line) <= 78 for line in header.split("\r\n"))
+        message = email.message_from_string(header + "\r\n", policy=email.policy.strict)
+        assert str(message["Subject"]) == subject

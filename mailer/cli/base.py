@@ -26,7 +26,6 @@ from mailer.workspace import Workspace
 
 EXIT_INTERRUPTED = 130
 EXIT_INTERNAL = 70
-EXIT_TEMPFAIL = 75  # sysexits.h: some emails wait for a retry
 PROBLEMS_SHOWN = 50
 
 pass_workspace = click.make_pass_decorator(Workspace)

@@ -8,10 +8,9 @@ import time
 
 import click
 
-from mailer import controllers
+from mailer import send_controllers as controllers
 from mailer.cli.base import (
     EXIT_INTERRUPTED,
-    EXIT_TEMPFAIL,
     JSON,
     PROBLEMS_SHOWN,
     cli,
@@ -21,7 +20,7 @@ from mailer.cli.base import (
     show_problems,
 )
 from mailer.engine import Tally
-from mailer.errors import InvalidInput
+from mailer.errors import EXIT_TEMPFAIL, InvalidInput
 from mailer.reports import (
     plan_text,
     status_record,

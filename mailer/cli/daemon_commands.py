@@ -1,0 +1,52 @@
+"""Commands of the daemon: daemon, plan."""
+
+from __future__ import annotations
+
+import click
+
+from mailer import send_controllers
+from mailer.cli.base import JSON, cli, echo_json, pass_workspace
+from mailer.daemon import run_daemon
+from mailer.reports import plan_record, plan_table
+from mailer.workspace import Workspace
+
+
+@cli.command()
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="One line per event; json for log shippers.",
+)
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Do what is due now, then exit (cron, systemd timers, rehearsals with --now): "
+    "exit 1 if a send stopped on an error, 75 if another sender was busy.",
+)
+@pass_workspace
+def daemon(workspace: Workspace, log_format: str, once: bool) -> None:
+    """Run the series: send invitations, reminders, updates by themselves; serve unsubscribe
+    links, the calendar feed, /health and /metrics. SIGHUP reloads; SIGTERM stops cleanly."""
+    raise SystemExit(run_daemon(workspace, log_format, once=once))
+
+
+@cli.command()
+@click.option(
+    "--days",
+    default=30,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="How far ahead to look.",
+)
+@JSON
+@pass_workspace
+def plan(workspace: Workspace, days: int, as_json: bool) -> None:
+    """What the daemon will send, when (local and UTC), to whom, and what blocks it."""
+    rows = send_controllers.daemon_plan(workspace, days)
+    zone = workspace.project().config.series.timezone
+    if as_json:
+        echo_json([plan_record(row, zone) for row in rows])
+    else:
+        click.echo(plan_table(rows, zone) if rows else f"Nothing in the next {days} days.")
