@@ -78,6 +78,7 @@ INLINE_METHODS = frozenset({"REQUEST", "CANCEL"})
 _POLICY = email.policy.SMTP
 _UTF8_POLICY = email.policy.SMTPUTF8
 _HEADERS_SLOT = b"X-Mailer-Recipient: headers\r\n"
+_LIST_ID_SLOT = b"X-Mailer-List-Id: list\r\n"
 _TEXT_SLOT = b"mailerbodyplaintext"
 _HTML_SLOT = b"mailerbodyhtmltext"
 _INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
@@ -278,8 +279,9 @@ class Composer:
         if config.organiser.reply_to:
             message["Reply-To"] = Address(addr_spec=config.organiser.reply_to)
         message["X-Mailer-Recipient"] = "headers"
-        title = config.series.title[config.series.default_language]
-        message["List-Id"] = f"{_phrase(title)} <{config.series.id}.{self.domain}>"
+        # List-Id (RFC 2919) is written directly: Python folds it as unstructured text and
+        # would leave the ":" and "?" of the title bare, which a phrase may not hold
+        message["X-Mailer-List-Id"] = "list"
         message["Content-Language"] = language
         message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies
         message["X-Auto-Response-Suppress"] = "OOF, AutoReply"  # the same, for Exchange
@@ -309,11 +311,21 @@ class Composer:
             filename=self.filename,
             params={"method": self.method, "charset": "UTF-8", "name": self.filename},
         )
-        data = message.as_bytes(policy=_POLICY)
+        data = message.as_bytes(policy=_POLICY).replace(_LIST_ID_SLOT, self._list_id())
         head, rest = data.split(_HEADERS_SLOT)
         middle, rest = rest.split(_TEXT_SLOT + b"\r\n")
         between, tail = rest.split(_HTML_SLOT + b"\r\n")
         return head, middle, between, tail
+
+    def _list_id(self) -> bytes:
+        title = self.config.series.title[self.config.series.default_language]
+        if title.isascii():
+            phrase = _phrase(title)
+        else:  # encoded-words, folded to fit after "List-Id: "
+            phrase = email.header.Header(title, "utf-8", header_name="List-Id").encode(
+                linesep="\r\n"
+            )
+        return f"List-Id: {phrase}\r\n <{self.config.series.id}.{self.domain}>\r\n".encode()
 
     # -- per recipient -----------------------------------------------------------------------
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import email
+import email.header
 import email.message
 import email.policy
+import email.utils
 import re
 from pathlib import Path
 from urllib.parse import quote
@@ -341,3 +344,28 @@ def test_every_email_offers_the_calendar_feed_four_ways() -> None:
         assert f'href="https://calendar.google.com/calendar/r?cid={cid}"' in html
         assert f"https://outlook.live.com/calendar/0/addfromweb?url={quote(feed, safe='')}" in html
         assert f'href="{feed}"' in html and feed in text
+
+
+@pytest.mark.parametrize(
+    "title", ["Solidarités, musées : de quoi parle-t-on ?", 'Museums: "what" now?', "Ça " * 40]
+)
+def test_the_list_id_is_a_valid_phrase_that_decodes_to_the_title(title: str) -> None:
+    """RFC 2919: `List-Id: phrase <id>`; a bare ":" or "?" is not allowed in a phrase."""
+    config = SHIPPED.config
+    series = dataclasses.replace(config.series, title={**config.series.title, "fr": title})
+    project = dataclasses.replace(SHIPPED, config=dataclasses.replace(config, series=series))
+    recipient = sample_recipients("fr", frozenset(), "Europe/Paris")[1]
+    data = composer("invitation", project=project).compose(recipient).data
+    header = re.search(rb"\r\nList-Id: (.*?)\r\n(?! )", data, flags=re.DOTALL)
+    assert header is not None
+    lines = (b"List-Id: " + header.group(1)).split(b"\r\n")
+    assert all(len(line) <= 78 for line in lines)
+    phrase = header.group(1).rsplit(b"<", 1)[0].decode("ascii")
+    unfolded = " ".join(phrase.split())
+    if title.isascii():  # a quoted string
+        assert unfolded.startswith('"') and email.utils.unquote(unfolded) == title
+    else:
+        assert all(word.startswith("=?utf-8?") for word in unfolded.split())
+        decoded = email.header.make_header(email.header.decode_header(unfolded))
+        assert str(decoded) == title
+    assert header.group(1).endswith(b" <icom-france-solidarites-musees.icom-france.example.org>")
