@@ -200,6 +200,8 @@ def test_the_daemon_sends_when_due_survives_kill_9_and_stops_cleanly(
     daemon.wait_for_log(r"reloaded the configuration")
     health = daemon.health()
     assert health["status"] == "ok" and "config" not in health
+    assert health["scheduler"] == "running" and health["ledger"] == "ok"
+    assert dt.datetime.fromisoformat(health["next_fire"]) > dt.datetime.now(dt.UTC)
 
     assert daemon.stop() == 0
     assert "stopped" in daemon.log() and "Traceback" not in daemon.log()
