@@ -246,14 +246,7 @@ class Engine:
             if self._outcomes:
                 await self._flush()
             elif self._in_flight:
-                self._landed.clear()
-                await asyncio.wait(
-                    {
-                        asyncio.ensure_future(self._landed.wait()),
-                        asyncio.ensure_future(self._stop.wait()),
-                    },
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
+                await self._next_landing()
             else:
                 break  # only refusals held back (fewer than the breaker, itself <= batch)
         return not self._stop.is_set()
@@ -270,15 +263,7 @@ class Engine:
         first.
         """
         if self._in_flight:
-            self._landed.clear()
-            await asyncio.wait(
-                {
-                    asyncio.ensure_future(self._landed.wait()),
-                    asyncio.ensure_future(self._stop.wait()),
-                },
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-            return not self._stop.is_set()
+            return await self._next_landing()
         await self._flush()
         upcoming = await self._db(self.ledger.next_retry, self.key, self.sending.max_attempts)
         if upcoming is None or upcoming >= self.deadline:
@@ -291,12 +276,22 @@ class Engine:
 
     async def _pause(self, seconds: float) -> bool:
         """Sleep, unless asked to stop; True if the run goes on."""
-        sleeper = asyncio.ensure_future(self.sleep(seconds))
-        stopper = asyncio.ensure_future(self._stop.wait())
-        await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        sleeper.cancel()
-        stopper.cancel()
+        going_on = await self._unless_stopped(self.sleep(seconds))
         self.tally.waiting = None
+        return going_on
+
+    async def _next_landing(self) -> bool:
+        """Wait until a message in flight lands, unless asked to stop; True if the run goes on."""
+        self._landed.clear()
+        return await self._unless_stopped(self._landed.wait())
+
+    async def _unless_stopped(self, awaited: Awaitable[object]) -> bool:
+        """Wait for `awaited` or a stop, whichever comes first, leaving no task behind."""
+        waiting = asyncio.ensure_future(awaited)
+        stopper = asyncio.ensure_future(self._stop.wait())
+        await asyncio.wait({waiting, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        stopper.cancel()
         return not self._stop.is_set()
 
     # -- one lane ------------------------------------------------------------------------------
