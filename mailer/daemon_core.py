@@ -27,7 +27,7 @@ from mailer.recipients import Recipient
 from mailer.recurrence import occurrences
 from mailer.revision_store import session_revision
 from mailer.sending import SendRequest, make_transport, plan_send, record_plan, run_send
-from mailer.suppression import suppressed_keys
+from mailer.suppression import suppression_count
 from mailer.transport.base import Transport
 from mailer.workspace import Workspace
 
@@ -224,7 +224,7 @@ class DaemonCore:
             with self.workspace.state() as state:
                 # a finished send is looked at again only when a list (or any file) or the
                 # suppression list changed: resolving 100,000 people every few minutes is waste
-                settled = (self._files, len(suppressed_keys(state)))
+                settled = (self._files, suppression_count(state))
                 if self._settled.get(job.id) == settled:
                     return
                 plan = plan_send(self.workspace, state, request, now)

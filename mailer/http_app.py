@@ -22,11 +22,11 @@ from aiohttp import web
 
 from mailer.addresses import InvalidAddress, parse_address
 from mailer.ics import series_calendar
-from mailer.ledger import STATES, Ledger
+from mailer.ledger import OPEN, STATES, Ledger
 from mailer.recurrence import calendar_window
 from mailer.revision_store import calendar_revisions
 from mailer.samples import page_context
-from mailer.suppression import suppress
+from mailer.suppression import suppress, suppression_count
 from mailer.tokens import InvalidToken, read_token
 from mailer.workspace import Workspace
 
@@ -142,28 +142,24 @@ def _unsubscribe(workspace: Workspace, request: web.Request, *, confirm: bool) -
 
 def _metrics(workspace: Workspace, health: Mapping[str, Any]) -> str:
     with workspace.state() as state:
-        counts = dict(
-            state.connection.execute(
-                "SELECT state, count(*) FROM deliveries GROUP BY state"
-            ).fetchall()
-        )
-        suppressed = state.connection.execute("SELECT count(*) FROM suppressions").fetchone()[0]
-    queue = sum(counts.get(s, 0) for s in ("pending", "retry", "unknown", "sending"))
+        counts = Ledger(state).totals()
+        suppressed = suppression_count(state)
+    queue = sum(counts[s] for s in OPEN)
     lines = [
         "# HELP mailer_deliveries Deliveries in the ledger, by state.",
         "# TYPE mailer_deliveries gauge",
     ]
-    lines += [f'mailer_deliveries{{state="{s}"}} {counts.get(s, 0)}' for s in STATES]
+    lines += [f'mailer_deliveries{{state="{s}"}} {counts[s]}' for s in STATES]
     lines += [
         "# HELP mailer_sent_total Emails accepted by the server (or written to the outbox).",
         "# TYPE mailer_sent_total counter",
-        f"mailer_sent_total {counts.get('sent', 0)}",
+        f"mailer_sent_total {counts['sent']}",
         "# HELP mailer_failed_total Emails that failed for good.",
         "# TYPE mailer_failed_total counter",
-        f"mailer_failed_total {counts.get('failed', 0)}",
+        f"mailer_failed_total {counts['failed']}",
         "# HELP mailer_retrying Emails waiting for a retry.",
         "# TYPE mailer_retrying gauge",
-        f"mailer_retrying {counts.get('retry', 0)}",
+        f"mailer_retrying {counts['retry']}",
         "# HELP mailer_queue Emails still to send (pending, retrying, unknown, being sent).",
         "# TYPE mailer_queue gauge",
         f"mailer_queue {queue}",

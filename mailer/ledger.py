@@ -41,6 +41,8 @@ STATES: tuple[DeliveryState, ...] = (
     "skipped",
 )
 TO_SEND: tuple[DeliveryState, ...] = ("pending", "retry", "unknown")
+OPEN: tuple[DeliveryState, ...] = (*TO_SEND, "sending")  # not done with: still to send
+_OPEN_SQL = "(" + ", ".join(f"'{state}'" for state in OPEN) + ")"
 _INSERT_BATCH = 1000
 
 
@@ -211,7 +213,7 @@ class Ledger:
     def complete(self, key: SendKey) -> bool:
         """Whether the send exists and nothing in it is left to send (or retry)."""
         row = self.connection.execute(
-            "SELECT count(*), sum(state IN ('pending', 'retry', 'unknown', 'sending')) FROM "
+            f"SELECT count(*), sum(state IN {_OPEN_SQL}) FROM "
             "deliveries WHERE series = ? AND session = ? AND message = ?",
             key.row,
         ).fetchone()
@@ -318,12 +320,16 @@ class Ledger:
         with self.state.transaction() as connection:
             return connection.execute(
                 "UPDATE deliveries SET state = 'skipped', reason = ?, updated_at = ? "
-                "WHERE series = ? AND session = ? AND message = ? AND state IN "
-                "('pending', 'retry', 'unknown', 'sending')",
+                f"WHERE series = ? AND session = ? AND message = ? AND state IN {_OPEN_SQL}",
                 (reason, stamp(now), *key.row),
             ).rowcount
 
     # -- what the ledger says ------------------------------------------------------------------
+
+    def totals(self) -> Counter[str]:
+        """Deliveries by state, over every send in the state file."""
+        rows = self.connection.execute("SELECT state, count(*) FROM deliveries GROUP BY state")
+        return Counter({row[0]: row[1] for row in rows})
 
     def counts(self, key: SendKey) -> Counter[str]:
         rows = self.connection.execute(

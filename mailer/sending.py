@@ -19,7 +19,7 @@ from mailer.compose import Composer, Outgoing
 from mailer.config import Config
 from mailer.engine import Engine, RunResult, Tally
 from mailer.errors import InvalidInput, Problem
-from mailer.ledger import Ledger, SendKey
+from mailer.ledger import OPEN, Ledger, SendKey
 from mailer.model import Occurrence
 from mailer.recipients import Recipient
 from mailer.recurrence import find_occurrence
@@ -65,7 +65,7 @@ class SendPlan:
     @property
     def to_send(self) -> int:
         """Deliveries this run would send: the new ones and those still pending or to retry."""
-        return self.new + sum(self.existing[s] for s in ("pending", "retry", "unknown", "sending"))
+        return self.new + sum(self.existing[s] for s in OPEN)
 
     def too_late(self, now: dt.datetime) -> bool:
         return now >= self.deadline

@@ -44,6 +44,11 @@ def suppressed_keys(state: State) -> frozenset[str]:
     return frozenset(row[0] for row in rows)
 
 
+def suppression_count(state: State) -> int:
+    """How many addresses are suppressed."""
+    return int(state.connection.execute("SELECT count(*) FROM suppressions").fetchone()[0])
+
+
 def suppressions(state: State) -> list[Suppression]:
     """Every suppression, oldest first."""
     rows = state.connection.execute(
