@@ -142,7 +142,7 @@ class Daemon:
 
     async def run(self) -> int:
         config = self.workspace.project().config
-        lock = daemon_lock(self.workspace.project().path(config.database))
+        lock = daemon_lock(self.workspace.database())
         lock.acquire()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -229,8 +229,7 @@ def run_daemon(workspace: Workspace, log_format: str, *, once: bool = False) -> 
 
 
 async def _once(workspace: Workspace) -> int:
-    config = workspace.project().config
-    with daemon_lock(workspace.project().path(config.database)):
+    with daemon_lock(workspace.database()):
         result = await DaemonCore(workspace).run_due(workspace.now())
     log.info(
         "done: %d emails sent, %d sends too late, %d blocked",

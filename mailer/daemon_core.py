@@ -218,7 +218,7 @@ class DaemonCore:
             message=job.message,
             deadline=job.deadline,
         )
-        lock = sender_lock(self._database())
+        lock = sender_lock(self.workspace.database())
         lock.acquire()
         try:
             with self.workspace.state() as state:
@@ -306,10 +306,6 @@ class DaemonCore:
                     )
                 finally:
                     await lane.close()
-
-    def _database(self) -> Path:
-        project = self.workspace.project()
-        return project.path(project.config.database)
 
     def next_wakeup(self, now: dt.datetime) -> dt.datetime | None:
         """The next instant something becomes due: a job, or a retry of a send in progress."""

@@ -42,9 +42,7 @@ EXIT_HARD_STOP = 130
 @contextlib.contextmanager
 def sender(workspace: Workspace, *, lock: bool = True, wait: float = 0.0) -> Iterator[State]:
     """The state file, with the sender lock held (LockHeld, exit 3, if another has it)."""
-    project = workspace.project()
-    database = project.path(project.config.database)
-    held = sender_lock(database) if lock else None
+    held = sender_lock(workspace.database()) if lock else None
     if held is not None:
         held.acquire(wait)
     try:

@@ -77,10 +77,14 @@ class Workspace:
         folder = project.path(project.config.templates)
         return TemplateSet(load_sources(folder), str(folder))
 
+    def database(self) -> Path:
+        """Where the project's state file is (the locks are beside it)."""
+        project = self.project()
+        return project.path(project.config.database)
+
     def state(self) -> State:
         """The project's state file, opened (and migrated)."""
-        project = self.project()
-        return State(project.path(project.config.database))
+        return State(self.database())
 
     def signing_key(self) -> bytes:
         """The unsubscribe signing key, from the environment variable config.toml names."""
