@@ -92,10 +92,11 @@ class DaemonCore:
         A new configuration that does not pass `mailer check` is refused, with its problems
         logged, and the one in use keeps running.
         """
-        if not force and fingerprint(self.workspace) == self._files:
+        files = fingerprint(self.workspace)
+        if not force and files == self._files:
             return False
         candidate = self.workspace.fresh()
-        self._files = fingerprint(self.workspace)
+        self._files = files  # a refused edit is not checked again until the files change
         try:
             check(candidate)
         except InvalidInput as error:
