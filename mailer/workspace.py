@@ -40,6 +40,7 @@ class Workspace:
         self.environ = os.environ if environ is None else environ
         self._on_warnings = on_warnings
         self._project: Project | None = None
+        self._templates: TemplateSet | None = None
 
     def now(self) -> dt.datetime:
         """The current instant, time-zone aware. A simulated start (--now) goes on ticking, so
@@ -72,10 +73,16 @@ class Workspace:
         return other
 
     def templates(self) -> TemplateSet:
-        """The project's email templates, compiled (TemplateError lists every broken one)."""
-        project = self.project()
-        folder = project.path(project.config.templates)
-        return TemplateSet(load_sources(folder), str(folder))
+        """The project's email templates, compiled once (TemplateError lists every broken one).
+
+        Like the project, read once per workspace: the daemon makes a fresh workspace when a
+        file changes, and every unsubscribe page would otherwise compile them all again.
+        """
+        if self._templates is None:
+            project = self.project()
+            folder = project.path(project.config.templates)
+            self._templates = TemplateSet(load_sources(folder), str(folder))
+        return self._templates
 
     def database(self) -> Path:
         """Where the project's state file is (the locks are beside it)."""
