@@ -83,9 +83,9 @@ def run_reference(path: Path) -> dict[str, float]:
 
 
 def run_mailer(path: Path, segment: str) -> dict[str, float]:
-    from mailer.audience import ListReader, audience, segments_named
-    from mailer.project import load_project
-    from mailer.segments import Resolution
+    from mailer.audience.segments import Resolution
+    from mailer.project.lists import ListReader, audience, segments_named
+    from mailer.project.load import load_project
 
     project = load_project(make_project(path))
     start = time.perf_counter()

@@ -1,6 +1,29 @@
-"""The one exception hierarchy of mailer, and the `Problem` record validators collect.
+"""The one exception hierarchy of mailer, every exit code, and the `Problem` validators collect.
 
-Library code raises these; only the CLI (`mailer.cli`) turns them into messages and exit codes.
+Library code raises these; only the CLI (`mailer.cli.base.run`) turns them into messages and
+exit codes. No other module defines an exception (tests/unit/test_architecture.py checks it).
+
+    MailerError                       exit 1   anything mailer raises on purpose
+    ├── InvalidInput                  exit 2   the user's input is wrong (carries every Problem)
+    │   ├── ConfigError                        config.toml or a session file
+    │   ├── RecipientsError                    a mailing list cannot be used at all
+    │   ├── TemplateError                      a template is missing, broken, or fails to render
+    │   ├── NotFound                           no such session, segment, language
+    │   ├── InvalidAddress                     not an email address
+    │   └── InvalidToken                       not a genuine unsubscribe token
+    ├── TooLate                       exit 1   the deadline of a send passed
+    ├── StateError                    exit 1   the state file cannot be used
+    │   └── LockHeld                  exit 3   another sender or daemon holds its lock
+    └── TransportError                exit 1   delivering one message failed
+        ├── TemporaryFailure                   try again later (4xx)
+        │   └── ConnectionFailure              the server could not be reached
+        ├── PermanentFailure                   refused for good (5xx)
+        ├── UnknownFate                        may or may not have been accepted
+        └── SetupFailure              exit 2   no message can go (TLS, login, refused sender)
+
+Exit codes of every command: 0 success; 1 failure; 2 bad input or configuration; 3 conflict (a
+lock is held); 70 internal error, a bug (EX_SOFTWARE); 75 try again later (EX_TEMPFAIL: emails
+wait for a retry, another sender was busy); 130 interrupted (Ctrl-C, SIGTERM).
 """
 
 from __future__ import annotations
@@ -11,10 +34,13 @@ from typing import Literal
 
 Severity = Literal["error", "warning"]
 
+EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_INVALID_INPUT = 2
 EXIT_CONFLICT = 3
+EXIT_INTERNAL = 70  # sysexits.h EX_SOFTWARE: a bug in mailer
 EXIT_TEMPFAIL = 75  # sysexits.h: some emails wait for a retry, or another sender was busy
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
 @dataclass(frozen=True)
@@ -79,6 +105,18 @@ class TemplateError(InvalidInput):
 
 class NotFound(InvalidInput):
     """The thing asked for (a session date, a segment, a language) does not exist."""
+
+
+class InvalidAddress(InvalidInput, ValueError):
+    """Not a valid email address; the message says why, for a person."""
+
+
+class InvalidToken(InvalidInput, ValueError):
+    """An unsubscribe token is malformed, or was not made with our key for this series."""
+
+
+class TooLate(MailerError):
+    """The send's deadline passed: what was not sent is marked skipped."""
 
 
 class StateError(MailerError):

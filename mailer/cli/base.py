@@ -1,10 +1,9 @@
 """The `mailer` command group, its shared options, and the one place errors become exit codes.
 
 The command line lives in this package (`mailer.cli`), the only code that imports click, prints,
-or exits. Every command parses its arguments, calls `mailer.controllers`, and shows the result.
-`run()` turns errors into messages and exit codes: 0 success, 1 failure, 2 bad input, 3 another
-sender holds the state file, 75 some emails wait for a retry, 130 interrupted; never a traceback
-unless MAILER_DEBUG=1.
+or exits. Every command parses its arguments, takes what it needs from the workspace (the
+composition root), calls `mailer.actions`, and shows the result. `run()` turns errors into
+messages and the exit codes of `mailer.errors`; never a traceback unless MAILER_DEBUG=1.
 """
 
 from __future__ import annotations
@@ -21,11 +20,9 @@ from typing import NoReturn
 import click
 
 from mailer import __version__
-from mailer.errors import InvalidInput, MailerError, Problem
-from mailer.workspace import Workspace
+from mailer.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, InvalidInput, MailerError, Problem
+from mailer.project.workspace import Workspace
 
-EXIT_INTERRUPTED = 130
-EXIT_INTERNAL = 70
 PROBLEMS_SHOWN = 50
 
 pass_workspace = click.make_pass_decorator(Workspace)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from mailer import send_controllers
+from mailer.actions import send as actions
 from mailer.cli.base import JSON, cli, echo_json, pass_workspace
-from mailer.daemon import run_daemon
-from mailer.reports import plan_record, plan_table
-from mailer.workspace import Workspace
+from mailer.cli.reports import plan_record, plan_table
+from mailer.daemon.scheduler import run_daemon
+from mailer.project.workspace import Workspace
 
 
 @cli.command()
@@ -44,8 +44,17 @@ def daemon(workspace: Workspace, log_format: str, once: bool) -> None:
 @pass_workspace
 def plan(workspace: Workspace, days: int, as_json: bool) -> None:
     """What the daemon will send, when (local and UTC), to whom, and what blocks it."""
-    rows = send_controllers.daemon_plan(workspace, days)
-    zone = workspace.project().config.series.timezone
+    project = workspace.project()
+    with workspace.state() as state:
+        rows = actions.daemon_plan(
+            project,
+            workspace.templates(),
+            state,
+            now=workspace.now(),
+            days=days,
+            signing_key=workspace.signing_key,
+        )
+    zone = project.config.series.timezone
     if as_json:
         echo_json([plan_record(row, zone) for row in rows])
     else:

@@ -6,7 +6,7 @@ import datetime as dt
 
 import click
 
-from mailer import controllers
+from mailer.actions import lists as actions
 from mailer.cli.base import (
     DATE_OPTION,
     JSON,
@@ -17,7 +17,7 @@ from mailer.cli.base import (
     plural,
     show_problems,
 )
-from mailer.reports import (
+from mailer.cli.reports import (
     recipient_record,
     recipients_table,
     summary_record,
@@ -25,8 +25,8 @@ from mailer.reports import (
     suppression_record,
     suppressions_table,
 )
-from mailer.suppression import suppressions
-from mailer.workspace import Workspace
+from mailer.project.workspace import Workspace
+from mailer.store.suppression import suppressed_keys, suppressions
 
 
 @cli.command()
@@ -38,8 +38,11 @@ def recipients(
     workspace: Workspace, segment: str | None, session: dt.date | None, as_json: bool
 ) -> None:
     """Who a SEGMENT reaches (or every segment's counts), and every problem in the lists."""
+    project = workspace.project()
+    with workspace.state() as state:
+        suppressed = suppressed_keys(state)
     if segment is None:
-        summaries, problems = controllers.segments_summary(workspace, session)
+        summaries, problems = actions.segments_summary(project, suppressed, session)
         if as_json:
             echo_json(
                 {
@@ -48,10 +51,12 @@ def recipients(
                 }
             )
             return
-        languages = workspace.project().config.series.languages
+        languages = project.config.series.languages
         click.echo(summary_table(summaries, languages, session is not None))
     else:
-        people, resolution, problems = controllers.segment_members(workspace, segment, session)
+        people, resolution, problems = actions.segment_members(
+            project, suppressed, segment, session
+        )
         if as_json:
             echo_json(
                 {
@@ -75,7 +80,16 @@ def recipients(
 @pass_workspace
 def suppress(workspace: Workspace, address: str | None, reason: str, token: str | None) -> None:
     """Never mail ADDRESS again (or the address of an unsubscribe --token)."""
-    parsed, new = controllers.suppress_by_hand(workspace, address, token, reason)
+    with workspace.state() as state:
+        parsed, new = actions.suppress_by_hand(
+            workspace.project(),
+            state,
+            address,
+            token,
+            reason,
+            now=workspace.now(),
+            signing_key=workspace.signing_key,
+        )
     click.echo(f"{parsed.email} {'is now' if new else 'was already'} suppressed.")
 
 
@@ -84,7 +98,8 @@ def suppress(workspace: Workspace, address: str | None, reason: str, token: str 
 @pass_workspace
 def unsuppress(workspace: Workspace, address: str) -> None:
     """Mail ADDRESS again (after it asked to, or a bounce was a mistake)."""
-    parsed, removed = controllers.unsuppress_by_hand(workspace, address)
+    with workspace.state() as state:
+        parsed, removed = actions.unsuppress_by_hand(workspace.project(), state, address)
     click.echo(f"{parsed.email} {'can be mailed again' if removed else 'was not suppressed'}.")
 
 

@@ -7,23 +7,14 @@ from pathlib import Path
 
 import click
 
-from mailer import controllers
-from mailer.cli.base import (
-    JSON,
-    cli,
-    echo_json,
-    parse_date,
-    pass_workspace,
-    plural,
-    show_problems,
-)
+from mailer.actions import project as actions
+from mailer.calendar.ics import Layout
+from mailer.cli.base import JSON, cli, echo_json, parse_date, pass_workspace, plural, show_problems
+from mailer.cli.reports import dates_table, occurrence_record
 from mailer.errors import InvalidInput
-from mailer.reports import (
-    dates_table,
-    occurrence_record,
-)
-from mailer.templates import KINDS, Kind
-from mailer.workspace import Workspace
+from mailer.messages.checks import SAMPLE_KEY
+from mailer.model import MESSAGE_KINDS, MessageKind
+from mailer.project.workspace import Workspace
 
 
 @cli.command()
@@ -34,7 +25,12 @@ def check(workspace: Workspace) -> None:
     Every email kind is rendered in every language for every session file, with sample
     recipients, so a template error shows here and never in a sent email.
     """
-    report = controllers.check(workspace)
+    report = actions.check(
+        workspace.project(),
+        workspace.templates(),
+        now=workspace.now(),
+        key_problem=workspace.signing_key_problem(),
+    )
     show_problems(report.warnings)
     if report.key_problem:
         click.echo(f"warning: {report.key_problem}; emails cannot be sent without it.", err=True)
@@ -58,8 +54,9 @@ def check(workspace: Workspace) -> None:
 @pass_workspace
 def dates(workspace: Workspace, start: dt.date | None, count: int, as_json: bool) -> None:
     """The coming sessions: number, date, status, local and UTC times."""
-    found = controllers.coming_sessions(workspace, start, count)
-    files = workspace.project().sessions
+    project = workspace.project()
+    found = actions.coming_sessions(project, start, count, now=workspace.now())
+    files = project.sessions
     if as_json:
         echo_json([occurrence_record(o, o.scheduled in files) for o in found])
     else:
@@ -95,12 +92,14 @@ def ics(
     """The .ics of the session on DATE, or of the whole series with --series."""
     if (day is None) == (not whole_series):
         raise InvalidInput("give either a DATE or --series (not both)")
-    if day is not None:
-        data = controllers.session_ics(workspace, day, language)
-    else:
-        data = controllers.series_ics(
-            workspace, language, "recurring" if layout == "recurring" else "sessions"
-        )
+    project = workspace.project()
+    code = actions.series_language(project, language)
+    with workspace.state() as state:
+        if day is not None:
+            data = actions.session_ics(project, state, day, code, now=workspace.now())
+        else:
+            chosen: Layout = "recurring" if layout == "recurring" else "sessions"
+            data = actions.series_ics(project, state, code, chosen, now=workspace.now())
     if output is None:
         click.echo(data, nl=False)
     else:
@@ -110,7 +109,7 @@ def ics(
 
 @cli.command()
 @click.argument("day", callback=parse_date, metavar="DATE")
-@click.option("--kind", type=click.Choice(KINDS), default="invitation", show_default=True)
+@click.option("--kind", type=click.Choice(MESSAGE_KINDS), default="invitation", show_default=True)
 @click.option("--lang", "language", help="One language (default: the series' first).")
 @click.option("--all-languages", is_flag=True, help="Every language of the series.")
 @click.option(
@@ -126,7 +125,7 @@ def ics(
 def preview(
     workspace: Workspace,
     day: dt.date,
-    kind: Kind,
+    kind: MessageKind,
     language: str | None,
     all_languages: bool,
     folder: Path,
@@ -135,16 +134,29 @@ def preview(
     """Write an email as .eml, its HTML and its .ics, for a sample recipient, to look at."""
     if all_languages and language:
         raise InvalidInput("give --lang or --all-languages, not both")
-    series = workspace.project().config.series
-    languages = series.languages if all_languages else (workspace.language(language),)
-    key, warning = controllers.signing_key_or_sample(workspace)
-    if warning:
-        click.echo(f"warning: {warning}.", err=True)
-    for code, written in zip(
-        languages,
-        controllers.preview(workspace, day, kind, languages, folder=folder, key=key),
-        strict=True,
-    ):
+    project = workspace.project()
+    series = project.config.series
+    languages = series.languages if all_languages else (actions.series_language(project, language),)
+    key = SAMPLE_KEY
+    if problem := workspace.signing_key_problem():
+        click.echo(
+            f"warning: {problem}; the preview's unsubscribe links use a sample key.", err=True
+        )
+    else:
+        key = workspace.signing_key()
+    with workspace.state() as state:
+        written_files = actions.preview(
+            project,
+            workspace.templates(),
+            state,
+            day,
+            kind=kind,
+            languages=languages,
+            folder=folder,
+            key=key,
+            now=workspace.now(),
+        )
+    for code, written in zip(languages, written_files, strict=True):
         click.echo(f"{code}: {written.eml}  {written.html}  {written.ics}")
         if open_browser:
             click.launch(str(written.html))

@@ -8,9 +8,9 @@ import time
 
 import click
 
-from mailer import send_controllers as controllers
+from mailer.actions import send as actions
+from mailer.actions.lists import typed_address
 from mailer.cli.base import (
-    EXIT_INTERRUPTED,
     JSON,
     PROBLEMS_SHOWN,
     cli,
@@ -19,22 +19,18 @@ from mailer.cli.base import (
     pass_workspace,
     show_problems,
 )
-from mailer.engine import Tally
-from mailer.errors import EXIT_TEMPFAIL, InvalidInput
-from mailer.reports import (
-    plan_text,
-    status_record,
-    status_table,
-    tally_line,
-)
-from mailer.sending import SendRequest
-from mailer.templates import KINDS, Kind
-from mailer.workspace import Workspace
+from mailer.cli.reports import plan_text, status_record, status_table, tally_line
+from mailer.errors import EXIT_INTERRUPTED, EXIT_TEMPFAIL, InvalidInput
+from mailer.model import MESSAGE_KINDS, MessageKind
+from mailer.project.workspace import Workspace
+from mailer.sending.engine import Tally
+from mailer.sending.plan import SendRequest, plan_send, record_plan
+from mailer.sending.workers import Launch
 
 
 @cli.command()
 @click.argument("day", callback=parse_date, metavar="DATE")
-@click.option("--kind", type=click.Choice(KINDS), required=True)
+@click.option("--kind", type=click.Choice(MESSAGE_KINDS), required=True)
 @click.option(
     "--segment",
     "segments",
@@ -56,7 +52,7 @@ from mailer.workspace import Workspace
 def send(
     workspace: Workspace,
     day: dt.date,
-    kind: Kind,
+    kind: MessageKind,
     segments: tuple[str, ...],
     dry_run: bool,
     limit: int | None,
@@ -68,20 +64,30 @@ def send(
     Running the same command again sends nothing to those already served, and finishes an
     interrupted send. Exit 75 when some emails wait for a retry (run it again later).
     """
-    config = workspace.project().config
+    project = workspace.project()
+    config = project.config
     request = SendRequest(day, kind, segments, limit)
-    with controllers.sender(workspace, lock=not dry_run) as state:
-        plan = controllers.plan(workspace, state, request)
+    with actions.sender(project.database, lock=not dry_run) as state:
+        plan = plan_send(project, state, request, workspace.now())
         click.echo(plan_text(plan, config.delivery.kind, workspace.now()))
         show_problems(plan.problems, limit=PROBLEMS_SHOWN)
         if dry_run:
             click.echo("Dry run: nothing sent, nothing recorded.")
             return
         if proof_to is not None:
-            for language, reply in controllers.proofs(workspace, plan, proof_to):
+            replies = actions.proofs(
+                project,
+                workspace.templates(),
+                plan,
+                typed_address(project, proof_to),
+                transport=workspace.transport(),
+                now=workspace.now(),
+                signing_key=workspace.signing_key(),
+            )
+            for language, reply in replies:
                 click.echo(f"proof in {language} to {proof_to}: {reply}")
             return
-        controllers.refuse_if_too_late(workspace, state, plan)
+        actions.refuse_if_too_late(state, plan, workspace.now())
         if plan.to_send == 0:
             click.echo("Nothing to send: everyone in the plan has been served.")
             return
@@ -89,20 +95,29 @@ def send(
             if not sys.stdin.isatty():
                 raise InvalidInput("not asking for confirmation without a terminal: add --yes")
             click.confirm(f"Send {plan.to_send} emails?", abort=True)
-        controllers.record(state, plan, workspace.now())
+        record_plan(state, plan, workspace.now())
         progress = _Progress(plan.to_send if limit is None else min(limit, plan.to_send))
-        result = controllers.run(
-            workspace,
+        signing_key = workspace.signing_key()
+        launch = Launch(
+            str(workspace.config_path),
+            workspace.now().isoformat() if workspace.simulated_now else None,
+            signing_key,
+            workspace.smtp_password(),
+        )
+        result = actions.run(
+            project,
+            workspace.templates(),
             state,
             plan,
+            launch=launch,
+            transport=workspace.transport,
+            clock=workspace.now,
             limit=limit,
             on_progress=progress.show,
             on_hard_stop=progress.hard_stop,
         )
         progress.end()
-        summary = controllers.summary(
-            state, plan, config.delivery.sending.max_attempts, result.tally
-        )
+        summary = actions.summary(state, plan, config.delivery.sending.max_attempts, result.tally)
     click.echo(summary.text)
     if result.abort is not None:
         raise result.abort
@@ -147,7 +162,8 @@ class _Progress:
 @pass_workspace
 def status(workspace: Workspace, day: dt.date | None, as_json: bool) -> None:
     """What the ledger says, per session and email: sent, pending, retrying, failed..."""
-    statuses = controllers.sends_status(workspace, day)
+    with workspace.state() as state:
+        statuses = actions.sends_status(workspace.project(), state, day)
     if as_json:
         echo_json([status_record(s) for s in statuses])
     else:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from mailer.compose import Outgoing
+from mailer.model import Outgoing
 
 
 class Lane(ABC):

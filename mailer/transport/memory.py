@@ -3,7 +3,7 @@ sending in seconds) and for embedding mailer in other programs."""
 
 from __future__ import annotations
 
-from mailer.compose import Outgoing
+from mailer.model import Outgoing
 from mailer.transport.base import Lane, Transport
 
 

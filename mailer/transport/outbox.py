@@ -13,8 +13,8 @@ import hashlib
 import os
 from pathlib import Path
 
-from mailer.compose import Outgoing
 from mailer.errors import SetupFailure
+from mailer.model import Outgoing
 from mailer.transport.base import Lane, Transport
 
 

@@ -19,8 +19,7 @@ from dataclasses import dataclass
 
 import aiosmtplib
 
-from mailer.compose import Outgoing
-from mailer.config_delivery import SmtpSettings
+from mailer.config.settings import SmtpSettings
 from mailer.errors import (
     ConnectionFailure,
     PermanentFailure,
@@ -28,6 +27,7 @@ from mailer.errors import (
     TemporaryFailure,
     UnknownFate,
 )
+from mailer.model import Outgoing
 from mailer.transport.base import Lane, Transport
 
 _ENHANCED = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})\b")

@@ -1,0 +1,78 @@
+"""What the commands about the mailing lists do (recipients, suppress, unsuppress), returning
+data. Each function takes what it uses; `mailer.cli` shows the result."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Container
+
+from mailer.audience.addresses import Address, parse_address
+from mailer.audience.segments import Resolution
+from mailer.audience.unsubscribe import read_token
+from mailer.errors import InvalidAddress, InvalidInput, InvalidToken, Problem
+from mailer.model import Recipient, SuppressionKind
+from mailer.project.lists import ListReader, SegmentSummary, audience, segments_named, summarize
+from mailer.project.load import Project
+from mailer.store.state import State
+from mailer.store.suppression import suppress, unsuppress
+
+
+def segments_summary(
+    project: Project, suppressed: Container[str], session: dt.date | None
+) -> tuple[list[SegmentSummary], list[Problem]]:
+    """Every segment's counts by language, and the lists' problems."""
+    reader = ListReader(project)
+    summaries, merged = summarize(reader, suppressed, session)
+    return summaries, [*reader.report.all_problems(), *merged]
+
+
+def segment_members(
+    project: Project, suppressed: Container[str], segment: str, session: dt.date | None
+) -> tuple[list[Recipient], Resolution, list[Problem]]:
+    """Who one segment reaches, what resolving found, and the lists' problems."""
+    reader = ListReader(project)
+    resolution = Resolution()
+    people = list(
+        audience(reader, segments_named(project, [segment]), suppressed, resolution, session)
+    )
+    return people, resolution, [*reader.report.all_problems(), *resolution.merged]
+
+
+def typed_address(project: Project, text: str) -> Address:
+    """An address typed by a person, validated (InvalidInput, exit 2, says why not)."""
+    case_sensitive = project.config.mailing.case_sensitive_local
+    try:
+        return parse_address(text, case_sensitive_local=case_sensitive)
+    except InvalidAddress as error:
+        raise InvalidInput(f"'{text}' is not a valid email address: {error}") from None
+
+
+def suppress_by_hand(
+    project: Project,
+    state: State,
+    address: str | None,
+    token: str | None,
+    reason: str,
+    *,
+    now: dt.datetime,
+    signing_key: Callable[[], bytes],
+) -> tuple[Address, bool]:
+    """Suppress an address (or the one an unsubscribe token names); True if it is new."""
+    if (address is None) == (token is None):
+        raise InvalidInput("give either an ADDRESS or --token")
+    kind: SuppressionKind = "manual"
+    if token is not None:
+        try:
+            address = read_token(signing_key(), project.config.series.id, token)
+        except InvalidToken as error:
+            raise InvalidInput(str(error)) from None
+        kind, reason = "unsubscribed", "unsubscribe token"
+    assert address is not None
+    parsed = typed_address(project, address)
+    return parsed, suppress(state, parsed, kind, reason, now)
+
+
+def unsuppress_by_hand(project: Project, state: State, address: str) -> tuple[Address, bool]:
+    """Mail an address again; True if it was suppressed."""
+    parsed = typed_address(project, address)
+    return parsed, unsuppress(state, parsed.key)

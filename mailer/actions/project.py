@@ -1,0 +1,154 @@
+"""What the commands about the series do (check, dates, ics, preview), returning data.
+
+Like khal's controllers: no printing and no argument parsing here, so the daemon, the tests and
+the CLI call the same code. Each function takes what it uses; `mailer.cli` gets those from the
+workspace and shows the result.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from mailer.calendar.ics import Layout, series_calendar, session_calendar
+from mailer.errors import InvalidInput, Problem, TemplateError
+from mailer.messages.checks import check_emails, preview_occurrence, sample_recipients
+from mailer.messages.compose import Composer
+from mailer.messages.templates import TemplateSet
+from mailer.model import MessageKind, Occurrence, Recipient
+from mailer.project.lists import check_lists, list_columns
+from mailer.project.load import Project
+from mailer.recurrence import calendar_window, find_occurrence, occurrences
+from mailer.store.revisions import calendar_revisions, session_revision
+from mailer.store.state import State
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    warnings: list[Problem]
+    sessions: int
+    lists: int
+    languages: int
+    key_problem: str | None
+
+
+def check(
+    project: Project, templates: TemplateSet, *, now: dt.datetime, key_problem: str | None
+) -> CheckReport:
+    """Validate everything; raises InvalidInput (exit 2) listing every problem.
+
+    `key_problem` is why the unsubscribe signing key cannot be used (None: it can).
+    """
+    config = project.config
+    warnings = check_lists(project)
+    problems = check_emails(config, templates, project.sessions, list_columns(project), now)
+    if problems:
+        raise TemplateError("some emails cannot be rendered", [*problems, *warnings])
+    return CheckReport(
+        warnings,
+        len(project.sessions),
+        len(config.mailing.lists),
+        len(config.series.languages),
+        key_problem,
+    )
+
+
+def series_language(project: Project, language: str | None) -> str:
+    """`language` if the series has it, the default language if None; else InvalidInput."""
+    series = project.config.series
+    if language is None:
+        return series.default_language
+    if language not in series.languages:
+        raise InvalidInput(
+            f"'{language}' is not a language of the series "
+            f"(choose one of {', '.join(series.languages)})"
+        )
+    return language
+
+
+def coming_sessions(
+    project: Project, start: dt.date | None, count: int, *, now: dt.datetime
+) -> list[Occurrence]:
+    """`count` sessions from `start` (default: today in the series' zone)."""
+    series = project.config.series
+    first_day = start or now.astimezone(series.timezone).date()
+    return occurrences(series, project.sessions, start=first_day, limit=count)
+
+
+def session_ics(
+    project: Project, state: State, day: dt.date, language: str, *, now: dt.datetime
+) -> bytes:
+    """The .ics of one session, with its current revision (recorded in the state file)."""
+    config = project.config
+    occurrence = find_occurrence(config.series, project.sessions, day)
+    if occurrence.status == "skipped":
+        raise InvalidInput(f"{day} is skipped: there is no session that day")
+    revision = session_revision(state, config, occurrence, now)
+    return session_calendar(config, occurrence, language, revision)
+
+
+def series_ics(
+    project: Project, state: State, language: str, layout: Layout, *, now: dt.datetime
+) -> bytes:
+    """The whole series as one calendar."""
+    window = calendar_window(project.config.series, project.sessions, now)
+    revisions = calendar_revisions(state, project.config, window, now)
+    return series_calendar(project.config, window, language, revisions, layout=layout)
+
+
+@dataclass(frozen=True)
+class Preview:
+    """Where a preview was written."""
+
+    eml: Path
+    html: Path
+    ics: Path
+
+
+def write_preview(composer: Composer, recipient: Recipient, folder: Path) -> Preview:
+    """Write the email for `recipient` as .eml, its HTML as .html, and its .ics."""
+    outgoing = composer.compose(recipient)
+    stem = f"{composer.occurrence.scheduled.isoformat()}-{composer.kind}-{recipient.language}"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = Preview(folder / f"{stem}.eml", folder / f"{stem}.html", folder / f"{stem}.ics")
+    paths.eml.write_bytes(outgoing.data)
+    paths.html.write_text(composer.render(recipient)[2], encoding="utf-8")
+    paths.ics.write_bytes(composer.calendar(recipient.language))
+    return paths
+
+
+def preview(
+    project: Project,
+    templates: TemplateSet,
+    state: State,
+    day: dt.date,
+    *,
+    kind: MessageKind,
+    languages: tuple[str, ...],
+    folder: Path,
+    key: bytes,
+    now: dt.datetime,
+) -> list[Preview]:
+    """Write the email of `kind` for a sample recipient in each language."""
+    config = project.config
+    occurrence = preview_occurrence(config, project.sessions, day)
+    revision = session_revision(state, config, occurrence, now)
+    columns = list_columns(project)
+    composer = Composer(
+        config=config,
+        templates=templates,
+        occurrence=occurrence,
+        kind=kind,
+        message_key=kind,
+        revision=revision,
+        now=now,
+        signing_key=key,
+        field_names=columns,
+    )
+    return [
+        write_preview(
+            composer, sample_recipients(code, columns, config.series.timezone.key)[0], folder
+        )
+        for code in languages
+    ]

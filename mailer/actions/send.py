@@ -1,0 +1,283 @@
+"""What the sending commands (send, status) and `mailer plan` do, returning data.
+
+Each function takes what it uses; `mailer.cli` gets those from the workspace and shows the
+result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import os
+import signal
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from mailer.audience.addresses import Address
+from mailer.errors import EXIT_INTERRUPTED, InvalidInput, MailerError, TooLate
+from mailer.messages.checks import sample_recipients
+from mailer.messages.templates import TemplateSet
+from mailer.project.lists import list_columns
+from mailer.project.load import Project
+from mailer.recurrence import find_occurrence
+from mailer.sending.cadence import Job
+from mailer.sending.due import due_jobs, send_key
+from mailer.sending.engine import TOO_LATE, Engine, RunResult, Tally
+from mailer.sending.plan import SendPlan, SendRequest, plan_send, record_plan
+from mailer.sending.run import composer_for, run_send, send_proofs
+from mailer.sending.workers import Launch, processes_for, run_parallel
+from mailer.store.ledger import Ledger, SendStatus
+from mailer.store.locks import sender_lock
+from mailer.store.state import State
+from mailer.transport.base import Transport
+
+
+@contextlib.contextmanager
+def sender(database: Path, *, lock: bool = True, wait: float = 0.0) -> Iterator[State]:
+    """The state file, with the sender lock held (LockHeld, exit 3, if another has it)."""
+    held = sender_lock(database) if lock else None
+    if held is not None:
+        held.acquire(wait)
+    try:
+        with State(database) as state:
+            yield state
+    finally:
+        if held is not None:
+            held.release()
+
+
+def run_blocking(
+    project: Project,
+    templates: TemplateSet,
+    state: State,
+    plan: SendPlan,
+    *,
+    signing_key: bytes,
+    transport: Transport,
+    clock: Callable[[], dt.datetime],
+    on_progress: Callable[[Tally], None],
+    limit: int | None = None,
+    on_hard_stop: Callable[[], None] = lambda: None,
+) -> RunResult:
+    """Run a send to its end in this process. Ctrl-C or SIGTERM: stop cleanly; a second one:
+    stop at once (the ledger makes that safe: what was in flight is sent again, same
+    Message-ID)."""
+
+    async def main() -> RunResult:
+        loop = asyncio.get_running_loop()
+        engines: list[Engine] = []
+
+        def stop() -> None:
+            if engines and not engines[0].stopping:
+                engines[0].stop()
+            else:
+                on_hard_stop()
+                os._exit(EXIT_INTERRUPTED)
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop)
+        try:
+            return await run_send(
+                project,
+                templates,
+                state,
+                plan,
+                signing_key=signing_key,
+                transport=transport,
+                clock=clock,
+                on_progress=on_progress,
+                on_engine=engines.append,
+                limit=limit,
+            )
+        finally:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
+
+    return asyncio.run(main())
+
+
+def run(
+    project: Project,
+    templates: TemplateSet,
+    state: State,
+    send_plan: SendPlan,
+    *,
+    launch: Launch,
+    transport: Callable[[], Transport],
+    clock: Callable[[], dt.datetime],
+    on_progress: Callable[[Tally], None],
+    limit: int | None = None,
+    on_hard_stop: Callable[[], None] = lambda: None,
+) -> RunResult:
+    """Send the recorded plan, in this process or in several (`[sending] processes`)."""
+    configured = project.config.delivery.sending.processes
+    processes = processes_for(send_plan, configured) if limit is None else 1
+    if processes > 1:
+        return run_parallel(project, send_plan, processes, on_progress, launch=launch, now=clock())
+    return run_blocking(
+        project,
+        templates,
+        state,
+        send_plan,
+        signing_key=launch.signing_key,
+        transport=transport(),
+        clock=clock,
+        on_progress=on_progress,
+        limit=limit,
+        on_hard_stop=on_hard_stop,
+    )
+
+
+def proofs(
+    project: Project,
+    templates: TemplateSet,
+    plan: SendPlan,
+    address: Address,
+    *,
+    transport: Transport,
+    now: dt.datetime,
+    signing_key: bytes,
+) -> list[tuple[str, str]]:
+    """Send one copy per language to `address`."""
+    return asyncio.run(
+        send_proofs(
+            project,
+            templates,
+            plan,
+            address,
+            transport=transport,
+            now=now,
+            signing_key=signing_key,
+        )
+    )
+
+
+def sends_status(project: Project, state: State, day: dt.date | None) -> list[SendStatus]:
+    """Every send of the series (or of the session on `day`), from the ledger."""
+    if day is not None:
+        day = find_occurrence(project.config.series, project.sessions, day).scheduled
+    return Ledger(state).status(project.config.series.id, day)
+
+
+def refuse_if_too_late(state: State, send_plan: SendPlan, now: dt.datetime) -> None:
+    """A send past its deadline sends nothing; its unsent deliveries say "too late"."""
+    if send_plan.too_late(now):
+        record_plan(state, send_plan, now)  # so that `mailer status` shows it, as too late
+        skipped = Ledger(state).skip_remaining(send_plan.key, TOO_LATE, now)
+        raise TooLate(
+            f"too late: the deadline ({send_plan.deadline:%Y-%m-%d %H:%M %Z}) has "
+            f"passed, so nothing is sent; {skipped} unsent deliveries marked skipped"
+        )
+
+
+@dataclass(frozen=True)
+class SendSummary:
+    text: str
+    to_retry: int  # deliveries waiting for a retry after this run
+
+
+def summary(state: State, send_plan: SendPlan, max_attempts: int, tally: Tally) -> SendSummary:
+    """What this run did, and the ledger's word on the whole send."""
+    ledger = Ledger(state)
+    counts = ledger.counts(send_plan.key)
+    to_retry = ledger.to_retry(send_plan.key, max_attempts)
+    text = (
+        f"This run: {tally.sent} sent, {tally.failed} failed, {tally.retrying} to retry, "
+        f"{tally.unknown} of unknown fate, {tally.skipped} skipped, in "
+        f"{tally.elapsed():.1f} s.\nIn all: "
+    )
+    text += ", ".join(
+        f"{counts.get(s, 0)} {s}"
+        for s in ("sent", "failed", "retry", "unknown", "skipped", "pending")
+        if counts.get(s, 0) or s in ("sent", "failed")
+    )
+    next_retry = ledger.next_retry(send_plan.key, max_attempts)
+    if to_retry and next_retry is not None:
+        text += (
+            f". {to_retry} to try again from {next_retry:%Y-%m-%d %H:%M}Z: run the "
+            "same command then (the daemon does it by itself)"
+        )
+    if counts.get("pending", 0):
+        text += f". {counts['pending']} not sent yet: run the same command to send them"
+    return SendSummary(text + ".", to_retry)
+
+
+# -- the daemon's plan ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlannedJob:
+    """A row of `mailer plan`."""
+
+    job: Job
+    state: str  # waiting, due, late, done, blocked
+    recipients: int | None
+    counts: dict[str, int]
+    problem: str | None
+
+
+def daemon_plan(
+    project: Project,
+    templates: TemplateSet,
+    state: State,
+    *,
+    now: dt.datetime,
+    days: int,
+    signing_key: Callable[[], bytes],
+) -> list[PlannedJob]:
+    """What the daemon will send in the next `days` (and what is due or missed now)."""
+    rows = []
+    ledger = Ledger(state)
+    for job in due_jobs(project, state, now, horizon=dt.timedelta(days=days)):
+        key = send_key(project, job)
+        counts = dict(ledger.counts(key))
+        complete = ledger.complete(key)
+        status: str = job.state(now)
+        recipients, problem = None, job.blocked
+        if complete:
+            status = "done"
+        elif job.blocked is not None:
+            status = "blocked"
+        elif status == "late" and job.deadline < now - dt.timedelta(days=1):
+            continue
+        elif job.kind == "warning":
+            recipients = 1
+        else:
+            recipients, problem = _audience_and_problem(
+                project, templates, state, job, now=now, signing_key=signing_key
+            )
+            if problem is not None:
+                status = "blocked"
+        rows.append(PlannedJob(job, status, recipients, counts, problem))
+    return rows
+
+
+def _audience_and_problem(
+    project: Project,
+    templates: TemplateSet,
+    state: State,
+    job: Job,
+    *,
+    now: dt.datetime,
+    signing_key: Callable[[], bytes],
+) -> tuple[int | None, str | None]:
+    """How many people the job reaches, and a template error that would stop it."""
+    assert job.kind != "warning"
+    request = SendRequest(
+        job.occurrence.scheduled, job.kind, job.segments, message=job.message, deadline=job.deadline
+    )
+    try:
+        planned = plan_send(project, state, request, now)
+        composer = composer_for(project, templates, planned, now=now, signing_key=signing_key())
+        columns = list_columns(project)
+        for language in project.config.series.languages:
+            for recipient in sample_recipients(
+                language, columns, project.config.series.timezone.key
+            ):
+                composer.compose(recipient)
+    except MailerError as error:
+        first = error.problems[0] if isinstance(error, InvalidInput) and error.problems else None
+        return None, str(first) if first else str(error)
+    return planned.people, None

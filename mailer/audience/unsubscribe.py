@@ -1,0 +1,64 @@
+"""Unsubscribe tokens: HMAC-SHA256 over the series and the address, keyed from the environment.
+
+A token names one address for one series. It cannot be forged without the key, and it cannot be
+made to name another address or series: the MAC covers both. The address travels in the token
+(base64url), so the unsubscribe page needs no lookup; it is the recipient's own address, in a
+link sent to that recipient.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+
+from mailer.errors import InvalidToken
+
+MAC_BYTES = 16
+MINIMUM_KEY_LENGTH = 16
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _mac(key: bytes, series_id: str, address: str) -> bytes:
+    message = f"mailer-unsubscribe\n{series_id}\n{address}".encode()
+    return hmac.new(key, message, hashlib.sha256).digest()[:MAC_BYTES]
+
+
+def make_token(key: bytes, series_id: str, address: str) -> str:
+    """The unsubscribe token of `address` (its identity key) in this series."""
+    return f"{_b64(address.encode())}.{_b64(_mac(key, series_id, address))}"
+
+
+def read_token(key: bytes, series_id: str, token: str) -> str:
+    """The address a genuine token names. Raises InvalidToken for anything else."""
+    try:
+        encoded_address, encoded_mac = token.strip().split(".")
+        address = _unb64(encoded_address).decode("utf-8")
+        mac = _unb64(encoded_mac)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidToken("this unsubscribe link is damaged") from None
+    if _b64(address.encode()) != encoded_address or _b64(mac) != encoded_mac:
+        raise InvalidToken("this unsubscribe link is damaged")  # one spelling per token
+    if not hmac.compare_digest(mac, _mac(key, series_id, address)):
+        raise InvalidToken("this unsubscribe link is not valid")
+    return address
+
+
+def key_problem(value: str | None, variable: str) -> str | None:
+    """Why the signing key from `variable` cannot be used, or None."""
+    if not value:
+        return (
+            f"the unsubscribe signing key is not set: export {variable}=<a long random "
+            "secret> (for example: python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    if len(value) < MINIMUM_KEY_LENGTH:
+        return f"{variable} is too short: use at least {MINIMUM_KEY_LENGTH} random characters"
+    return None

@@ -1,0 +1,210 @@
+"""iCalendar files for one session or the whole series (RFC 5545, icalendar).
+
+Every VEVENT carries: a UID stable for the session for ever (series id + scheduled date), the
+revision's DTSTAMP and SEQUENCE, DTSTART/DTEND with TZID and a VTIMEZONE valid for its dates,
+SUMMARY and DESCRIPTION in one language, LOCATION and URL with the Zoom link (RFC 7986's
+CONFERENCE is shown by none of Thunderbird, Outlook or Apple: nextcloud/calendar#5381), ORGANIZER,
+STATUS, and a VALARM unless cancelled. icalendar writes CRLF line endings, folds lines at 75
+octets without splitting a UTF-8 character, and escapes text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from typing import Literal
+
+from icalendar import Alarm, Calendar, Event, vCalAddress, vRecur, vText
+
+from mailer.calendar.describe import description, series_description, summary, zoom_of
+from mailer.calendar.revisions import SERIES_KEY, Revision, session_key
+from mailer.calendar.timezones import vtimezone
+from mailer.config.settings import Config
+from mailer.model import Occurrence, Series
+
+Method = Literal["PUBLISH", "REQUEST", "CANCEL"]
+Layout = Literal["recurring", "sessions"]
+PRODID = "-//mailer//Meeting series mailer//EN"
+DEFAULT_REFRESH = dt.timedelta(hours=12)
+RECURRING_HORIZON_YEARS = 30
+
+
+def session_uid(series: Series, scheduled: dt.date) -> str:
+    """The UID of a session's event: the same in every email, file and feed, for ever."""
+    return f"{series.id}-{scheduled:%Y%m%d}"
+
+
+def series_uid(series: Series) -> str:
+    """The UID of the recurring event that stands for the whole series."""
+    return f"{series.id}-series"
+
+
+def _calendar(config: Config, language: str, method: Method | None) -> Calendar:
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    if method is not None:
+        calendar.add("method", method)
+    calendar.add("name", config.series.title[language])
+    calendar.add("x-wr-calname", config.series.title[language])
+    return calendar
+
+
+def _organiser(config: Config) -> vCalAddress:
+    address = vCalAddress(f"mailto:{config.organiser.email}")
+    address.params["CN"] = vText(config.organiser.name)
+    return address
+
+
+def _common(event: Event, config: Config, revision: Revision) -> None:
+    event.add("dtstamp", revision.stamp)
+    event.add("last-modified", revision.stamp)
+    event.add("sequence", revision.sequence)
+    event.add("organizer", _organiser(config))
+    event.add("transp", "OPAQUE")
+    event.add("class", "PUBLIC")
+
+
+def _alarm(config: Config, language: str) -> Alarm | None:
+    if config.series.alarm is None:
+        return None
+    alarm = Alarm()
+    alarm.add("action", "DISPLAY")
+    alarm.add("trigger", -config.series.alarm)
+    alarm.add("description", config.labels[language].alarm)
+    return alarm
+
+
+def session_event(
+    config: Config, occurrence: Occurrence, language: str, revision: Revision
+) -> Event:
+    """The VEVENT of one session, in one language."""
+    if occurrence.status == "skipped":
+        raise ValueError("a skipped date has no event")
+    zoom = zoom_of(config, occurrence)
+    event = Event()
+    event.add("uid", session_uid(config.series, occurrence.scheduled))
+    event.add("summary", summary(config, occurrence, language), parameters={"LANGUAGE": language})
+    event.add("dtstart", occurrence.start)
+    event.add("dtend", occurrence.end)
+    _common(event, config, revision)
+    event.add(
+        "description", description(config, occurrence, language), parameters={"LANGUAGE": language}
+    )
+    event.add("location", zoom.url)
+    event.add("url", zoom.url)
+    cancelled = occurrence.status == "cancelled"
+    event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+    if not cancelled and (alarm := _alarm(config, language)) is not None:
+        event.add_component(alarm)
+    return event
+
+
+def _timezones(calendar: Calendar, config: Config, first: dt.date, last: dt.date) -> None:
+    calendar.add_component(vtimezone(config.series.timezone.key, first, last))
+
+
+def _ordered(calendar: Calendar) -> bytes:
+    """VTIMEZONE first, as RFC 5545 recommends and Outlook expects."""
+    calendar.subcomponents.sort(key=lambda component: component.name != "VTIMEZONE")
+    return bytes(calendar.to_ical())
+
+
+def session_calendar(
+    config: Config,
+    occurrence: Occurrence,
+    language: str,
+    revision: Revision,
+    *,
+    method: Method | None = "PUBLISH",
+) -> bytes:
+    """An .ics with one session's event. `method` CANCEL marks the session cancelled."""
+    calendar = _calendar(config, language, method)
+    if method == "CANCEL" and occurrence.status != "cancelled":
+        occurrence = _as_cancelled(occurrence)
+    calendar.add_component(session_event(config, occurrence, language, revision))
+    _timezones(calendar, config, occurrence.date, occurrence.date)
+    return _ordered(calendar)
+
+
+def _as_cancelled(occurrence: Occurrence) -> Occurrence:
+    return replace(occurrence, status="cancelled")
+
+
+def series_calendar(
+    config: Config,
+    occurrences: Iterable[Occurrence],
+    language: str,
+    revisions: Mapping[str, Revision],
+    *,
+    layout: Layout = "recurring",
+    refresh: dt.timedelta = DEFAULT_REFRESH,
+) -> bytes:
+    """A subscribable calendar of the series in one language.
+
+    `recurring`: one event with the series' RRULE, EXDATE for skipped dates, and an overridden
+    instance (RECURRENCE-ID) for every session that has its own content, moved or was cancelled.
+    `sessions`: one event per session given, with the same UIDs as the emailed invitations.
+    `revisions` holds the revision of each session (by scheduled date) and of the series.
+    """
+    calendar = _calendar(config, language, "PUBLISH")
+    calendar.add("description", config.series.description[language])
+    calendar.add("refresh-interval", refresh, parameters={"VALUE": "DURATION"})
+    calendar.add("x-published-ttl", refresh)
+    sessions = [o for o in occurrences if o.status != "skipped"]
+    first, last = config.series.first, config.series.until or config.series.first
+    if sessions:
+        first = min(first, *(o.date for o in sessions))
+        last = max(last, *(o.date for o in sessions))
+    if layout == "recurring":
+        if config.series.until is None:  # the RRULE goes on: so must the VTIMEZONE's validity
+            last = max(last, dt.date(first.year + RECURRING_HORIZON_YEARS, 12, 31))
+        calendar.add_component(_master(config, language, revisions[SERIES_KEY]))
+        sessions = [o for o in sessions if o.content is not None or o.status != "scheduled"]
+    for occurrence in sessions:
+        event = session_event(config, occurrence, language, revisions[session_key(occurrence)])
+        if layout == "recurring":
+            event["uid"] = vText(series_uid(config.series))
+            original = dt.datetime.combine(
+                occurrence.scheduled, config.series.start, tzinfo=config.series.timezone
+            )
+            event.add("recurrence-id", original)
+        calendar.add_component(event)
+    _timezones(calendar, config, first, max(last, first))
+    return _ordered(calendar)
+
+
+def _master(config: Config, language: str, revision: Revision) -> Event:
+    series = config.series
+    zoom = config.zoom
+    event = Event()
+    event.add("uid", series_uid(series))
+    event.add("summary", series.title[language], parameters={"LANGUAGE": language})
+    start = dt.datetime.combine(series.first, series.start, tzinfo=series.timezone)
+    event.add("dtstart", start)
+    event.add("dtend", dt.datetime.combine(series.first, series.end, tzinfo=series.timezone))
+    rule = vRecur.from_ical(series.rule.removeprefix("RRULE:"))
+    if series.until is not None:
+        until = dt.datetime.combine(series.until, series.start, tzinfo=series.timezone)
+        rule["UNTIL"] = [until.astimezone(dt.UTC)]
+    event.add("rrule", rule)
+    if series.skip:
+        event.add(
+            "exdate",
+            [
+                dt.datetime.combine(day, series.start, tzinfo=series.timezone)
+                for day in sorted(series.skip)
+            ],
+        )
+    _common(event, config, revision)
+    event.add(
+        "description", series_description(config, language), parameters={"LANGUAGE": language}
+    )
+    event.add("location", zoom.url)
+    event.add("url", zoom.url)
+    event.add("status", "CONFIRMED")
+    if (alarm := _alarm(config, language)) is not None:
+        event.add_component(alarm)
+    return event

@@ -1,0 +1,109 @@
+"""Validating `[recipients]`, `[lists.NAME]`, `[segments.NAME]` and `[unsubscribe]`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from mailer.audience.csv_source import DELIMITERS
+from mailer.config.settings import DEFAULT_KEY_ENV, Mailing, Unsubscribe
+from mailer.config.tables import TableReader, did_you_mean
+from mailer.config.values import address_problem
+from mailer.model import EVERYONE, MailingList, Segment
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+
+def read_mailing(root: TableReader, languages: Sequence[str] | None) -> Mailing:
+    """`[recipients]`, `[lists.*]` and `[segments.*]`, checked against each other."""
+    case_sensitive = False
+    if (options := root.table("recipients")) is not None:
+        case_sensitive = (
+            options.choice("local_part_case", ("insensitive", "sensitive"), default="insensitive")
+            == "sensitive"
+        )
+        options.finish()
+    lists = []
+    for name, table in root.sub_tables("lists").items():
+        if not _NAME.match(name):
+            table.error(
+                None, f"'{name}' is not a usable list name", "Use letters, digits, '-' and '_'."
+            )
+        file = table.string("file", required=True)
+        delimiter = table.choice("delimiter", ("auto", ",", ";", "tab"), default="auto")
+        table.finish()
+        if file is not None:
+            lists.append(
+                MailingList(name, file, None if delimiter == "auto" else DELIMITERS[delimiter])
+            )
+    list_names = [mailing_list.name for mailing_list in lists]
+    segments = []
+    tables = root.sub_tables("segments")
+    for name, table in tables.items():
+        segment = _read_segment(name, table, list_names, languages)
+        if segment is not None:
+            segments.append(segment)
+    if EVERYONE not in tables:
+        segments.insert(0, Segment(EVERYONE, tuple(list_names)))
+    return Mailing(tuple(lists), tuple(segments), case_sensitive)
+
+
+def _read_segment(
+    name: str, table: TableReader, list_names: Sequence[str], languages: Sequence[str] | None
+) -> Segment | None:
+    if not _NAME.match(name):
+        table.error(
+            None, f"'{name}' is not a usable segment name", "Use letters, digits, '-' and '_'."
+        )
+    lists = table.string_list("lists")
+    if lists is None:
+        lists = list(list_names)
+    for index, list_name in enumerate(lists):
+        if list_name not in list_names:
+            table.log.error(
+                (*table.path, "lists", index),
+                f"there is no list '{list_name}'",
+                did_you_mean(list_name, list_names)
+                or f"Lists are declared as [lists.NAME]; known: {', '.join(list_names) or 'none'}.",
+            )
+    segment_languages = table.string_list("languages") or []
+    for index, language in enumerate(segment_languages):
+        if languages is not None and language not in languages:
+            table.log.error(
+                (*table.path, "languages", index),
+                f"'{language}' is not a language of the series",
+                did_you_mean(language, languages),
+            )
+    tags = {
+        key: tuple(tag.casefold() for tag in table.string_list(key) or [])
+        for key in ("tags_any", "tags_all", "exclude_tags")
+    }
+    table.finish()
+    return Segment(
+        name,
+        tuple(lists),
+        tuple(segment_languages),
+        tags["tags_any"],
+        tags["tags_all"],
+        tags["exclude_tags"],
+    )
+
+
+def read_unsubscribe(root: TableReader) -> Unsubscribe:
+    """`[unsubscribe]`: the https link and mailto address of List-Unsubscribe."""
+    table = root.table("unsubscribe")
+    if table is None:
+        return Unsubscribe()
+    url = table.string("url")
+    if url is not None and not url.startswith("https://"):
+        table.error(
+            "url", f"'{url}' is not an https:// link", "RFC 8058 one-click unsubscribe needs https."
+        )
+        url = None
+    mailto = table.string("mailto")
+    if mailto is not None and (problem := address_problem(mailto)):
+        table.error("mailto", problem)
+        mailto = None
+    key_env = table.string("key_env", default=DEFAULT_KEY_ENV) or DEFAULT_KEY_ENV
+    table.finish()
+    return Unsubscribe(url, mailto, key_env)

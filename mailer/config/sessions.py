@@ -1,0 +1,145 @@
+"""Validating a session file, `sessions/YYYY-MM-DD.toml`, named by the session's scheduled date."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from mailer.config.series import read_languages, read_zoom
+from mailer.config.tables import ProblemLog, TableReader
+from mailer.config.toml_source import parse_toml
+from mailer.errors import Problem
+from mailer.model import Move, Person, Series, SessionContent, Zoom
+from mailer.recurrence import is_rule_date, nearest_rule_dates
+
+SESSION_FILE_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})\.toml$")
+
+
+def scheduled_date_of(file_name: str) -> dt.date | None:
+    """The scheduled date a session file is named after, or None if its name is not a date."""
+    match = SESSION_FILE_NAME.match(file_name)
+    if not match:
+        return None
+    try:
+        return dt.date.fromisoformat(match.group(1))
+    except ValueError:
+        return None
+
+
+def read_session(
+    text: str, source: str, scheduled: dt.date, series: Series, zoom: Zoom | None
+) -> tuple[SessionContent | None, list[Problem]]:
+    """The content of one session file, with every problem found in it.
+
+    `zoom` is the series' Zoom details, which the file may override in part.
+    """
+    log = ProblemLog(source, text)
+    table = TableReader(parse_toml(text, source), (), log)
+    languages = series.languages
+    _check_scheduled_date(log, series, scheduled)
+    title = table.per_language("title", languages, required=True)
+    questions = table.per_language_lists("questions", languages) or {}
+    speakers = tuple(
+        person
+        for reader in table.tables("speakers")
+        if (person := _read_person(reader, languages)) is not None
+    )
+    moderator_table = table.table("moderator")
+    moderator = _read_person(moderator_table, languages) if moderator_table else None
+    status = table.choice("status", ("scheduled", "cancelled"), default="scheduled")
+    moved_to = _read_move(table, series, scheduled)
+    session_zoom = _read_zoom_override(table, zoom)
+    held_in = read_languages(table, "held_in", required=False)
+    note = table.per_language("note", languages)
+    table.finish()
+    if log.has_errors or title is None:
+        return None, log.problems
+    content = SessionContent(
+        scheduled=scheduled,
+        source=source,
+        title=title,
+        questions=questions,
+        speakers=speakers,
+        moderator=moderator,
+        cancelled=status == "cancelled",
+        moved_to=moved_to,
+        zoom=session_zoom,
+        held_in=held_in,
+        note=note,
+    )
+    return content, log.problems
+
+
+def _check_scheduled_date(log: ProblemLog, series: Series, scheduled: dt.date) -> None:
+    if scheduled in series.skip:
+        log.error(
+            (),
+            f"{scheduled} is a skipped date of the series ([series] skip)",
+            "Remove it from skip, or delete this file.",
+        )
+    elif not is_rule_date(series, scheduled):
+        before, after = nearest_rule_dates(series, scheduled)
+        nearby = " or ".join(f"{d}.toml" for d in (before, after) if d)
+        log.error(
+            (),
+            f"{scheduled} is not a date of the series ({series.rule} from {series.first})",
+            "Session files are named by the session's scheduled date"
+            + (f"; did you mean {nearby}?" if nearby else ".")
+            + " A session that moves keeps its file name and says moved_to.",
+        )
+
+
+def _read_person(table: TableReader, languages: tuple[str, ...]) -> Person | None:
+    name = table.per_language("name", languages, required=True, allow_plain=True)
+    role = table.per_language("role", languages)
+    to_be_confirmed = table.boolean("to_be_confirmed", default=False)
+    table.finish()
+    if name is None:
+        return None
+    return Person(name=name, role=role, to_be_confirmed=to_be_confirmed)
+
+
+def _read_move(table: TableReader, series: Series, scheduled: dt.date) -> Move | None:
+    move = table.table("moved_to")
+    if move is None:
+        return None
+    new_date = move.date("date")
+    start = move.clock_time("start")
+    end = move.clock_time("end")
+    move.finish()
+    if new_date is None and start is None and end is None:
+        move.error(
+            None,
+            "says nothing about where the session moves",
+            "Give a new date and/or start and end, e.g. "
+            "moved_to = { date = 2021-04-27, start = 14:00:00, end = 15:30:00 }.",
+        )
+        return None
+    result = Move(new_date or scheduled, start or series.start, end or series.end)
+    if result.end <= result.start:
+        move.error(
+            "end",
+            f"the moved session ends ({result.end:%H:%M}) before it starts ({result.start:%H:%M})",
+            "Set both start and end in moved_to.",
+        )
+        return None
+    if result == Move(scheduled, series.start, series.end):
+        move.warning(
+            None,
+            "moved_to is the scheduled date and time: the session does not move",
+            "Remove moved_to, or correct it.",
+        )
+        return None
+    return result
+
+
+def _read_zoom_override(table: TableReader, zoom: Zoom | None) -> Zoom | None:
+    override = table.table("zoom")
+    if override is None:
+        return None
+    if zoom is None:
+        return read_zoom(override, required=True)
+    merged = {**override.data}
+    base = {"url": zoom.url, "meeting_id": zoom.meeting_id, "passcode": zoom.passcode}
+    reader = TableReader({**base, **merged}, override.path, override.log)
+    return read_zoom(reader, required=True)

@@ -1,0 +1,179 @@
+"""The validated settings of config.toml, as records: what every layer reads of the config.
+
+Built by `mailer.config.validate` (which reads each table through `tables.py`); everything else
+only reads them. Paths are as written in config.toml (relative to its folder); secrets are never
+here, only the names of the environment variables that hold them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from mailer.i18n.labels import Labels
+from mailer.model import MailingList, Organiser, Segment, Series, Zoom
+
+# -- [transport], [smtp], [sending] ------------------------------------------------------------
+
+Security = Literal["starttls", "tls", "none"]
+
+
+DEFAULT_PASSWORD_ENV = "MAILER_SMTP_PASSWORD"  # noqa: S105 - a variable name, not a secret
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """`[smtp]`. The password is never here: it is read from `password_env` when connecting."""
+
+    host: str = "localhost"
+    port: int = 587
+    security: Security = "starttls"
+    allow_insecure: bool = False
+    username: str | None = None
+    password_env: str = DEFAULT_PASSWORD_ENV
+    connections: int = 4
+    rate: float = 0.0  # messages per second; 0: no limit
+    per_hour: int | None = None
+    per_day: int | None = None
+    timeout: float = 30.0  # seconds per network read (aiosmtplib)
+    deadline: float = 120.0  # seconds for a whole message, however the server drips
+    helo: str | None = None
+    ca_file: str | None = None  # certificates to trust besides the system's (a private CA)
+
+
+@dataclass(frozen=True)
+class SendingSettings:
+    """`[sending]`: retries, batching, processes."""
+
+    max_attempts: int = 5
+    retry_after: dt.timedelta = dt.timedelta(minutes=1)  # doubles at each attempt
+    retry_limit: dt.timedelta = dt.timedelta(hours=1)  # the longest wait between attempts
+    wait_for_retries: dt.timedelta = dt.timedelta(minutes=10)  # how long `mailer send` waits
+    batch: int = 200  # claimed at once; also the most duplicates a crash can cause
+    processes: int = 1
+    envelope_from: str | None = None  # the bounce address (MAIL FROM); default: organiser
+
+
+@dataclass(frozen=True)
+class Delivery:
+    kind: Literal["outbox", "smtp"] = "outbox"
+    outbox: str = "outbox"
+    smtp: SmtpSettings = SmtpSettings()
+    sending: SendingSettings = SendingSettings()
+
+
+# -- [recipients], [lists], [segments], [unsubscribe] ------------------------------------------
+
+DEFAULT_KEY_ENV = "MAILER_UNSUBSCRIBE_KEY"
+
+
+@dataclass(frozen=True)
+class Mailing:
+    """The mailing lists, the segments over them, and how addresses are compared."""
+
+    lists: tuple[MailingList, ...] = ()
+    segments: tuple[Segment, ...] = ()
+    case_sensitive_local: bool = False
+
+    @property
+    def list_names(self) -> tuple[str, ...]:
+        return tuple(mailing_list.name for mailing_list in self.lists)
+
+    def segment(self, name: str) -> Segment | None:
+        return next((segment for segment in self.segments if segment.name == name), None)
+
+
+@dataclass(frozen=True)
+class Unsubscribe:
+    """`[unsubscribe]`: where the links in emails go, and the name of the signing key's variable."""
+
+    url: str | None = None
+    mailto: str | None = None
+    key_env: str = DEFAULT_KEY_ENV
+
+
+# -- [[cadence]], [daemon], [http] -------------------------------------------------------------
+
+LISTEN = re.compile(r"^(?P<host>\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(?P<port>\d{1,5})$")
+
+
+@dataclass(frozen=True)
+class CadenceEntry:
+    """One `[[cadence]]`: an email sent `before` each session, to `segments`."""
+
+    kind: Literal["invitation", "reminder"]
+    before: dt.timedelta
+    segments: tuple[str, ...]
+    send_by: dt.timedelta  # the latest it may go, after its time (never after the start)
+    message: str  # its name in the ledger: "invitation", "reminder:P1D"
+
+
+DEFAULT_CADENCE = (
+    CadenceEntry(
+        "invitation", dt.timedelta(days=14), ("everyone",), dt.timedelta(days=7), "invitation"
+    ),
+    CadenceEntry(
+        "reminder", dt.timedelta(days=1), ("everyone",), dt.timedelta(hours=12), "reminder:P1D"
+    ),
+    CadenceEntry(
+        "reminder", dt.timedelta(hours=1), ("everyone",), dt.timedelta(minutes=30), "reminder:PT1H"
+    ),
+)
+
+
+@dataclass(frozen=True)
+class DaemonSettings:
+    """`[daemon]`."""
+
+    warn_missing: dt.timedelta | None = dt.timedelta(days=7)  # warn this long before, by email
+    warn_to: str | None = None  # default: the organiser
+    updates: bool = True  # email updates and cancellations to those already served
+    check_every: dt.timedelta = dt.timedelta(minutes=5)  # look for edits, retries, new people
+    missed_lookback: dt.timedelta = dt.timedelta(days=7)  # report sends missed this recently
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """`[http]`: where the daemon listens, and the public address it is reached at."""
+
+    listen: str = "127.0.0.1:8025"
+    base_url: str | None = None
+
+    @property
+    def host(self) -> str:
+        match = LISTEN.match(self.listen)
+        assert match
+        return match.group("host").strip("[]")
+
+    @property
+    def port(self) -> int:
+        match = LISTEN.match(self.listen)
+        assert match
+        return int(match.group("port"))
+
+
+# -- the whole file ----------------------------------------------------------------------------
+
+DEFAULT_DATABASE = "state/mailer.db"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything config.toml says, validated. Paths are as written (relative to its folder)."""
+
+    source: str
+    series: Series
+    organiser: Organiser
+    zoom: Zoom
+    labels: Mapping[str, Labels]
+    database: str = DEFAULT_DATABASE
+    templates: str = "templates"
+    mailing: Mailing = field(default_factory=Mailing)
+    unsubscribe: Unsubscribe = field(default_factory=Unsubscribe)
+    delivery: Delivery = field(default_factory=Delivery)
+    cadence: tuple[CadenceEntry, ...] = DEFAULT_CADENCE
+    daemon: DaemonSettings = field(default_factory=DaemonSettings)
+    http: HttpSettings = field(default_factory=HttpSettings)

@@ -1,0 +1,333 @@
+"""`mailer daemon`: the series runs itself. The only module that imports APScheduler.
+
+The schedule is derived from config.toml, the session files and the ledger, at start and on
+every reload; nothing is pickled into a job store. APScheduler only *wakes* a runner task of
+ours, which asks `DaemonCore` to do whatever is due; the ledger decides what that is, so a
+double fire, a restart or a catch-up sends nothing twice. Designed around APScheduler 3.x's
+traps (each pinned by tests/integration/test_daemon_scheduler.py):
+
+- `misfire_grace_time` defaults to 1 s, and a job later than that is dropped silently: ours
+  is None (run however late) with `coalesce`; lateness is judged by `send_by`, in the ledger.
+- one-shot (date) jobs are deleted when submitted, so a crash during one loses it: our jobs
+  carry no state; on restart the schedule is derived again, and the ledger has the rest.
+- a job store shared by two processes double-fires: ours is in memory, and a second daemon on
+  the same state file is refused (a lock beside it).
+- the asyncio executor cancels running jobs at shutdown: our jobs only set an event; sends run
+  in our own task, which SIGTERM stops cleanly (in-flight messages finish, the rest is parked)
+  before the scheduler shuts down.
+- cron weekday numbers start at Monday = 0 (Sunday = 0 in crontab): we use no cron trigger;
+  session dates come from the RFC 5545 rule (python-dateutil).
+
+SIGHUP, or a change to config.toml, a session file, a list or a template, reloads; a new
+config that does not pass `mailer check` is refused and the old one keeps running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import signal
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from mailer.actions.project import check
+from mailer.errors import EXIT_FAILURE, EXIT_TEMPFAIL, InvalidInput, MailerError
+from mailer.project.watch import fingerprint
+from mailer.project.workspace import Workspace
+from mailer.sending.due import DaemonCore
+from mailer.sending.engine import Engine
+from mailer.store.locks import daemon_lock
+from mailer.transport.base import Transport
+from mailer.web.public import make_app
+
+log = logging.getLogger("mailer.daemon")
+JOB_DEFAULTS = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, for journald and log shippers."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(format_name: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if format_name == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("mailer")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+def check_workspace(workspace: Workspace) -> None:
+    """`mailer check` on a workspace: InvalidInput (exit 2) listing every problem."""
+    check(
+        workspace.project(),
+        workspace.templates(),
+        now=workspace.now(),
+        key_problem=workspace.signing_key_problem(),
+    )
+
+
+TransportFor = Callable[[Workspace], Callable[[], Transport]]
+
+
+def configured_transport(workspace: Workspace) -> Callable[[], Transport]:
+    """The transport config.toml asks for (what the daemon uses, unless a test says otherwise)."""
+    return workspace.transport
+
+
+def daemon_core(
+    workspace: Workspace,
+    *,
+    transport_for: TransportFor = configured_transport,
+    on_engine: Callable[[Engine], None] = lambda _: None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> DaemonCore:
+    """The daemon's work on the workspace's project, with its adapters."""
+    return DaemonCore(
+        workspace.project(),
+        workspace.templates(),
+        signing_key=workspace.signing_key,
+        transport=transport_for(workspace),
+        clock=workspace.now,
+        version=fingerprint(workspace.config_path, workspace.project()),
+        on_engine=on_engine,
+        should_stop=should_stop,
+    )
+
+
+class Reloader:
+    """Reloads the configuration when a watched file changes (or when asked), refusing an edit
+    that does not pass `mailer check`: the configuration in use keeps running."""
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        core: DaemonCore,
+        transport_for: TransportFor = configured_transport,
+    ) -> None:
+        self.workspace = workspace
+        self.core = core
+        self.transport_for = transport_for
+        self._files = fingerprint(workspace.config_path, workspace.project())
+        self.refused: str | None = None  # why the last edit was refused, if it was
+
+    def refresh(self, *, force: bool = False) -> bool:
+        """Reload if a watched file changed (or if forced): True if reloaded."""
+        files = fingerprint(self.workspace.config_path, self.workspace.project())
+        if not force and files == self._files:
+            return False
+        candidate = self.workspace.fresh()
+        self._files = files  # a refused edit is not checked again until the files change
+        try:
+            check_workspace(candidate)
+        except InvalidInput as error:
+            self.refused = f"{error} ({len(error.problems)} problems)"
+            log.error("the new configuration is refused, the old one keeps running: %s", error)
+            for problem in error.problems:
+                if problem.is_error:
+                    log.error("  %s", problem)
+            return False
+        self.workspace = candidate
+        self._files = fingerprint(candidate.config_path, candidate.project())
+        self.core.use(
+            candidate.project(),
+            candidate.templates(),
+            transport=self.transport_for(candidate),
+            version=self._files,
+        )
+        self.refused = None
+        log.info("reloaded the configuration")
+        return True
+
+
+class Daemon:
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self.core = daemon_core(
+            workspace, on_engine=self._engine_started, should_stop=self.stopping
+        )
+        self.reloader = Reloader(workspace, self.core)
+        self.scheduler = AsyncIOScheduler(timezone=dt.UTC, job_defaults=JOB_DEFAULTS)
+        self._wakeup = asyncio.Event()
+        self._stopping = False
+        self._reload = False
+        self._engine: Engine | None = None
+        self._ticks = 0
+
+    # -- what the outside sees -----------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        report: dict[str, Any] = {
+            "status": "ok",
+            "scheduler": "running" if self.scheduler.running else "stopped",
+            "rounds": self._ticks,
+        }
+        wake = self.scheduler.get_job("next")
+        if wake is not None and wake.next_run_time is not None:
+            report["next_fire"] = wake.next_run_time.isoformat()
+            report["next_fire_timestamp"] = wake.next_run_time.timestamp()
+        try:
+            with self.reloader.workspace.state() as state:
+                state.connection.execute("SELECT count(*) FROM deliveries").fetchone()
+            report["ledger"] = "ok"
+        except (MailerError, OSError) as error:
+            report["ledger"] = str(error)
+            report["status"] = "failing"
+        if not self.scheduler.running:
+            report["status"] = "failing"
+        if self.reloader.refused is not None:  # still running, on the configuration before it
+            report["config"] = f"the last edit was refused: {self.reloader.refused}"
+            if report["status"] == "ok":
+                report["status"] = "degraded"
+        return report
+
+    def request_stop(self) -> None:
+        """SIGTERM/SIGINT: take no new work; the send in progress stops cleanly."""
+        if not self._stopping:
+            log.info("stopping: messages in flight finish, the rest waits for the next start")
+        self._stopping = True
+        if self._engine is not None:
+            self._engine.stop()
+        self._wakeup.set()
+
+    def request_reload(self) -> None:
+        self._reload = True
+        self._wakeup.set()
+
+    async def wake(self) -> None:
+        """What every scheduler job does (a coroutine: it runs in our loop, not a thread)."""
+        self._wakeup.set()
+
+    def _engine_started(self, engine: Engine) -> None:
+        self._engine = engine
+        if self._stopping:
+            engine.stop()
+
+    # -- running -------------------------------------------------------------------------------
+
+    async def run(self) -> int:
+        config = self.workspace.project().config
+        lock = daemon_lock(self.workspace.database())
+        lock.acquire()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self.request_stop)
+        loop.add_signal_handler(signal.SIGHUP, self.request_reload)
+        runner = web.AppRunner(
+            make_app(lambda: self.reloader.workspace, self.health), access_log=None
+        )
+        await runner.setup()
+        site = web.TCPSite(runner, config.http.host, config.http.port)
+        try:
+            await site.start()
+            self.scheduler.start()
+            self.scheduler.add_job(
+                self.wake,
+                IntervalTrigger(seconds=config.daemon.check_every.total_seconds()),
+                id="tick",
+            )
+            host, port = runner.addresses[0][:2]  # the real port when [http] listen says 0
+            log.info("started: %s, serving http://%s:%d", self.workspace.config_path, host, port)
+            self._wakeup.set()  # catch up at once with whatever is due
+            await self._loop()
+        finally:
+            self.scheduler.shutdown(wait=False)
+            await runner.cleanup()
+            lock.release()
+            log.info("stopped")
+        return 0
+
+    def stopping(self) -> bool:
+        """Whether a stop was asked for (a signal handler may set it during any await)."""
+        return self._stopping
+
+    async def _loop(self) -> None:
+        while not self.stopping():
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            if self.stopping():
+                break
+            self._ticks += 1
+            try:
+                self._reload_if_needed()
+                await self.core.run_due(self.workspace.now())
+            except Exception:  # a bug must not stop the series: log it, and go on
+                log.exception("a round of the daemon failed")
+            self._engine = None
+            self._reschedule()
+
+    def _reschedule(self) -> None:
+        workspace = self.workspace
+        now = workspace.now()
+        try:
+            upcoming = self.core.next_wakeup(now)
+        except MailerError as error:  # the tick still wakes the daemon every check_every
+            log.error("cannot compute the next wake-up: %s", error)
+            upcoming = None
+        except Exception:  # a bug, likewise
+            log.exception("cannot compute the next wake-up")
+            upcoming = None
+        if upcoming is not None:
+            run_at = max(upcoming, now) + dt.timedelta(milliseconds=50)
+            if workspace.simulated_now is not None:  # a rehearsal's clock runs apart
+                run_at = dt.datetime.now(dt.UTC) + (run_at - now)
+            self.scheduler.add_job(
+                self.wake, DateTrigger(run_date=run_at), id="next", replace_existing=True
+            )
+
+    def _reload_if_needed(self) -> None:
+        force, self._reload = self._reload, False
+        if self.reloader.refresh(force=force):
+            every = self.core.config.daemon.check_every.total_seconds()
+            self.scheduler.reschedule_job("tick", trigger=IntervalTrigger(seconds=every))
+
+
+def run_daemon(workspace: Workspace, log_format: str, *, once: bool = False) -> int:
+    """Run until SIGTERM; 0 on a clean stop. A bad configuration stops it at once.
+
+    `once`: do what is due now and exit (cron, systemd timers, rehearsals): 0 if all went
+    well, 1 if a send stopped on an error, 75 if another sender held the lock.
+    """
+    configure_logging(log_format)
+    check_workspace(workspace)  # a bad configuration: InvalidInput, exit 2
+    if once:
+        return asyncio.run(_once(workspace))
+    return asyncio.run(Daemon(workspace).run())
+
+
+async def _once(workspace: Workspace) -> int:
+    with daemon_lock(workspace.database()):
+        result = await daemon_core(workspace).run_due(workspace.now())
+    log.info(
+        "done: %d emails sent, %d sends too late, %d blocked",
+        sum(result.sent.values()),
+        len(result.skipped),
+        len(result.blocked),
+    )
+    if result.postponed:
+        return EXIT_TEMPFAIL
+    return EXIT_FAILURE if result.failed else 0

@@ -1,0 +1,114 @@
+"""Dates and times written the way each language writes them (Babel, CLDR data).
+
+"mardi 20 avril 2021, 13 h 00 – 14 h 30 (heure de Paris)", "Tuesday, April 20, 2021,
+1:00 – 2:30 PM (Paris time)", "martes, 20 de abril de 2021, 13:00 – 14:30 (hora de París)".
+
+CLDR separates times with thin and narrow no-break spaces (U+2009, U+202F). Some mail clients'
+fonts show those as boxes, so they become a plain space and a no-break space (U+00A0).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+from collections.abc import Sequence
+
+from babel import Locale
+from babel.dates import format_date, format_interval, format_time, get_timezone_location
+from babel.lists import format_list
+
+from mailer.i18n.labels import Labels, base_language
+
+_SPACES = str.maketrans({"\u202f": "\u00a0", "\u2009": " "})
+
+
+def babel_locale(language: str) -> Locale:
+    """The Babel locale of a language code as written in config (`pt-BR` -> `pt_BR`)."""
+    return _locale(language.replace("-", "_"))
+
+
+@functools.lru_cache(maxsize=64)
+def _locale(code: str) -> Locale:
+    return Locale.parse(code)
+
+
+def _clean(text: str) -> str:
+    return text.translate(_SPACES)
+
+
+def long_date(day: dt.date, language: str) -> str:
+    """`mardi 20 avril 2021`, `Tuesday, April 20, 2021`."""
+    return _clean(format_date(day, "full", locale=babel_locale(language)))
+
+
+def clock_time(moment: dt.datetime, language: str, labels: Labels) -> str:
+    """`13 h 00`, `1:00 PM`, `13:00`."""
+    locale = babel_locale(language)
+    pattern = labels.time_pattern or "short"
+    return _clean(format_time(moment, pattern, tzinfo=moment.tzinfo, locale=locale))
+
+
+def _twelve_hour(locale: Locale) -> bool:
+    return any(letter in str(locale.time_formats["short"].pattern) for letter in "hK")
+
+
+def time_range(start: dt.datetime, end: dt.datetime, language: str, labels: Labels) -> str:
+    """`13 h 00 – 14 h 30`, `1:00 – 2:30 PM` (both in the zone of `start`)."""
+    end = end.astimezone(start.tzinfo)
+    if labels.time_pattern:
+        return f"{clock_time(start, language, labels)} – {clock_time(end, language, labels)}"
+    locale = babel_locale(language)
+    skeleton = "hm" if _twelve_hour(locale) else "Hm"
+    text = format_interval(start, end, skeleton, tzinfo=start.tzinfo, locale=locale)
+    return _clean(text).replace("–", " – ").replace("  ", " ")
+
+
+def zone_name(tz: dt.tzinfo, language: str, labels: Labels) -> str:
+    """`heure de Paris`, `Paris time`, `hora de París`."""
+    city = get_timezone_location(tz, locale=babel_locale(language), return_city=True)
+    return labels.zone.replace("{city}", str(city))
+
+
+def when(start: dt.datetime, end: dt.datetime, language: str, labels: Labels) -> str:
+    """The full date, times and zone of a session, in the zone of `start`.
+
+    `mardi 20 avril 2021, 13 h 00 – 14 h 30 (heure de Paris)`; a session that ends on another
+    local day (seen from far away) gives both dates.
+    """
+    assert start.tzinfo is not None, "times are always aware"
+    end = end.astimezone(start.tzinfo)
+    zone = zone_name(start.tzinfo, language, labels)
+    if end.date() == start.date():
+        span = f"{long_date(start.date(), language)}, {time_range(start, end, language, labels)}"
+    else:
+        span = (
+            f"{long_date(start.date(), language)}, {clock_time(start, language, labels)} – "
+            f"{long_date(end.date(), language)}, {clock_time(end, language, labels)}"
+        )
+    return f"{span} ({zone})"
+
+
+_FRENCH_BEFORE = re.compile(r" +(?=[?!:;»])")
+_FRENCH_AFTER = re.compile(r"(?<=«) +")
+
+
+def typography(text: str, language: str) -> str:
+    """Text as the language sets it: in French, a no-break space before ? ! : ; » and after «,
+    so that punctuation never starts a line."""
+    if base_language(language) != "fr":
+        return text
+    return _FRENCH_AFTER.sub("\u00a0", _FRENCH_BEFORE.sub("\u00a0", text))
+
+
+def language_name(code: str, in_language: str) -> str:
+    """`en` written in French: `anglais`."""
+    locale = babel_locale(code)
+    name = babel_locale(in_language).languages.get(str(locale.language))
+    return str(name) if name else code
+
+
+def language_list(codes: Sequence[str], in_language: str) -> str:
+    """`français, anglais et espagnol`."""
+    names = [language_name(code, in_language) for code in codes]
+    return _clean(format_list(names, locale=babel_locale(in_language)))

@@ -1,0 +1,202 @@
+"""What email templates see: the session in one language, and the recipient.
+
+Pure. `session_context` is the same for every recipient of a language; `recipient_context` adds
+the recipient, either with real values (checks, previews) or with slots (mass sending, see
+`mailer.messages.slots`). The variables are documented in docs/templates.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_timedelta
+
+from mailer.calendar.describe import held_in, person_line, summary, zoom_of
+from mailer.calendar.links import calendar_links, feed_for
+from mailer.config.settings import Config
+from mailer.errors import InvalidInput
+from mailer.i18n.dates import (
+    babel_locale,
+    clock_time,
+    language_list,
+    long_date,
+    time_range,
+    typography,
+    when,
+    zone_name,
+)
+from mailer.messages.slots import SlotPool
+from mailer.model import MessageKind, Occurrence, Person, Recipient
+
+
+def _person(person: Person, language: str, config: Config) -> dict[str, Any]:
+    def typeset(text: str) -> str:
+        return typography(text, language)
+
+    return {
+        "name": typeset(person.name[language]),
+        "role": typeset(person.role[language]) if person.role is not None else None,
+        "to_be_confirmed": person.to_be_confirmed,
+        "line": typeset(person_line(person, language, config)),
+    }
+
+
+def _moment(start: dt.datetime, end: dt.datetime, language: str, config: Config) -> dict[str, str]:
+    labels = config.labels[language]
+    assert start.tzinfo is not None
+    return {
+        "text": when(start, end, language, labels),
+        "date": long_date(start.date(), language),
+        "time": time_range(start, end, language, labels),
+        "start_time": clock_time(start, language, labels),
+        "zone": zone_name(start.tzinfo, language, labels),
+    }
+
+
+def session_context(
+    config: Config,
+    occurrence: Occurrence,
+    language: str,
+    kind: MessageKind,
+    *,
+    now: dt.datetime,
+    ics_filename: str,
+) -> dict[str, Any]:
+    """Everything about the session a template may show, in `language`."""
+    content = occurrence.content
+    if content is None:
+        raise InvalidInput(
+            f"the session of {occurrence.scheduled} has no file "
+            f"({config.series.sessions_dir}/{occurrence.scheduled}.toml): emails are never sent "
+            "with blanks"
+        )
+    series = config.series
+    zoom = zoom_of(config, occurrence)
+    title = summary(config, occurrence, language)
+    links = calendar_links(config, occurrence, language, title)
+    original_start, original_end = occurrence.start, occurrence.end
+    if content.moved_to is not None:
+        original_start = dt.datetime.combine(occurrence.scheduled, series.start, series.timezone)
+        original_end = dt.datetime.combine(occurrence.scheduled, series.end, series.timezone)
+    remaining = occurrence.start - now
+
+    def typeset(text: str) -> str:
+        return typography(text, language)
+
+    return {
+        "kind": kind,
+        "language": language,
+        "series": {
+            "id": series.id,
+            "title": typeset(series.title[language]),
+            "description": typeset(series.description[language]),
+            "partners": typeset(series.partners[language]) if series.partners else None,
+        },
+        "session": {
+            "number": occurrence.number,
+            "title": typeset(content.title[language]),
+            "summary": typeset(title),
+            "questions": [typeset(q) for q in content.questions.get(language, ())],
+            "speakers": [_person(p, language, config) for p in content.speakers],
+            "moderator": _person(content.moderator, language, config)
+            if content.moderator is not None
+            else None,
+            "note": typeset(content.note[language]) if content.note is not None else None,
+            "status": occurrence.status,
+            "cancelled": occurrence.status == "cancelled",
+            "moved": content.moved_to is not None,
+            "languages": language_list(held_in(config, occurrence), language),
+            "language_count": len(held_in(config, occurrence)),
+        },
+        "when": _moment(occurrence.start, occurrence.end, language, config),
+        "original_when": _moment(original_start, original_end, language, config),
+        "starts_in": format_timedelta(
+            remaining, threshold=1.0, add_direction=True, locale=babel_locale(language)
+        )
+        if remaining > dt.timedelta(0)
+        else None,
+        "zoom": {"url": zoom.url, "meeting_id": zoom.meeting_id, "passcode": zoom.passcode},
+        "organiser": {"name": config.organiser.name, "email": config.organiser.email},
+        "links": {
+            "google": links.google,
+            "outlook": links.outlook,
+            "office365": links.office365,
+            "ics_filename": ics_filename,
+        },
+        "labels": config.labels[language],
+        "feed": feed_for(config, language),
+    }
+
+
+class Shape(NamedTuple):
+    """What changes how a template renders for a recipient, besides the slot values."""
+
+    language: str
+    timezone: str | None  # the recipient's zone, when it shows a different time
+    has_name: bool
+    filled_fields: frozenset[str]
+
+
+def recipient_zone(recipient: Recipient, occurrence: Occurrence) -> str | None:
+    """The recipient's zone if the session's time there differs from the series' zone."""
+    if recipient.timezone is None:
+        return None
+    there = occurrence.start.astimezone(ZoneInfo(recipient.timezone))
+    return recipient.timezone if there.utcoffset() != occurrence.start.utcoffset() else None
+
+
+def shape_of(recipient: Recipient, occurrence: Occurrence) -> Shape:
+    filled = frozenset(name for name, value in recipient.fields.items() if value)
+    return Shape(
+        recipient.language, recipient_zone(recipient, occurrence), bool(recipient.name), filled
+    )
+
+
+def recipient_values(recipient: Recipient, unsubscribe_url: str) -> dict[str, str]:
+    """The per-recipient values slots stand for."""
+    values = {"name": recipient.name, "email": recipient.email, "unsubscribe": unsubscribe_url}
+    values.update({f"field:{name}": value for name, value in recipient.fields.items()})
+    return values
+
+
+def recipient_context(
+    shape: Shape,
+    occurrence: Occurrence,
+    config: Config,
+    values: Mapping[str, str] | SlotPool,
+    field_names: frozenset[str],
+) -> dict[str, Any]:
+    """The recipient part of the context: real `values`, or slots from a pool."""
+
+    def value(key: str, label: str, present: bool) -> str:
+        if not present:
+            return ""
+        if isinstance(values, SlotPool):
+            return values.slot(key, label)
+        return values[key]
+
+    local = None
+    if shape.timezone is not None:
+        zone = ZoneInfo(shape.timezone)
+        local = _moment(
+            occurrence.start.astimezone(zone),
+            occurrence.end.astimezone(zone),
+            shape.language,
+            config,
+        )
+    fields = {
+        name: value(f"field:{name}", f"recipient.fields.{name}", name in shape.filled_fields)
+        for name in sorted(field_names)
+    }
+    return {
+        "recipient": {
+            "name": value("name", "recipient.name", shape.has_name),
+            "email": value("email", "recipient.email", True),
+            "fields": fields,
+        },
+        "local_when": local,
+        "unsubscribe_url": value("unsubscribe", "unsubscribe_url", True),
+    }

@@ -1,0 +1,46 @@
+"""The daemon's web pages (the unsubscribe page, per language): what they show, and checking
+that every language's page renders at every step."""
+
+from __future__ import annotations
+
+from mailer.calendar.links import feed_for
+from mailer.config.settings import Config
+from mailer.errors import Problem, TemplateError
+from mailer.i18n.dates import typography
+from mailer.messages.templates import TemplateSet
+
+
+def page_context(
+    config: Config, language: str, step: str, address: str, action: str, *, with_feed: bool = True
+) -> dict[str, object]:
+    """What the unsubscribe page template sees."""
+    return {
+        "language": language,
+        "step": step,
+        "address": address,
+        "action": action,
+        "series": {"title": typography(config.series.title[language], language)},
+        "organiser": {"name": config.organiser.name, "email": config.organiser.email},
+        "feed": feed_for(config, language) if with_feed else None,
+    }
+
+
+def check_pages(config: Config, templates: TemplateSet) -> list[Problem]:
+    """Render the unsubscribe page of every language, at every step, with and without feed."""
+    problems: list[Problem] = []
+    for language in config.series.languages:
+        for step in ("confirm", "done", "invalid"):
+            for with_feed in (True, False):
+                context = page_context(
+                    config,
+                    language,
+                    step,
+                    "sample@example.org",
+                    "/unsubscribe/x",
+                    with_feed=with_feed,
+                )
+                try:
+                    templates.render_page(language, "unsubscribe", context)
+                except TemplateError as error:
+                    problems.extend(error.problems)
+    return problems

@@ -1,0 +1,145 @@
+"""Email templates (Jinja2): one set per kind and language, sharing a base layout.
+
+`templates/LANG/KIND.subject.txt`, `templates/LANG/KIND.txt` and `templates/LANG/KIND.html`,
+for KIND in invitation, reminder, update and cancellation. HTML is autoescaped; every template
+runs with StrictUndefined, so a misspelt variable is an error `mailer check` reports (with file
+and line), never a blank in a sent email.
+
+The set is built from template sources (a mapping of name to text): reading the folder is
+`load_sources`, at the edge; compiling and rendering are pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from mailer.errors import Problem, TemplateError
+from mailer.model import MESSAGE_KINDS, MessageKind
+
+Part = Literal["subject", "text", "html"]
+PARTS: tuple[Part, ...] = ("subject", "text", "html")
+_SUFFIX: Mapping[Part, str] = {"subject": ".subject.txt", "text": ".txt", "html": ".html"}
+PAGES = ("unsubscribe",)  # the daemon's web pages, per language
+
+
+def template_name(language: str, kind: MessageKind, part: Part) -> str:
+    """`fr/invitation.subject.txt`."""
+    return f"{language}/{kind}{_SUFFIX[part]}"
+
+
+class TemplateSet:
+    """Compiled templates. Raises TemplateError listing every template that does not compile."""
+
+    def __init__(self, sources: Mapping[str, str], folder: str = "templates") -> None:
+        self.folder = folder
+        self.sources = dict(sources)
+        # The sandbox: templates are data edited by organisers, and must not reach Python.
+        self.environment = ImmutableSandboxedEnvironment(
+            loader=jinja2.FunctionLoader(self._source),
+            autoescape=jinja2.select_autoescape(
+                enabled_extensions=("html",), default_for_string=False
+            ),
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+        self._compiled: dict[str, jinja2.Template] = {}
+        problems = []
+        for name in sorted(self.sources):
+            try:
+                self._compiled[name] = self.environment.get_template(name)
+            except jinja2.TemplateSyntaxError as error:
+                problems.append(self._problem(error.name or name, error.lineno, error.message))
+        if problems:
+            raise TemplateError("some templates do not compile", problems)
+
+    def _source(self, name: str) -> tuple[str, str, Any] | None:
+        """A template's source, with its name as file name so errors can name it."""
+        if name not in self.sources:
+            return None
+        return self.sources[name], name, lambda: True
+
+    def _problem(self, name: str, line: int | None, message: str | None) -> Problem:
+        return Problem(
+            f"{self.folder}/{name}",
+            message or "template error",
+            line=line,
+            hint="See https://jinja.palletsprojects.com/templates/.",
+        )
+
+    def missing(self, languages: Sequence[str]) -> list[Problem]:
+        """A problem for every kind, language and part that has no template."""
+        problems = [
+            Problem(
+                f"{self.folder}/{template_name(language, kind, part)}",
+                "this template is missing",
+                hint=f"Every language needs {', '.join(_SUFFIX.values())} for every kind.",
+            )
+            for language in languages
+            for kind in MESSAGE_KINDS
+            for part in PARTS
+            if template_name(language, kind, part) not in self.sources
+        ]
+        problems += [
+            Problem(
+                f"{self.folder}/{language}/{page}.html",
+                "this page template is missing",
+                hint="The daemon's web pages need it.",
+            )
+            for language in languages
+            for page in PAGES
+            if f"{language}/{page}.html" not in self.sources
+        ]
+        return problems
+
+    def render(
+        self, language: str, kind: MessageKind, part: Part, context: Mapping[str, Any]
+    ) -> str:
+        """Render one template. Raises TemplateError naming the template and line."""
+        return self._render(template_name(language, kind, part), context)
+
+    def render_page(self, language: str, page: str, context: Mapping[str, Any]) -> str:
+        """Render a web page of the daemon (`LANG/unsubscribe.html`)."""
+        return self._render(f"{language}/{page}.html", context)
+
+    def _render(self, name: str, context: Mapping[str, Any]) -> str:
+        template = self._compiled.get(name)
+        if template is None:
+            raise TemplateError(
+                f"the template {self.folder}/{name} is missing",
+                [Problem(f"{self.folder}/{name}", "this template is missing")],
+            )
+        try:
+            return template.render(context)
+        except (jinja2.TemplateError, TemplateError) as error:
+            raise TemplateError(
+                f"the template {self.folder}/{name} cannot be rendered",
+                [self._located(error, name)],
+            ) from None
+
+    def _located(self, error: Exception, name: str) -> Problem:
+        line = getattr(error, "lineno", None)
+        where = name
+        traceback = error.__traceback__
+        while traceback is not None:  # find the innermost frame that is a template
+            filename = traceback.tb_frame.f_code.co_filename
+            if filename in self.sources:
+                where, line = filename, traceback.tb_lineno
+            traceback = traceback.tb_next
+        message = str(error)
+        if isinstance(error, TemplateError) and error.problems:  # from a slot (messages.slots)
+            problem = error.problems[0]
+            return Problem(
+                f"{self.folder}/{where}",
+                f"{problem.message}: {error}",
+                line=line,
+                hint=problem.hint,
+            )
+        if isinstance(error, jinja2.UndefinedError):
+            message += " (a variable or attribute the template uses does not exist)"
+        return self._problem(where, line, message)

@@ -1,0 +1,196 @@
+"""Who gets a send: list files opened and streamed into segment resolution (the I/O edge).
+
+A list file that cannot be read at all (missing, not UTF-8, no email column) is a
+`RecipientsError`: nobody on it would get the email, so nothing is sent until it is fixed. A bad
+row is a warning, and the rest of the list goes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Container, Iterator, Sequence
+from dataclasses import dataclass
+
+from mailer.audience.csv_source import encoding_problem, read_table
+from mailer.audience.recipients import KNOWN_COLUMNS, LanguageMatcher, ListReport, read_recipients
+from mailer.audience.segments import Resolution, resolve
+from mailer.errors import Problem, RecipientsError
+from mailer.model import MailingList, Recipient, Segment
+from mailer.project.load import Project
+
+_CHUNK = 1 << 16
+
+
+class ListReader:
+    """Streams the recipients of the project's lists, collecting problems in one report."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        series = project.config.series
+        self.matcher = LanguageMatcher(series.languages)
+        self.report = ListReport(series.default_language)
+        self._lists = {m.name: m for m in project.config.mailing.lists}
+        self._read_before: set[str] = set()
+
+    def source(self, mailing_list: MailingList) -> str:
+        return str(self.project.path(mailing_list.file))
+
+    def read(self, name: str) -> Iterator[Recipient]:
+        """Stream a list's valid recipients; its row problems are reported on the first read."""
+        mailing_list = self._lists[name]
+        report = (
+            self.report
+            if name not in self._read_before
+            else ListReport(self.report.default_language)
+        )
+        self._read_before.add(name)
+        path = self.project.path(mailing_list.file)
+        source = self.source(mailing_list)
+        try:
+            with path.open("rb") as raw:
+                problem = encoding_problem(iter(lambda: raw.read(_CHUNK), b""), source)
+            if problem is not None:
+                raise RecipientsError(f"cannot read the list '{name}'", [problem])
+            with path.open(encoding="utf-8-sig", newline="") as text:
+                try:
+                    table = read_table(text, source, mailing_list.delimiter)
+                except ValueError as error:
+                    raise RecipientsError(
+                        f"cannot read the list '{name}'",
+                        [
+                            Problem(
+                                source,
+                                str(error),
+                                line=1,
+                                hint="The first line must name the columns, one of them email.",
+                            )
+                        ],
+                    ) from None
+                yield from read_recipients(
+                    table,
+                    source,
+                    self.matcher,
+                    report,
+                    case_sensitive_local=self.project.config.mailing.case_sensitive_local,
+                )
+        except FileNotFoundError:
+            raise RecipientsError(
+                f"cannot read the list '{name}'",
+                [
+                    Problem(
+                        source,
+                        "this list file does not exist",
+                        key=f"lists.{name}.file",
+                        hint="Check [lists] in config.toml, or create the file.",
+                    )
+                ],
+            ) from None
+        except OSError as error:
+            raise RecipientsError(
+                f"cannot read the list '{name}'",
+                [Problem(source, f"this list file cannot be read: {error.strerror}")],
+            ) from None
+
+
+def list_columns(project: Project) -> frozenset[str]:
+    """The extra columns (beyond email, name, language, tags, timezone) of every readable list:
+    what templates may use as recipient.fields.NAME."""
+    columns: set[str] = set()
+    for mailing_list in project.config.mailing.lists:
+        try:
+            with project.path(mailing_list.file).open(encoding="utf-8-sig", newline="") as text:
+                table = read_table(text, mailing_list.file, mailing_list.delimiter)
+        except (OSError, UnicodeDecodeError, ValueError):
+            continue  # `mailer check` reports unreadable lists on their own
+        columns.update(name for name in table.headers if name)
+    return frozenset(columns - set(KNOWN_COLUMNS))
+
+
+def segments_named(project: Project, names: Sequence[str]) -> list[Segment]:
+    """The segments called `names`; RecipientsError for an unknown one."""
+    mailing = project.config.mailing
+    found = []
+    for name in names:
+        segment = mailing.segment(name)
+        if segment is None:
+            known = ", ".join(s.name for s in mailing.segments)
+            raise RecipientsError(f"there is no segment '{name}' (known: {known})")
+        found.append(segment)
+    return found
+
+
+def audience(
+    reader: ListReader,
+    segments: Sequence[Segment],
+    suppressed: Container[str],
+    resolution: Resolution,
+    session: dt.date | None = None,
+) -> Iterator[Recipient]:
+    """Stream each person of `segments` once, suppressed addresses excluded."""
+    return resolve(
+        segments,
+        reader.project.config.mailing.list_names,
+        reader.read,
+        suppressed,
+        resolution,
+        session=session,
+    )
+
+
+def check_lists(project: Project) -> list[Problem]:
+    """Read every list: RecipientsError naming every unreadable one, else the rows' warnings.
+
+    Each list is resolved on its own, so the merges found are people named twice in the same
+    file, worth a warning (one email goes, with the first row's data).
+    """
+    reader = ListReader(project)
+    fatal: list[Problem] = []
+    resolution = Resolution()
+    everything = Segment("(all lists)", project.config.mailing.list_names)
+    for name in project.config.mailing.list_names:
+        try:
+            for _ in resolve([everything], [name], reader.read, (), resolution):
+                pass
+        except RecipientsError as error:
+            fatal.extend(error.problems)
+    warnings = [*reader.report.all_problems(), *resolution.merged]
+    if fatal:
+        raise RecipientsError("some mailing lists cannot be read", [*fatal, *warnings])
+    return warnings
+
+
+@dataclass
+class SegmentSummary:
+    """How many people a segment reaches, by language, and how many are suppressed."""
+
+    name: str
+    per_language: dict[str, int]
+    suppressed: int
+    uses_date: bool
+
+    @property
+    def total(self) -> int:
+        return sum(self.per_language.values())
+
+
+def summarize(
+    reader: ListReader, suppressed: Container[str], session: dt.date | None = None
+) -> tuple[list[SegmentSummary], list[Problem]]:
+    """Every segment's counts, each resolved exactly as a send to it would be; and the merges."""
+    summaries = []
+    merged: dict[tuple[str, int | None, str], Problem] = {}
+    for segment in reader.project.config.mailing.segments:
+        resolution = Resolution()
+        for _ in audience(reader, [segment], suppressed, resolution, session):
+            pass
+        summaries.append(
+            SegmentSummary(
+                segment.name,
+                dict(sorted(resolution.per_language.items())),
+                resolution.suppressed,
+                segment.uses_date,
+            )
+        )
+        for problem in resolution.merged:
+            merged.setdefault((problem.source, problem.line, problem.message), problem)
+    return summaries, list(merged.values())

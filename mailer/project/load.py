@@ -1,0 +1,154 @@
+"""Loading a project from disk: config.toml, the session files beside it, the templates.
+
+The I/O edge of configuration: it reads files and hands their text to the pure validators,
+gathering the problems of every file into one `ConfigError`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mailer.config.sessions import read_session, scheduled_date_of
+from mailer.config.settings import Config
+from mailer.config.validate import read_config
+from mailer.errors import ConfigError, Problem, TemplateError, errors_only
+from mailer.messages.templates import TemplateSet
+from mailer.model import SessionContent
+
+
+@dataclass(frozen=True)
+class Project:
+    """A loaded, validated project: the config, the session files, and the warnings found."""
+
+    root: Path
+    config: Config
+    sessions: Mapping[dt.date, SessionContent]
+    warnings: tuple[Problem, ...] = field(default=())
+
+    def path(self, relative: str) -> Path:
+        """A path from config.toml, resolved against the folder config.toml is in."""
+        candidate = Path(relative).expanduser()
+        return candidate if candidate.is_absolute() else self.root / candidate
+
+    @property
+    def sessions_dir(self) -> Path:
+        return self.path(self.config.series.sessions_dir)
+
+    @property
+    def database(self) -> Path:
+        """Where the project's state file is (the locks are beside it)."""
+        return self.path(self.config.database)
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.path(self.config.templates)
+
+
+def read_text(path: Path, what: str, hint: str = "Check the path, or create it.") -> str:
+    """A UTF-8 text file's content; a missing or undecodable file is a located ConfigError."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        problem = Problem(str(path), f"{what} does not exist", hint=hint)
+    except UnicodeDecodeError as error:
+        problem = Problem(
+            str(path), f"this file is not UTF-8 (byte {error.start})", hint="Save it as UTF-8."
+        )
+    except OSError as error:
+        problem = Problem(str(path), f"cannot read {what}: {error.strerror}")
+    raise ConfigError(f"cannot read {path}", [problem])
+
+
+def load_project(config_path: Path) -> Project:
+    """Read and validate config.toml and every session file; ConfigError lists all problems."""
+    text = read_text(
+        config_path, "the config file", "Run mailer in the project's folder, or give --config PATH."
+    )
+    parsed = read_config(text, str(config_path))
+    root = config_path.parent
+    problems = list(parsed.problems)
+    sessions: dict[dt.date, SessionContent] = {}
+    if parsed.series is None:  # session files cannot be checked against a broken series
+        raise ConfigError("the project has problems", problems)
+    series = parsed.series
+    sessions_dir = Path(series.sessions_dir).expanduser()
+    sessions_dir = sessions_dir if sessions_dir.is_absolute() else root / sessions_dir
+    if not sessions_dir.is_dir():
+        problems.append(
+            Problem(
+                str(config_path),
+                f"the sessions folder {sessions_dir} does not exist",
+                key="series.sessions_dir",
+                severity="warning",
+                hint="No session has content yet; create the folder and add YYYY-MM-DD.toml files.",
+            )
+        )
+    else:
+        for path in sorted(sessions_dir.glob("*.toml")):
+            scheduled = scheduled_date_of(path.name)
+            if scheduled is None:
+                problems.append(
+                    Problem(
+                        str(path),
+                        "a session file must be named YYYY-MM-DD.toml",
+                        hint="Name it after the session's scheduled date.",
+                    )
+                )
+                continue
+            try:
+                content, found = read_session(
+                    read_text(path, "the session file"),
+                    str(path),
+                    scheduled,
+                    series,
+                    parsed.zoom,
+                )
+            except ConfigError as error:
+                problems.extend(error.problems)
+                continue
+            problems.extend(found)
+            if content is not None:
+                sessions[scheduled] = content
+    if errors_only(problems) or parsed.config is None:
+        raise ConfigError("the project has problems", problems)
+    return Project(root=root, config=parsed.config, sessions=sessions, warnings=tuple(problems))
+
+
+_TEMPLATE_SUFFIXES = (".txt", ".html")
+
+
+def load_sources(folder: Path) -> dict[str, str]:
+    """Every template file under `folder` (UTF-8), by name relative to it."""
+    if not folder.is_dir():
+        raise TemplateError(
+            f"the templates folder {folder} does not exist",
+            [
+                Problem(
+                    str(folder),
+                    "the templates folder does not exist",
+                    hint="Create it, or set [email] templates in config.toml.",
+                )
+            ],
+        )
+    sources = {}
+    problems = []
+    for path in sorted(folder.rglob("*")):
+        if path.suffix in _TEMPLATE_SUFFIXES and path.is_file():
+            try:
+                sources[path.relative_to(folder).as_posix()] = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError as error:
+                problems.append(
+                    Problem(str(path), f"not UTF-8 (byte {error.start})", hint="Save it as UTF-8.")
+                )
+    if problems:
+        raise TemplateError("some templates cannot be read", problems)
+    return sources
+
+
+def load_templates(project: Project) -> TemplateSet:
+    """The project's email templates, read and compiled (TemplateError lists every broken one)."""
+    folder = project.templates_dir
+    return TemplateSet(load_sources(folder), str(folder))

@@ -1,0 +1,116 @@
+"""The composition root: a project on disk, the clock, the environment, and the adapters built
+from them.
+
+The one place that reads the clock (`--now`, or the real one), the environment (secrets) and the
+project's files; the interfaces (`mailer.cli`, `mailer.daemon`, `mailer.web`) ask it for what
+they hand to the services, which take only what they use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from mailer.audience.unsubscribe import key_problem
+from mailer.config.settings import Config
+from mailer.errors import MailerError, Problem
+from mailer.messages.templates import TemplateSet
+from mailer.project.clock import Clock
+from mailer.project.load import Project, load_project, load_templates
+from mailer.store.state import State
+from mailer.transport.base import Transport
+from mailer.transport.factory import build_transport
+
+
+class Workspace:
+    """A project on disk, with the clock (real, or simulated with --now) and the environment."""
+
+    def __init__(
+        self,
+        config_path: Path,
+        now: dt.datetime | None = None,
+        environ: Mapping[str, str] | None = None,
+        on_warnings: Callable[[Sequence[Problem]], None] | None = None,
+        clock: Callable[[], dt.datetime] | None = None,
+    ) -> None:
+        self.config_path = config_path
+        self.rehearsal = Clock(now)
+        self.clock = clock  # a simulation's clock, which overrides both
+        self.environ = os.environ if environ is None else environ
+        self._on_warnings = on_warnings
+        self._project: Project | None = None
+        self._templates: TemplateSet | None = None
+
+    @property
+    def simulated_now(self) -> dt.datetime | None:
+        """The instant a rehearsal (--now) started at, if this is one."""
+        return self.rehearsal.start
+
+    def now(self) -> dt.datetime:
+        """The current instant, time-zone aware. A simulated start (--now) goes on ticking, so
+        that retries and deadlines behave in a rehearsal as they would for real."""
+        if self.clock is not None:
+            return self.clock()
+        return self.rehearsal()
+
+    def project(self) -> Project:
+        """The project, loaded and validated once (ConfigError lists every problem)."""
+        if self._project is None:
+            self._project = load_project(self.config_path)
+            if self._on_warnings is not None:
+                self._on_warnings(self._project.warnings)
+        return self._project
+
+    def override_config(self, config: Config) -> None:
+        """Use `config` instead of what config.toml says."""
+        self._project = dataclasses.replace(self.project(), config=config)
+
+    def fresh(self) -> Workspace:
+        """The same project read again from disk, with the same clock (a rehearsal's goes on
+        ticking) and environment; this one stays as it was until the new one is accepted."""
+        other = Workspace(self.config_path, None, self.environ, self._on_warnings, self.clock)
+        other.rehearsal = self.rehearsal
+        return other
+
+    def templates(self) -> TemplateSet:
+        """The project's email templates, compiled once (TemplateError lists every broken one).
+
+        Like the project, read once per workspace: the daemon makes a fresh workspace when a
+        file changes, and every unsubscribe page would otherwise compile them all again.
+        """
+        if self._templates is None:
+            self._templates = load_templates(self.project())
+        return self._templates
+
+    def database(self) -> Path:
+        """Where the project's state file is (the locks are beside it)."""
+        return self.project().database
+
+    def state(self) -> State:
+        """The project's state file, opened (and migrated)."""
+        return State(self.database())
+
+    def signing_key_problem(self) -> str | None:
+        """Why the unsubscribe signing key cannot be used, or None."""
+        variable = self.project().config.unsubscribe.key_env
+        return key_problem(self.environ.get(variable), variable)
+
+    def signing_key(self) -> bytes:
+        """The unsubscribe signing key, from the environment variable config.toml names."""
+        if problem := self.signing_key_problem():
+            raise MailerError(problem)
+        return self.environ[self.project().config.unsubscribe.key_env].encode()
+
+    def smtp_password(self) -> str | None:
+        """The SMTP password, from the environment variable `[smtp] password_env`."""
+        return self.environ.get(self.project().config.delivery.smtp.password_env)
+
+    def transport(self) -> Transport:
+        """The transport config.toml asks for."""
+        project = self.project()
+        return build_transport(
+            project.config.delivery, resolve=project.path, password=self.smtp_password()
+        )

@@ -1,0 +1,111 @@
+"""What the daemon sends, and when: jobs derived from config, session files and the ledger.
+
+Pure. Each job is one email of one session (its ledger key), with the instant it becomes due
+and the deadline after which it is useless. Invitations and reminders come from `[[cadence]]`,
+`before` the session's actual start (a moved session's reminders move with it; a cancelled
+session gets none). A session whose file is missing is *blocked* (never sent with blanks), and
+the organiser is warned `warn_missing` before its invitation. An update or a cancellation is
+due as soon as those already served have an older revision of the session than the current
+one, or the session was cancelled.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from mailer.config.settings import Config
+from mailer.model import Occurrence, SessionContent
+from mailer.recurrence import occurrences
+
+JobKind = Literal["invitation", "reminder", "update", "cancellation", "warning"]
+WARNING_MESSAGE = "warning:missing-file"
+
+
+@dataclass(frozen=True)
+class Job:
+    kind: JobKind
+    message: str  # the ledger key
+    occurrence: Occurrence
+    due: dt.datetime  # UTC
+    deadline: dt.datetime  # UTC; never after the session starts
+    segments: tuple[str, ...]  # () for updates and cancellations: whoever was served
+    blocked: str | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.occurrence.scheduled.isoformat()}/{self.message}"
+
+    def state(self, now: dt.datetime) -> Literal["waiting", "due", "late"]:
+        if now < self.due:
+            return "waiting"
+        return "due" if now < self.deadline else "late"
+
+
+def session_window(
+    config: Config, now: dt.datetime, horizon: dt.timedelta, lookback: dt.timedelta
+) -> tuple[dt.date, dt.date]:
+    """The dates of the sessions whose jobs can matter between now - lookback and now + horizon."""
+    longest = max((entry.before for entry in config.cadence), default=dt.timedelta(0))
+    warn = config.daemon.warn_missing or dt.timedelta(0)
+    zone = config.series.timezone
+    start = (now - lookback).astimezone(zone).date()
+    end = (now + horizon + longest + warn).astimezone(zone).date()
+    return start, end
+
+
+def cadence_jobs(
+    config: Config, sessions: Mapping[dt.date, SessionContent], *, start: dt.date, end: dt.date
+) -> list[Job]:
+    """The invitations, reminders and missing-file warnings of the sessions from start to end."""
+    jobs = []
+    for occurrence in occurrences(config.series, sessions, start=start, end=end):
+        if not occurrence.takes_place:
+            continue
+        blocked = None
+        if occurrence.content is None:
+            blocked = (
+                f"no session file ({config.series.sessions_dir}/"
+                f"{occurrence.scheduled.isoformat()}.toml)"
+            )
+        begins = occurrence.start_utc
+        for entry in config.cadence:
+            due = begins - entry.before
+            jobs.append(
+                Job(
+                    entry.kind,
+                    entry.message,
+                    occurrence,
+                    due,
+                    min(due + entry.send_by, begins),
+                    entry.segments,
+                    blocked,
+                )
+            )
+        warn = config.daemon.warn_missing
+        invitations = [begins - e.before for e in config.cadence if e.kind == "invitation"]
+        if blocked and warn is not None and invitations:
+            first = min(invitations)
+            jobs.append(Job("warning", WARNING_MESSAGE, occurrence, first - warn, first, ()))
+    jobs.sort(key=lambda job: (job.due, job.id))
+    return jobs
+
+
+def change_job(
+    config: Config,
+    occurrence: Occurrence,
+    current_sequence: int,
+    notified_sequence: int | None,
+    now: dt.datetime,
+) -> Job | None:
+    """The update or cancellation owed to those already served, if any."""
+    if notified_sequence is None or not config.daemon.updates or occurrence.content is None:
+        return None
+    begins = occurrence.start_utc
+    if occurrence.status == "cancelled":
+        return Job("cancellation", "cancellation", occurrence, now, begins, ())
+    if current_sequence > notified_sequence:
+        return Job("update", f"update:{current_sequence}", occurrence, now, begins, ())
+    return None

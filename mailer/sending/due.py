@@ -1,0 +1,321 @@
+"""The daemon's work, without the scheduler: which jobs are due, and doing them.
+
+`DaemonCore.run_due(now)` is idempotent: the ledger decides what is still to send, so it can be
+called as often as anyone likes (the scheduler's wake-ups, a restart, a double fire) and sends
+nothing twice. It sends what is due and not yet done (including people added to a list since,
+and retries), skips and reports what became too late, logs what is blocked, and warns the
+organiser of missing session files. The clock is injected, so tests run months in seconds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from mailer.config.settings import Config
+from mailer.errors import LockHeld, MailerError
+from mailer.messages.notices import missing_file_notice
+from mailer.messages.templates import TemplateSet
+from mailer.model import Recipient
+from mailer.project.load import Project
+from mailer.recurrence import occurrences
+from mailer.sending.cadence import WARNING_MESSAGE, Job, cadence_jobs, change_job, session_window
+from mailer.sending.engine import TOO_LATE, Engine
+from mailer.sending.plan import SendRequest, plan_send, record_plan
+from mailer.sending.run import run_send
+from mailer.store.ledger import Ledger, Outcome, SendKey
+from mailer.store.locks import sender_lock
+from mailer.store.revisions import session_revision
+from mailer.store.state import State
+from mailer.store.suppression import suppression_count
+from mailer.transport.base import Transport
+
+log = logging.getLogger("mailer.daemon")
+HORIZON = dt.timedelta(days=60)
+
+
+def due_jobs(
+    project: Project, state: State, now: dt.datetime, horizon: dt.timedelta = HORIZON
+) -> list[Job]:
+    """Every job that matters from `missed_lookback` ago to `horizon` ahead: the cadence's,
+    and the updates and cancellations owed to those already served (from the ledger)."""
+    config = project.config
+    start, end = session_window(config, now, horizon, config.daemon.missed_lookback)
+    jobs = [
+        job
+        for job in cadence_jobs(config, project.sessions, start=start, end=end)
+        if job.due <= now + horizon
+    ]
+    ledger = Ledger(state)
+    # every session, cancelled ones included: those have no cadence jobs, but may owe a
+    # cancellation to the people already invited
+    for occurrence in occurrences(config.series, project.sessions, start=start, end=end):
+        if occurrence.content is None:
+            continue
+        revision = session_revision(state, config, occurrence, now)
+        notified = ledger.notified_sequence(config.series.id, occurrence.scheduled)
+        change = change_job(config, occurrence, revision.sequence, notified, now)
+        if change is not None:
+            jobs.append(change)
+    jobs.sort(key=lambda job: (job.due, job.id))
+    return jobs
+
+
+def send_key(project: Project, job: Job) -> SendKey:
+    """The ledger key of a job's email."""
+    return SendKey(project.config.series.id, job.occurrence.scheduled, job.message)
+
+
+@dataclass
+class Round:
+    """What one call of run_due did."""
+
+    sent: dict[str, int] = field(default_factory=dict)  # job id -> messages sent
+    skipped: list[str] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # stopped by an error (logged)
+    postponed: bool = False  # another sender held the lock
+
+
+class DaemonCore:
+    """The daemon's work on one version of the project (`use` switches to another on reload).
+
+    `signing_key` gives the unsubscribe key (it raises when the key is unusable), `transport`
+    makes the configured transport, `clock` is the daemon's clock. `version` says what the
+    project's files looked like when it was loaded: a finished send is looked at again only
+    when it changes.
+    """
+
+    def __init__(
+        self,
+        project: Project,
+        templates: TemplateSet,
+        *,
+        signing_key: Callable[[], bytes],
+        transport: Callable[[], Transport],
+        clock: Callable[[], dt.datetime],
+        version: object = None,
+        on_engine: Callable[[Engine], None] = lambda _: None,
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.project = project
+        self.templates = templates
+        self.signing_key = signing_key
+        self.transport = transport
+        self.clock = clock
+        self.version = version
+        self.should_stop = should_stop
+        self.on_engine = on_engine
+        self._reported: set[str] = set()  # blocked or missed jobs already logged
+        self._settled: dict[str, tuple[object, int]] = {}  # job id -> what it was complete for
+
+    def use(
+        self,
+        project: Project,
+        templates: TemplateSet,
+        *,
+        transport: Callable[[], Transport],
+        version: object,
+    ) -> None:
+        """Work on a new version of the project from now on (a reload)."""
+        self.project, self.templates, self.transport = project, templates, transport
+        self.version = version
+
+    def state(self) -> State:
+        return State(self.project.database)
+
+    @property
+    def config(self) -> Config:
+        return self.project.config
+
+    def jobs(self, now: dt.datetime, horizon: dt.timedelta = HORIZON) -> list[Job]:
+        """Every job that matters from `missed_lookback` ago to `horizon` ahead."""
+        with self.state() as state:
+            return due_jobs(self.project, state, now, horizon)
+
+    def key(self, job: Job) -> SendKey:
+        return send_key(self.project, job)
+
+    async def run_due(self, now: dt.datetime) -> Round:
+        """Do every job that is due (see the module's docstring)."""
+        result = Round()
+        for job in self.jobs(now):
+            if self.should_stop():
+                break
+            state = job.state(now)
+            if state == "waiting":
+                continue
+            if state == "late":
+                self._late(job, now, result)
+                continue
+            if job.blocked is not None:
+                self._report(
+                    job.id,
+                    f"BLOCKED: the {job.kind} of {job.occurrence.scheduled} is "
+                    f"due but {job.blocked}: nothing is sent with blanks",
+                )
+                result.blocked.append(job.id)
+                continue
+            try:
+                if job.kind == "warning":
+                    await self._warn(job, now)
+                else:
+                    await self._send(job, now, result)
+            except LockHeld:
+                log.info(
+                    "another sender holds the lock: the %s of %s waits for the next round",
+                    job.kind,
+                    job.occurrence.scheduled,
+                )
+                result.postponed = True
+                return result
+            except MailerError as error:
+                log.error("the %s of %s failed: %s", job.kind, job.occurrence.scheduled, error)
+                result.failed.append(job.id)
+        return result
+
+    def _late(self, job: Job, now: dt.datetime, result: Round) -> None:
+        """A job whose deadline passed: whatever was not sent is skipped, and said so once."""
+        if job.deadline < now - self.config.daemon.missed_lookback or job.kind == "warning":
+            return
+        key = self.key(job)
+        with self.state() as state:
+            ledger = Ledger(state)
+            if ledger.complete(key):
+                return
+            skipped = ledger.skip_remaining(key, TOO_LATE, now)
+            planned = ledger.deadline(key) is not None
+        if not planned and job.kind in ("update", "cancellation"):
+            return  # changed once the session had begun: too late to tell anyone
+        if job.id not in self._reported:
+            how = f"{skipped} not sent" if planned else "not sent at all (was the daemon stopped?)"
+            self._report(
+                job.id,
+                f"MISSED: the {job.kind} of {job.occurrence.scheduled} "
+                f"(due {job.due:%Y-%m-%d %H:%M}Z, too late since "
+                f"{job.deadline:%Y-%m-%d %H:%M}Z): {how}",
+            )
+        result.skipped.append(job.id)
+
+    def _report(self, job_id: str, message: str) -> None:
+        if job_id not in self._reported:
+            self._reported.add(job_id)
+            log.warning(message)
+
+    async def _send(self, job: Job, now: dt.datetime, result: Round) -> None:
+        assert job.kind != "warning"
+        request = SendRequest(
+            job.occurrence.scheduled,
+            job.kind,
+            job.segments,
+            message=job.message,
+            deadline=job.deadline,
+        )
+        lock = sender_lock(self.project.database)
+        lock.acquire()
+        try:
+            with self.state() as state:
+                # a finished send is looked at again only when a list (or any file) or the
+                # suppression list changed: resolving 100,000 people every few minutes is waste
+                settled = (self.version, suppression_count(state))
+                if self._settled.get(job.id) == settled:
+                    return
+                plan = plan_send(self.project, state, request, now)
+                if plan.to_send == 0:
+                    if Ledger(state).complete(plan.key):
+                        self._settled[job.id] = settled
+                    return
+                record_plan(state, plan, now)
+                log.info(
+                    "sending the %s of %s: %d to send", job.kind, plan.key.session, plan.to_send
+                )
+                outcome = await run_send(
+                    self.project,
+                    self.templates,
+                    state,
+                    plan,
+                    signing_key=self.signing_key(),
+                    transport=self.transport(),
+                    clock=self.clock,
+                    on_engine=self.on_engine,
+                )
+                counts = Ledger(state).counts(plan.key)
+        finally:
+            lock.release()
+        result.sent[job.id] = outcome.tally.sent
+        log.info(
+            "the %s of %s: %d sent now; in all %s",
+            job.kind,
+            plan.key.session,
+            outcome.tally.sent,
+            ", ".join(f"{n} {s}" for s, n in sorted(counts.items())),
+        )
+        if outcome.abort is not None:
+            log.error("the %s of %s stopped: %s", job.kind, plan.key.session, outcome.abort)
+            result.failed.append(job.id)
+
+    async def _warn(self, job: Job, now: dt.datetime) -> None:
+        """Email the organiser, once, that the session's file is missing."""
+        config = self.config
+        key = self.key(job)
+        to = config.daemon.warn_to or config.organiser.email
+        with self.state() as state:
+            ledger = Ledger(state)
+            if ledger.complete(key):
+                return
+            ledger.plan(
+                key,
+                "warning",
+                segments=(),
+                deadline=job.deadline,
+                now=now,
+                recipients=[Recipient(email=to, key=to, language="en", ascii_email=to)],
+            )
+            claimed = ledger.claim(key, 1, now, config.delivery.sending.max_attempts) or []
+            for item in claimed:
+                notice = missing_file_notice(
+                    config, job.occurrence, job.deadline, now, WARNING_MESSAGE
+                )
+                lane = await self.transport().open_lane()
+                try:
+                    reply = await lane.send(notice)
+                    ledger.record(
+                        [Outcome(item.id, "sent", notice.message_id, reason=reply[:200])], now
+                    )
+                    log.warning(
+                        "WARNED %s: session %s has no file and its invitation is due %s",
+                        to,
+                        job.occurrence.scheduled,
+                        job.deadline,
+                    )
+                except MailerError as error:
+                    ledger.record(
+                        [
+                            Outcome(
+                                item.id,
+                                "retry",
+                                reason=str(error),
+                                next_attempt=now + dt.timedelta(minutes=5),
+                            )
+                        ],
+                        now,
+                    )
+                finally:
+                    await lane.close()
+
+    def next_wakeup(self, now: dt.datetime) -> dt.datetime | None:
+        """The next instant something becomes due: a job, or a retry of a send in progress."""
+        jobs = self.jobs(now)
+        upcoming = [job.due for job in jobs if job.due > now]
+        with self.state() as state:
+            ledger = Ledger(state)
+            for job in jobs:
+                if job.state(now) == "due":
+                    retry = ledger.next_retry(
+                        self.key(job), self.config.delivery.sending.max_attempts
+                    )
+                    if retry is not None:
+                        upcoming.append(max(retry, now))
+        return min(upcoming, default=None)

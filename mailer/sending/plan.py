@@ -1,0 +1,142 @@
+"""Planning a send: who gets which email, compared with the ledger, then recorded.
+
+`plan_send` resolves the audience and compares it with the ledger without writing anything (it
+is what `--dry-run` shows, and what the organiser confirms); `record_plan` writes the rows, and
+`mailer.sending.run` sends them (plan, then apply, as vdirsyncer does). `mailer send` and the
+daemon both go through here, holding the sender lock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from mailer.audience.segments import Resolution
+from mailer.calendar.revisions import Revision
+from mailer.errors import InvalidInput, Problem
+from mailer.model import EVERYONE, MessageKind, Occurrence, Recipient
+from mailer.project.lists import ListReader, audience, segments_named
+from mailer.project.load import Project
+from mailer.recurrence import find_occurrence
+from mailer.store.ledger import OPEN, Ledger, SendKey
+from mailer.store.revisions import session_revision
+from mailer.store.state import State
+from mailer.store.suppression import suppressed_keys
+
+
+@dataclass(frozen=True)
+class SendRequest:
+    day: dt.date
+    kind: MessageKind
+    segments: tuple[str, ...] = ()
+    limit: int | None = None
+    message: str | None = None  # the ledger key; default from the kind
+    deadline: dt.datetime | None = None  # default: when the session starts
+
+
+@dataclass
+class SendPlan:
+    """What a send would do, before anything is written."""
+
+    key: SendKey
+    kind: MessageKind
+    occurrence: Occurrence
+    revision: Revision
+    segments: tuple[str, ...]
+    deadline: dt.datetime
+    audience: Callable[[], Iterator[Recipient]]  # resolves the recipients afresh, streaming
+    people: int
+    resolution: Resolution
+    problems: list[Problem]
+    existing: Counter[str] = field(default_factory=Counter)
+    new: int = 0
+
+    @property
+    def to_send(self) -> int:
+        """Deliveries this run would send: the new ones and those still pending or to retry."""
+        return self.new + sum(self.existing[s] for s in OPEN)
+
+    def too_late(self, now: dt.datetime) -> bool:
+        return now >= self.deadline
+
+
+def message_key(kind: MessageKind, revision: Revision) -> str:
+    """The ledger's name of an email: an update is per revision, so each change gets one."""
+    return f"update:{revision.sequence}" if kind == "update" else kind
+
+
+def plan_send(project: Project, state: State, request: SendRequest, now: dt.datetime) -> SendPlan:
+    """Resolve who would get the email, and what the ledger already says. Writes no delivery."""
+    config = project.config
+    occurrence = find_occurrence(config.series, project.sessions, request.day)
+    if occurrence.content is None:
+        raise InvalidInput(
+            f"the session of {occurrence.scheduled} has no file "
+            f"({config.series.sessions_dir}/{occurrence.scheduled}.toml): "
+            "nothing is sent with blanks"
+        )
+    revision = session_revision(state, config, occurrence, now)
+    key = SendKey(
+        config.series.id,
+        occurrence.scheduled,
+        request.message or message_key(request.kind, revision),
+    )
+    ledger = Ledger(state)
+    blocked = suppressed_keys(state)
+    if not request.segments and request.kind in ("update", "cancellation"):
+        # whoever was sent something about this session may have it in their calendar
+        segments: tuple[str, ...] = ()
+
+        def people(resolution: Resolution, reader: ListReader) -> Iterator[Recipient]:  # noqa: ARG001
+            for recipient in ledger.served(config.series.id, occurrence.scheduled, ""):
+                if recipient.key in blocked:
+                    resolution.suppressed += 1
+                    continue
+                counts = resolution.per_language
+                counts[recipient.language] = counts.get(recipient.language, 0) + 1
+                yield recipient
+
+    else:
+        segments = request.segments or (EVERYONE,)
+        chosen = segments_named(project, segments)
+
+        def people(resolution: Resolution, reader: ListReader) -> Iterator[Recipient]:
+            return audience(reader, chosen, blocked, resolution, occurrence.scheduled)
+
+    # A first pass counts (what the organiser confirms); recording resolves again, streaming
+    # into the ledger: 100,000 recipients are never all in memory.
+    resolution, reader = Resolution(), ListReader(project)
+    known = ledger.recipients(key)
+    count = new = 0
+    for recipient in people(resolution, reader):
+        count += 1
+        new += recipient.key not in known
+    return SendPlan(
+        key,
+        request.kind,
+        occurrence,
+        revision,
+        segments,
+        request.deadline or occurrence.start,
+        lambda: people(Resolution(), ListReader(project)),
+        count,
+        resolution,
+        [*reader.report.all_problems(), *resolution.merged],
+        existing=ledger.counts(key),
+        new=new,
+    )
+
+
+def record_plan(state: State, plan: SendPlan, now: dt.datetime) -> int:
+    """Write the plan's deliveries to the ledger (before anything is sent)."""
+    return Ledger(state).plan(
+        plan.key,
+        plan.kind,
+        segments=plan.segments,
+        deadline=plan.deadline,
+        recipients=plan.audience(),
+        now=now,
+        sequence=plan.revision.sequence,
+    )

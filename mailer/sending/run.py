@@ -1,0 +1,122 @@
+"""Applying a recorded plan: the composer of the send, the engine that sends it, and proofs.
+
+`mailer send`, its worker processes and the daemon all send through `run_send`, holding the
+sender lock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable
+
+from mailer.audience.addresses import Address, parse_address
+from mailer.messages.compose import Composer
+from mailer.messages.templates import TemplateSet
+from mailer.model import Outgoing, Recipient
+from mailer.project.lists import list_columns
+from mailer.project.load import Project
+from mailer.sending.engine import Engine, RunResult, Tally
+from mailer.sending.plan import SendPlan
+from mailer.store.ledger import Ledger
+from mailer.store.state import State
+from mailer.store.suppression import suppress, suppressed_keys
+from mailer.transport.base import Transport
+
+
+def composer_for(
+    project: Project,
+    templates: TemplateSet,
+    plan: SendPlan,
+    *,
+    now: dt.datetime,
+    signing_key: bytes,
+    message: str | None = None,
+) -> Composer:
+    """The composer of the plan's email (`message`: another ledger key, for proofs)."""
+    config = project.config
+    return Composer(
+        config=config,
+        templates=templates,
+        occurrence=plan.occurrence,
+        kind=plan.kind,
+        message_key=message or plan.key.message,
+        revision=plan.revision,
+        now=now,
+        signing_key=signing_key,
+        field_names=list_columns(project),
+        envelope_from=config.delivery.sending.envelope_from,
+    )
+
+
+async def run_send(
+    project: Project,
+    templates: TemplateSet,
+    state: State,
+    plan: SendPlan,
+    *,
+    signing_key: bytes,
+    transport: Transport,
+    clock: Callable[[], dt.datetime],
+    on_progress: Callable[[Tally], None] = lambda _: None,
+    on_engine: Callable[[Engine], None] = lambda _: None,
+    limit: int | None = None,
+    recover: bool = True,
+) -> RunResult:
+    """Send the plan's deliveries (holding the sender lock). `on_engine` gets the engine,
+    so that the caller can stop it."""
+    config = project.config
+    composer = composer_for(project, templates, plan, now=clock(), signing_key=signing_key)
+
+    def bounce(message: Outgoing, reason: str) -> None:
+        suppress(state, parse_address(message.recipient), "bounced", reason, clock())
+
+    engine = Engine(
+        ledger=Ledger(state),
+        composer=composer,
+        transport=transport,
+        sending=config.delivery.sending,
+        smtp=config.delivery.smtp,
+        key=plan.key,
+        deadline=plan.deadline,
+        clock=clock,
+        suppressed=lambda: suppressed_keys(state),
+        on_bounce=bounce,
+        on_progress=on_progress,
+        limit=limit,
+        recover=recover,
+    )
+    on_engine(engine)
+    return await engine.run()
+
+
+async def send_proofs(
+    project: Project,
+    templates: TemplateSet,
+    plan: SendPlan,
+    address: Address,
+    *,
+    transport: Transport,
+    now: dt.datetime,
+    signing_key: bytes,
+) -> list[tuple[str, str]]:
+    """One copy of the email in each language to `address` (not recorded in the ledger)."""
+    proof_key = f"proof:{plan.key.message}:{now.timestamp():.0f}:{os.getpid()}"
+    composer = composer_for(
+        project, templates, plan, now=now, signing_key=signing_key, message=proof_key
+    )
+    lane = await transport.open_lane()
+    replies = []
+    try:
+        for language in project.config.series.languages:
+            proof = Recipient(
+                email=address.email,
+                key=address.key,
+                language=language,
+                name="",
+                ascii_email=address.ascii_email,
+            )
+            replies.append((language, await lane.send(composer.compose(proof))))
+    finally:
+        await lane.close()
+    return replies

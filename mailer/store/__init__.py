@@ -1,0 +1,3 @@
+"""The state file (adapter: SQLite) and the locks beside it: the schema, the send ledger, event
+revisions and the suppression list.
+"""

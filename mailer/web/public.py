@@ -1,0 +1,180 @@
+"""The daemon's web side (aiohttp, in the daemon's event loop).
+
+- `POST <unsubscribe path>/<token>`: RFC 8058 one-click unsubscribe (the body is
+  `List-Unsubscribe=One-Click`), and the button of the confirmation page: the address is
+  suppressed. `GET` only shows the confirmation page (mail scanners follow links: a GET must
+  never unsubscribe), in the recipient's language. A bad token gets a 400 page.
+- `GET /calendar.ics` and `/calendar/<language>.ics`: the series as a subscribable calendar,
+  one event per session with the UIDs of the emailed invitations, no attendees.
+- `GET /health` (JSON; 503 when something is wrong) and `GET /metrics` (Prometheus text).
+No page ever shows a stack trace.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+from urllib.parse import urlparse
+
+from aiohttp import web
+
+from mailer.audience.addresses import parse_address
+from mailer.audience.unsubscribe import read_token
+from mailer.calendar.ics import series_calendar
+from mailer.errors import InvalidAddress, InvalidToken
+from mailer.messages.pages import page_context
+from mailer.project.workspace import Workspace
+from mailer.recurrence import calendar_window
+from mailer.store.ledger import OPEN, STATES, Ledger
+from mailer.store.revisions import calendar_revisions
+from mailer.store.suppression import suppress, suppression_count
+
+log = logging.getLogger("mailer.http")
+HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",  # unsubscribe links carry tokens
+    "Cache-Control": "no-store",
+}
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def unsubscribe_path(workspace: Workspace) -> str:
+    """The path part of `[unsubscribe] url` (e.g. /unsubscribe)."""
+    url = workspace.project().config.unsubscribe.url or "https://localhost/unsubscribe"
+    return urlparse(url).path.rstrip("/") or "/unsubscribe"
+
+
+def make_app(
+    current: Callable[[], Workspace], health: Callable[[], Mapping[str, Any]]
+) -> web.Application:
+    """The application; `current()` gives the workspace in use (it changes on reload)."""
+
+    @web.middleware
+    async def no_tracebacks(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except web.HTTPException:
+            raise
+        except Exception:  # the one place unexpected errors become a page
+            log.exception("error serving %s", request.path)
+            return web.Response(
+                status=500, text="Something went wrong on our side.", headers=HEADERS
+            )
+
+    app = web.Application(middlewares=[no_tracebacks])
+    path = unsubscribe_path(current())
+
+    async def unsubscribe_page(request: web.Request) -> web.Response:
+        return _unsubscribe(current(), request, confirm=request.method == "GET")
+
+    async def feed(request: web.Request) -> web.Response:
+        workspace = current()
+        config = workspace.project().config
+        language = request.match_info.get("language", config.series.default_language)
+        if language not in config.series.languages:
+            raise web.HTTPNotFound(text=f"no calendar in '{language}'")
+        project = workspace.project()
+        now = workspace.now()
+        window = calendar_window(config.series, project.sessions, now)
+        with workspace.state() as state:
+            revisions = calendar_revisions(state, config, window, now)
+        data = series_calendar(config, window, language, revisions, layout="sessions")
+        return web.Response(
+            body=data,
+            content_type="text/calendar",
+            charset="utf-8",
+            headers={"Cache-Control": "max-age=3600"},
+        )
+
+    async def health_page(_: web.Request) -> web.Response:
+        report = dict(health())
+        status = 200 if report.get("status") == "ok" else 503
+        return web.Response(
+            status=status, text=json.dumps(report, indent=2), content_type="application/json"
+        )
+
+    async def metrics(_: web.Request) -> web.Response:
+        return web.Response(
+            text=_metrics(current(), health()),
+            content_type="text/plain",
+            charset="utf-8",
+            headers={"X-Content-Type-Options": "nosniff"},
+        )
+
+    app.router.add_get(f"{path}/{{token}}", unsubscribe_page)
+    app.router.add_post(f"{path}/{{token}}", unsubscribe_page)
+    app.router.add_get("/calendar.ics", feed)
+    app.router.add_get("/calendar/{language}.ics", feed)
+    app.router.add_get("/health", health_page)
+    app.router.add_get("/metrics", metrics)
+    return app
+
+
+def _unsubscribe(workspace: Workspace, request: web.Request, *, confirm: bool) -> web.Response:
+    project = workspace.project()
+    config = project.config
+    templates = workspace.templates()
+    token = request.match_info["token"]
+    try:
+        key = read_token(workspace.signing_key(), config.series.id, token)
+        address = parse_address(key)
+    except (InvalidToken, InvalidAddress):
+        html = templates.render_page(
+            config.series.default_language,
+            "unsubscribe",
+            page_context(config, config.series.default_language, "invalid", "", request.path),
+        )
+        return web.Response(status=400, text=html, content_type="text/html", headers=HEADERS)
+    with workspace.state() as state:
+        known = Ledger(state).language_of(address.key)
+        language = known if known in config.series.languages else config.series.default_language
+        now = workspace.now()
+        if not confirm and suppress(state, address, "unsubscribed", "one-click unsubscribe", now):
+            log.info("unsubscribed %s", address.email)
+    step = "confirm" if confirm else "done"
+    html = templates.render_page(
+        language, "unsubscribe", page_context(config, language, step, address.email, request.path)
+    )
+    return web.Response(text=html, content_type="text/html", headers=HEADERS)
+
+
+def _metrics(workspace: Workspace, health: Mapping[str, Any]) -> str:
+    with workspace.state() as state:
+        counts = Ledger(state).totals()
+        suppressed = suppression_count(state)
+    queue = sum(counts[s] for s in OPEN)
+    lines = [
+        "# HELP mailer_deliveries Deliveries in the ledger, by state.",
+        "# TYPE mailer_deliveries gauge",
+    ]
+    lines += [f'mailer_deliveries{{state="{s}"}} {counts[s]}' for s in STATES]
+    lines += [
+        "# HELP mailer_sent_total Emails accepted by the server (or written to the outbox).",
+        "# TYPE mailer_sent_total counter",
+        f"mailer_sent_total {counts['sent']}",
+        "# HELP mailer_failed_total Emails that failed for good.",
+        "# TYPE mailer_failed_total counter",
+        f"mailer_failed_total {counts['failed']}",
+        "# HELP mailer_retrying Emails waiting for a retry.",
+        "# TYPE mailer_retrying gauge",
+        f"mailer_retrying {counts['retry']}",
+        "# HELP mailer_queue Emails still to send (pending, retrying, unknown, being sent).",
+        "# TYPE mailer_queue gauge",
+        f"mailer_queue {queue}",
+        "# HELP mailer_suppressed Addresses never to mail again.",
+        "# TYPE mailer_suppressed gauge",
+        f"mailer_suppressed {suppressed}",
+        "# HELP mailer_scheduler_up 1 when the scheduler is running.",
+        "# TYPE mailer_scheduler_up gauge",
+        f"mailer_scheduler_up {1 if health.get('scheduler') == 'running' else 0}",
+    ]
+    if health.get("next_fire_timestamp"):
+        lines += [
+            "# HELP mailer_next_fire_timestamp_seconds When the daemon next wakes up.",
+            "# TYPE mailer_next_fire_timestamp_seconds gauge",
+            f"mailer_next_fire_timestamp_seconds {health['next_fire_timestamp']}",
+        ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,231 @@
+"""The daemon's logic over simulated months, in seconds: DST, a moved session, a cancelled
+one, a missing file, a restart in the middle, downtime."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import email
+import email.policy
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import icalendar
+import pytest
+
+from mailer.daemon.scheduler import Reloader, daemon_core
+from mailer.model import Outgoing
+from mailer.project.workspace import Workspace
+from mailer.sending.due import DaemonCore
+from mailer.transport.base import Transport
+from mailer.transport.memory import MemoryTransport
+from tests.support.project import edit, write
+
+UTC = dt.UTC
+SESSION = """
+[title]
+fr = "Titre {n}"
+en = "Title {n}"
+es = "Título {n}"
+"""
+
+
+class Simulation:
+    """A daemon whose clock the test moves, sending into memory."""
+
+    def __init__(self, project_dir: Path, start: dt.datetime) -> None:
+        self.project_dir = project_dir
+        self.now = start
+        self.outbox = MemoryTransport()
+        self.sent_at: dict[str, dt.datetime] = {}
+        self.core = self.restart()
+
+    def clock(self) -> dt.datetime:
+        return self.now
+
+    def transport(self, _: Workspace) -> Callable[[], Transport]:
+        return lambda: self.outbox
+
+    def restart(self) -> DaemonCore:
+        """A new daemon process: nothing kept but the files and the state file."""
+        workspace = Workspace(
+            self.project_dir / "config.toml",
+            clock=self.clock,
+            environ={"MAILER_UNSUBSCRIBE_KEY": "simulation-key-0123456789"},
+        )
+        self.core = daemon_core(workspace, transport_for=self.transport)
+        self.reloader = Reloader(workspace, self.core, self.transport)
+        return self.core
+
+    def run_until(self, end: dt.datetime, *, every: dt.timedelta = dt.timedelta(hours=6)) -> None:
+        """Wake when the daemon asks to, and at least every `every`, until `end`."""
+        while self.now < end:
+            self.reloader.refresh()  # as the daemon does at each wake-up
+            before = len(self.outbox.sent)
+            asyncio.run(self.core.run_due(self.now))
+            for message in self.outbox.sent[before:]:
+                self.sent_at[message.message_id] = self.now
+            upcoming = self.core.next_wakeup(self.now)
+            step = self.now + every
+            self.now = min(upcoming, step) if upcoming and upcoming > self.now else step
+            self.now = min(self.now, end)
+
+    def emails(self) -> list[tuple[str, str, str, dt.datetime]]:
+        """(session date, kind of email, recipient, when sent) for everything sent."""
+        found = []
+        for message in self.outbox.sent:
+            parsed = email.message_from_bytes(message.data, policy=email.policy.default)
+            attachment = next((p for p in parsed.walk() if p.get_filename()), None)
+            session, kind = "", "notice"
+            if attachment is not None:
+                payload = attachment.get_payload(decode=True)
+                assert isinstance(payload, bytes)
+                (event,) = icalendar.Calendar.from_ical(payload).events
+                session = event.uid.rsplit("-", 1)[1]
+                kind = _kind(str(parsed["Subject"]))
+            found.append((session, kind, message.recipient, self.sent_at[message.message_id]))
+        return found
+
+
+def _kind(subject: str) -> str:
+    for word, kind in (
+        ("Invitation", "invitation"),
+        ("Invitación", "invitation"),
+        ("Rappel", "reminder"),
+        ("Reminder", "reminder"),
+        ("Recordatorio", "reminder"),
+        ("Annulée", "cancellation"),
+        ("Cancelled", "cancellation"),
+        ("Cancelada", "cancellation"),
+        ("date", "update"),
+        ("fecha", "update"),
+        ("Update", "update"),
+        ("Mise à jour", "update"),
+        ("Actualiza", "update"),
+    ):
+        if word in subject:
+            return kind
+    raise AssertionError(subject)
+
+
+@pytest.fixture
+def simulated(project_dir: Path) -> Path:
+    """The shipped project with files for four sessions around the change to summer time."""
+    edit(project_dir / "config.toml", 'warn_missing = "P7D"', 'warn_missing = "P3D"')
+    for day, number in (("2021-02-16", 4), ("2021-03-16", 5), ("2021-05-18", 7)):
+        write(project_dir / "sessions" / f"{day}.toml", SESSION.format(n=number))
+    return project_dir
+
+
+def per_recipient(
+    emails: list[tuple[str, str, str, dt.datetime]], session: str, kind: str
+) -> Counter[str]:
+    return Counter(r for s, k, r, _ in emails if s == session and k == kind)
+
+
+def test_months_of_a_series_run_by_the_daemon(simulated: Path) -> None:
+    sim = Simulation(simulated, dt.datetime(2021, 1, 25, tzinfo=UTC))
+    sim.run_until(dt.datetime(2021, 3, 1, tzinfo=UTC))
+    # the April session is moved by a week, after its reminders were planned but before sent
+    sim.run_until(dt.datetime(2021, 4, 8, tzinfo=UTC))
+    edit(
+        simulated / "sessions" / "2021-04-20.toml",
+        "[title]",
+        "moved_to = { date = 2021-04-27 }\n[title]",
+    )
+    sim.restart()  # the daemon is restarted (a reload, for the core)
+    sim.run_until(dt.datetime(2021, 5, 10, tzinfo=UTC))
+    # the May session is cancelled after its invitation went out
+    edit(simulated / "sessions" / "2021-05-18.toml", "[title]", 'status = "cancelled"\n[title]')
+    sim.run_until(dt.datetime(2021, 6, 30, tzinfo=UTC))
+    emails = sim.emails()
+    everyone = 20
+
+    for session in ("20210216", "20210316"):
+        for kind in ("invitation", "reminder"):
+            counts = per_recipient(emails, session, kind)
+            assert len(counts) == everyone, (session, kind)
+            assert set(counts.values()) == ({1} if kind == "invitation" else {2}), (session, kind)
+    # one hour before, in UTC, on both sides of the change to summer time (2021-03-28)
+    winter = [t for s, k, _, t in emails if s == "20210316" and k == "reminder"]
+    assert dt.datetime(2021, 3, 16, 11, tzinfo=UTC) in winter  # 12:00 CET
+    # the moved session: one invitation, one update, and reminders at the new time
+    moved = "20210420"
+    assert set(per_recipient(emails, moved, "invitation").values()) == {1}
+    assert set(per_recipient(emails, moved, "update").values()) == {1}
+    reminders = sorted({t for s, k, _, t in emails if s == moved and k == "reminder"})
+    assert reminders == [
+        dt.datetime(2021, 4, 26, 11, tzinfo=UTC),
+        dt.datetime(2021, 4, 27, 10, tzinfo=UTC),
+    ]  # 12:00 CEST, a week later
+    # the cancelled session: invitation, then one cancellation each, and no reminders
+    cancelled = "20210518"
+    assert set(per_recipient(emails, cancelled, "invitation").values()) == {1}
+    assert set(per_recipient(emails, cancelled, "cancellation").values()) == {1}
+    assert not per_recipient(emails, cancelled, "reminder")
+    # June has no file: never sent with blanks, and the organiser was warned once
+    assert not [e for e in emails if e[0] == "20210615"]
+    warnings = [e for e in emails if e[1] == "notice"]
+    assert [(r, t.date().isoformat()) for _, _, r, t in warnings] == [
+        ("rencontres@icom-france.example.org", "2021-05-29"),  # invitation due 06-01, -3 days
+    ]
+
+
+def test_a_file_that_arrives_late_is_sent_late_within_send_by(simulated: Path) -> None:
+    (simulated / "sessions" / "2021-03-16.toml").unlink()
+    sim = Simulation(simulated, dt.datetime(2021, 2, 20, tzinfo=UTC))
+    sim.run_until(dt.datetime(2021, 3, 5, tzinfo=UTC))  # invitation due 03-02 11:00Z: blocked
+    assert not [e for e in sim.emails() if e[0] == "20210316"]
+    write(simulated / "sessions" / "2021-03-16.toml", SESSION.format(n=5))
+    sim.run_until(dt.datetime(2021, 3, 6, tzinfo=UTC))
+    invited = [t for s, k, _, t in sim.emails() if s == "20210316" and k == "invitation"]
+    assert len(invited) == 20 and min(invited) == dt.datetime(2021, 3, 5, tzinfo=UTC)
+
+
+def test_downtime_catches_up_what_is_still_useful_and_reports_the_rest(
+    simulated: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    sim = Simulation(simulated, dt.datetime(2021, 2, 1, tzinfo=UTC))
+    sim.run_until(dt.datetime(2021, 2, 10, tzinfo=UTC))  # the invitation of 02-16 is out
+    # the daemon is down from 02-10 to 02-15 20:00Z: the 1-day reminder (due 02-15 12:00Z,
+    # useful until 02-16 00:00Z) is caught up; the invitation of 03-16 was not due yet
+    sim.now = dt.datetime(2021, 2, 15, 20, tzinfo=UTC)
+    sim.restart()
+    sim.run_until(dt.datetime(2021, 2, 15, 21, tzinfo=UTC))
+    caught_up = [t for s, k, _, t in sim.emails() if s == "20210216" and k == "reminder"]
+    assert len(caught_up) == 20 and set(caught_up) == {dt.datetime(2021, 2, 15, 20, tzinfo=UTC)}
+    # down again through the 1-hour reminder (due 02-16 11:00Z, useful until 11:30Z)
+    sim.now = dt.datetime(2021, 2, 16, 11, 45, tzinfo=UTC)
+    sim.restart()
+    with caplog.at_level("WARNING", logger="mailer.daemon"):
+        sim.run_until(dt.datetime(2021, 2, 16, 12, tzinfo=UTC))
+    assert len([e for e in sim.emails() if e[0] == "20210216" and e[1] == "reminder"]) == 20
+    assert any(
+        "MISSED: the reminder of 2021-02-16" in record.message
+        and "not sent at all (was the daemon stopped?)" in record.message
+        for record in caplog.records
+    )
+
+
+def test_a_double_fire_or_a_restart_sends_nothing_twice(simulated: Path) -> None:
+    sim = Simulation(simulated, dt.datetime(2021, 2, 2, 12, tzinfo=UTC))
+    for _ in range(3):
+        asyncio.run(sim.core.run_due(sim.now))
+        sim.restart()
+    invitations = [m for m in sim.outbox.sent if isinstance(m, Outgoing)]
+    assert len(invitations) == 20
+
+
+def test_someone_added_to_a_list_after_the_invitation_gets_it_too(simulated: Path) -> None:
+    sim = Simulation(simulated, dt.datetime(2021, 2, 2, 10, tzinfo=UTC))
+    sim.run_until(dt.datetime(2021, 2, 3, tzinfo=UTC))  # the invitation of 02-16 is out
+    assert len(sim.outbox.sent) == 20
+    sim.run_until(dt.datetime(2021, 2, 4, tzinfo=UTC))  # and nothing more while nothing changes
+    assert len(sim.outbox.sent) == 20
+    members = simulated / "recipients" / "members.csv"
+    with members.open("a", encoding="utf-8") as file:
+        file.write("late.comer@example.org,Late Comer,en,member,,\n")
+    sim.run_until(dt.datetime(2021, 2, 4, 12, tzinfo=UTC))
+    late = [(recipient, kind) for _, kind, recipient, _ in sim.emails()[20:]]
+    assert late == [("late.comer@example.org", "invitation")]

@@ -1,0 +1,184 @@
+"""The daemon's web side on a real socket: one-click unsubscribe (RFC 8058), the confirmation
+page in the recipient's language, the calendar feed, /health and /metrics; and the page in a
+real browser."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import icalendar
+import pytest
+from aiohttp import web
+
+from mailer.audience.unsubscribe import make_token
+from mailer.calendar.ics import session_uid
+from mailer.model import Recipient
+from mailer.project.workspace import Workspace
+from mailer.store.ledger import Ledger, SendKey
+from mailer.store.suppression import suppressed_keys
+from mailer.web.public import make_app
+from tests.support.peers import icaljs
+
+KEY = "http-test-signing-key-0123456789"
+NOW = dt.datetime(2021, 4, 10, 12, tzinfo=dt.UTC)
+ANA = "ana.garcia@example.org"
+
+Scenario = Callable[[aiohttp.ClientSession, str], Awaitable[None]]
+
+
+def workspace(project_dir: Path) -> Workspace:
+    return Workspace(
+        project_dir / "config.toml", clock=lambda: NOW, environ={"MAILER_UNSUBSCRIBE_KEY": KEY}
+    )
+
+
+def serve(
+    project_dir: Path,
+    scenario: Scenario,
+    health: Mapping[str, Any] | None = None,
+) -> None:
+    """Run the app on 127.0.0.1, any free port, and `scenario(client, base_url)` against it."""
+    space = workspace(project_dir)
+    report = health or {"status": "ok", "scheduler": "running", "rounds": 3}
+
+    async def main() -> None:
+        runner = web.AppRunner(make_app(lambda: space, lambda: report))
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        try:
+            async with aiohttp.ClientSession() as client:
+                await scenario(client, f"http://127.0.0.1:{port}")
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(main())
+
+
+def invited_in_spanish(project_dir: Path) -> str:
+    """Ana was sent an email in Spanish: her unsubscribe path."""
+    space = workspace(project_dir)
+    config = space.project().config
+    with space.state() as state:
+        Ledger(state).plan(
+            SendKey(config.series.id, dt.date(2021, 4, 20), "invitation"),
+            "invitation",
+            segments=("everyone",),
+            deadline=NOW + dt.timedelta(days=5),
+            recipients=[Recipient(email=ANA, key=ANA, language="es")],
+            now=NOW,
+        )
+    return "/unsubscribe/" + make_token(KEY.encode(), config.series.id, ANA)
+
+
+def suppressed(project_dir: Path) -> frozenset[str]:
+    with workspace(project_dir).state() as state:
+        return suppressed_keys(state)
+
+
+def test_a_get_only_asks_and_a_one_click_post_unsubscribes(project_dir: Path) -> None:
+    path = invited_in_spanish(project_dir)
+    seen: dict[str, Any] = {}
+
+    async def scenario(client: aiohttp.ClientSession, base: str) -> None:
+        async with client.get(base + path) as response:  # what a link scanner does
+            seen["get"] = (response.status, await response.text(), dict(response.headers))
+        seen["after_get"] = suppressed(project_dir)
+        # what Gmail and Outlook send on "Unsubscribe" (RFC 8058), twice
+        for attempt in ("post", "again"):
+            async with client.post(base + path, data={"List-Unsubscribe": "One-Click"}) as response:
+                seen[attempt] = (response.status, await response.text())
+
+    serve(project_dir, scenario)
+    status, page, headers = seen["get"]
+    assert status == 200 and 'lang="es"' in page and ANA in page
+    assert 'method="post"' in page and 'id="unsubscribe"' in page
+    # the page offers the calendar feed instead, in her language
+    assert 'href="webcal://lists.icom-france.example.org/calendar/es.ics"' in page
+    assert "https://outlook.live.com/calendar/0/addfromweb?url=" in page
+    assert headers["Referrer-Policy"] == "no-referrer"
+    assert "default-src 'none'" in headers["Content-Security-Policy"]
+    assert seen["after_get"] == frozenset()
+    for attempt in ("post", "again"):
+        status, page = seen[attempt]
+        assert status == 200 and 'id="done"' in page and 'lang="es"' in page
+    assert suppressed(project_dir) == {ANA}
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["not-a-token", make_token(b"another-key-0123456789abcdef", "x", ANA), "%3Cscript%3E"],
+)
+def test_a_bad_link_gets_a_400_page_not_a_traceback(project_dir: Path, token: str) -> None:
+    seen: dict[str, tuple[int, str]] = {}
+
+    async def scenario(client: aiohttp.ClientSession, base: str) -> None:
+        for method in ("GET", "POST"):
+            async with client.request(method, f"{base}/unsubscribe/{token}") as response:
+                seen[method] = (response.status, await response.text())
+
+    serve(project_dir, scenario)
+    for status, page in seen.values():
+        assert status == 400
+        assert 'lang="fr"' in page and "Traceback" not in page and "<script>" not in page
+    assert suppressed(project_dir) == frozenset()
+
+
+@pytest.mark.node
+def test_the_feed_has_the_invitations_uids_and_no_attendees(project_dir: Path) -> None:
+    bodies: dict[str, tuple[int, str, bytes]] = {}
+
+    async def scenario(client: aiohttp.ClientSession, base: str) -> None:
+        for name in ("/calendar.ics", "/calendar/es.ics", "/calendar/de.ics"):
+            async with client.get(base + name) as response:
+                bodies[name] = (response.status, response.content_type, await response.read())
+
+    serve(project_dir, scenario)
+    assert bodies["/calendar/de.ics"][0] == 404
+    space = workspace(project_dir)
+    series = space.project().config.series
+    for name, language in (("/calendar.ics", "fr"), ("/calendar/es.ics", "es")):
+        status, content_type, data = bodies[name]
+        assert status == 200 and content_type == "text/calendar"
+        calendar = icalendar.Calendar.from_ical(data)
+        assert "REFRESH-INTERVAL" in calendar and "X-PUBLISHED-TTL" in calendar
+        events = calendar.events
+        assert events and all(e.get("attendee") is None for e in events)
+        assert all(e["summary"].params["LANGUAGE"] == language for e in events)
+        april = next(e for e in events if str(e.start).startswith("2021-04-20"))
+        assert str(april["uid"]) == session_uid(series, dt.date(2021, 4, 20))
+        path = project_dir / f"feed-{language}.ics"
+        path.write_bytes(data.replace(b"Europe/Paris", f"Europe/Paris-{language}".encode()))
+        parsed = icaljs(path)  # ical.js (Thunderbird's parser) reads the same events
+        assert sorted(e["uid"] for e in parsed["events"]) == sorted(str(e["uid"]) for e in events)
+
+
+def test_health_and_metrics(project_dir: Path) -> None:
+    invited_in_spanish(project_dir)
+    seen: dict[str, tuple[int, str]] = {}
+
+    async def scenario(client: aiohttp.ClientSession, base: str) -> None:
+        for name in ("/health", "/metrics"):
+            async with client.get(base + name) as response:
+                seen[name] = (response.status, await response.text())
+
+    serve(project_dir, scenario)
+    assert seen["/health"][0] == 200 and '"status": "ok"' in seen["/health"][1]
+    metrics = seen["/metrics"][1]
+    # the Prometheus text format: HELP and TYPE, then `name{labels} value` lines
+    for line in metrics.splitlines():
+        assert re.fullmatch(r"# (HELP|TYPE) \w+ .+|\w+(\{\w+=\"\w+\"\})? [0-9.e+]+", line), line
+    assert 'mailer_deliveries{state="pending"} 1' in metrics
+    assert "mailer_queue 1" in metrics and "mailer_scheduler_up 1" in metrics
+
+    seen.clear()
+    serve(project_dir, scenario, health={"status": "failing", "scheduler": "stopped"})
+    assert seen["/health"][0] == 503
+    assert "mailer_scheduler_up 0" in seen["/metrics"][1]

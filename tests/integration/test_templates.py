@@ -1,0 +1,107 @@
+"""Template mistakes are found by `mailer check` (file, line, what to do), never in a sent email."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.support.project import edit
+
+Cli = Callable[..., tuple[int, str, str]]
+
+
+def check(run_cli: Cli, project_dir: Path) -> tuple[int, str]:
+    code, _, err = run_cli("--config", str(project_dir / "config.toml"), "check")
+    assert "Traceback" not in err
+    return code, err
+
+
+def test_the_shipped_templates_pass(
+    run_cli: Cli, project_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAILER_UNSUBSCRIBE_KEY", "a-key-for-the-template-tests")
+    code, err = check(run_cli, project_dir)
+    assert (code, err) == (0, "")
+
+
+def test_a_syntax_error_names_file_and_line(run_cli: Cli, project_dir: Path) -> None:
+    edit(project_dir / "templates" / "es" / "_session.html", "{% endfor %}", "{% endfro %}")
+    code, err = check(run_cli, project_dir)
+    assert code == 2
+    assert f"{project_dir}/templates/es/_session.html:13: Encountered unknown tag 'endfro'" in err
+
+
+def test_a_misspelt_variable_is_an_error_not_a_blank(run_cli: Cli, project_dir: Path) -> None:
+    edit(
+        project_dir / "templates" / "en" / "_join.html", "{{ zoom.passcode }}", "{{ zoom.pascode }}"
+    )
+    code, err = check(run_cli, project_dir)
+    assert code == 2
+    assert (
+        f"{project_dir}/templates/en/_join.html:5: 'dict object' has no attribute "
+        "'pascode' (a variable or attribute the template uses does not exist)" in err
+    )
+
+
+def test_computing_with_a_per_recipient_value_is_refused(run_cli: Cli, project_dir: Path) -> None:
+    edit(
+        project_dir / "templates" / "fr" / "invitation.txt",
+        "Bonjour {{ recipient.name }},",
+        "Bonjour {{ recipient.name|upper }},",
+    )
+    code, err = check(run_cli, project_dir)
+    assert code == 2
+    assert (
+        f"{project_dir}/templates/fr/invitation.txt:1: recipient.name is a per-recipient "
+        "value: templates may print recipient.name or test it with 'if', not compute with it."
+        in err
+    )
+
+
+def test_a_missing_template_is_named(run_cli: Cli, project_dir: Path) -> None:
+    (project_dir / "templates" / "es" / "reminder.subject.txt").unlink()
+    code, err = check(run_cli, project_dir)
+    assert code == 2 and "templates/es/reminder.subject.txt: this template is missing" in err
+
+
+def test_templates_cannot_reach_python(run_cli: Cli, project_dir: Path) -> None:
+    edit(
+        project_dir / "templates" / "en" / "invitation.txt",
+        "Hello,",
+        "Hello {{ ''.__class__.__mro__ }},",
+    )
+    code, err = check(run_cli, project_dir)
+    assert code == 2 and "unsafe" in err.lower()
+
+
+def test_preview_writes_eml_html_and_ics(run_cli: Cli, project_dir: Path) -> None:
+    out = project_dir / "out"
+    code, stdout, err = run_cli(
+        "--config",
+        str(project_dir / "config.toml"),
+        "--now",
+        "2021-04-19T10:00:00+02:00",
+        "preview",
+        "2021-04-20",
+        "--kind",
+        "reminder",
+        "--all-languages",
+        "--out",
+        str(out),
+    )
+    assert code == 0 and "sample key" in err
+    assert [line.split(":")[0] for line in stdout.splitlines()] == ["fr", "en", "es"]
+    eml = out / "2021-04-20-reminder-en.eml"
+    message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.strict)
+    assert str(message["Subject"]).startswith("Reminder: Session 6")
+    assert "starts in 1 day" in (out / "2021-04-20-reminder-en.html").read_text(encoding="utf-8")
+    assert (out / "2021-04-20-reminder-es.ics").read_bytes().startswith(b"BEGIN:VCALENDAR\r\n")
+
+
+def test_preview_of_a_session_without_file_says_so(run_cli: Cli, project_dir: Path) -> None:
+    code, _, err = run_cli("--config", str(project_dir / "config.toml"), "preview", "2021-05-18")
+    assert code == 2 and "the session of 2021-05-18 has no file yet" in err

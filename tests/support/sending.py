@@ -1,0 +1,63 @@
+"""Pointing a copied project at the test SMTP server, big generated lists, and reading the
+ledger of a state file directly (not through mailer's code)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+
+def use_smtp(project_dir: Path, port: int, **settings: object) -> Path:
+    """Point the project at the test server (quick retries, short deadlines)."""
+    values: dict[str, object] = {
+        "host": "127.0.0.1",
+        "port": port,
+        "security": "none",
+        "connections": 3,
+        "timeout": 2,
+        "deadline": 3,
+    }
+    values.update(settings)
+    smtp = "\n".join(f"{key} = {json.dumps(value)}" for key, value in values.items())
+    config = project_dir / "config.toml"
+    config.write_text(
+        config.read_text(encoding="utf-8")
+        + f"""
+[transport]
+kind = "smtp"
+
+[smtp]
+{smtp}
+
+[sending]
+retry_after = "PT0.2S"
+retry_limit = "PT1S"
+wait_for_retries = "PT30S"
+max_attempts = 4
+batch = 5
+""",
+        encoding="utf-8",
+    )
+    return config
+
+
+def big_list(path: Path, count: int) -> None:
+    with path.open("w", encoding="utf-8", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["email", "name", "language"])
+        for number in range(count):
+            writer.writerow(
+                [f"person.{number}@example.org", f"Person {number}", ("fr", "en", "es")[number % 3]]
+            )
+
+
+def ledger(config: Path, column: str = "state") -> Counter[Any]:
+    connection = sqlite3.connect(config.parent / "state" / "mailer.db")
+    try:
+        return Counter(row[0] for row in connection.execute(f"SELECT {column} FROM deliveries"))
+    finally:
+        connection.close()

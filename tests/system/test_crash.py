@@ -1,0 +1,108 @@
+"""A real `mailer send`, killed with SIGKILL at random moments and started again, until done:
+then everyone got the email, and every duplicate has the Message-ID of its twin."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.support.project import soak_rounds
+from tests.support.sending import big_list, use_smtp
+from tests.support.smtp_server import SmtpServer
+
+pytestmark = pytest.mark.soak
+RECIPIENTS = 6000
+
+
+def orphans() -> list[str]:
+    """Sending processes still running after their parent was killed."""
+    result = subprocess.run(
+        ["pgrep", "-af", "mailer-sender|multiprocessing.spawn"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return [line for line in result.stdout.splitlines() if "pgrep" not in line]
+
+
+def mailer_send(config: Path) -> subprocess.Popen[bytes]:
+    environment = {**os.environ, "MAILER_UNSUBSCRIBE_KEY": "crash-test-signing-key-0123456789"}
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mailer",
+            "--config",
+            str(config),
+            "--now",
+            "2021-04-06T09:00:00+02:00",
+            "send",
+            "2021-04-20",
+            "--kind",
+            "invitation",
+            "--yes",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=environment,
+    )
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_sigkill_at_random_moments_loses_no_one_and_duplicates_share_their_id(
+    project_dir: Path, processes: int
+) -> None:
+    """With two processes, killing `mailer send` must take its workers with it."""
+    seed = int(os.environ.get("MAILER_CRASH_SEED", random.randrange(1 << 30)))
+    rng = random.Random(seed)
+    big_list(project_dir / "recipients" / "members.csv", RECIPIENTS)
+    for other in ("partners.csv", "speakers.csv"):
+        (project_dir / "recipients" / other).write_text("email\n", encoding="utf-8")
+    kills = 0
+    with SmtpServer() as server:
+        config = use_smtp(project_dir, server.port, connections=4, deadline=10)
+        config.write_text(
+            config.read_text(encoding="utf-8").replace(
+                "batch = 5", f"batch = 5\nprocesses = {processes}"
+            ),
+            encoding="utf-8",
+        )
+        for _ in range(soak_rounds(3)):
+            process = mailer_send(config)
+            time.sleep(rng.uniform(0.5, 3.0))
+            if process.poll() is not None:
+                break
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=30)
+            kills += 1
+            time.sleep(0.2)  # the workers die with it (PR_SET_PDEATHSIG)
+            assert not orphans(), f"seed {seed}: workers outlived mailer send"
+        while True:  # then let it finish
+            process = mailer_send(config)
+            _, err = process.communicate(timeout=300)
+            if process.returncode == 0:
+                break
+            assert process.returncode == 75, (seed, err.decode())  # retries due: run again
+        received = server.recorder.by_recipient()
+        ids_by_recipient: dict[str, set[str]] = {}
+        for message in server.received:
+            ids_by_recipient.setdefault(message.recipients[0], set()).add(message.message_id)
+    everyone = {f"person.{n}@example.org" for n in range(RECIPIENTS)}
+    assert set(received) == everyone, f"seed {seed}: someone was lost"
+    assert all(len(ids) == 1 for ids in ids_by_recipient.values()), f"seed {seed}"
+    duplicates = sum(count - 1 for count in received.values())
+    print(f"\nseed {seed}: {kills} kills, {duplicates} duplicates")
+    assert duplicates <= kills * 5, f"seed {seed}: more than [sending] batch per crash"
+    connection = sqlite3.connect(project_dir / "state" / "mailer.db")
+    states = Counter(row[0] for row in connection.execute("SELECT state FROM deliveries"))
+    connection.close()
+    assert states == {"sent": RECIPIENTS}, f"seed {seed}"

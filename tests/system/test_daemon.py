@@ -1,0 +1,240 @@
+"""The real `mailer daemon`, as a process, against a real SMTP server: it sends when the
+invitation is due and not before, survives `kill -9`, stops cleanly on SIGTERM, refuses a
+broken config on SIGHUP while the old one keeps running, and will not run twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import email.utils
+import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.support.project import edit, soak_rounds
+from tests.support.sending import big_list, use_smtp
+from tests.support.smtp_server import Fault, SmtpServer
+
+KEY = "daemon-test-signing-key-0123456789"
+DUE = "2021-04-06T13:00:00+02:00"  # the invitation of 2021-04-20: 14 days before 13:00
+PEOPLE = 1500
+T = TypeVar("T")
+
+
+class DaemonProcess:
+    """`mailer --now NOW daemon` in a process of its own, its log in a file."""
+
+    def __init__(self, config: Path, now: str) -> None:
+        self.log_path = config.parent / f"daemon-{time.monotonic_ns()}.log"
+        self._log = self.log_path.open("w", encoding="utf-8")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "mailer", "--config", str(config), "--now", now, "daemon"],
+            stdout=subprocess.DEVNULL,
+            stderr=self._log,
+            env={**os.environ, "MAILER_UNSUBSCRIBE_KEY": KEY},
+        )
+        found = self.wait_for_log(r"serving http://127\.0\.0\.1:(\d+)")
+        self.port = int(found.group(1))
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8")
+
+    def wait_for_log(self, pattern: str, timeout: float = 30) -> re.Match[str]:
+        return wait_until(lambda: re.search(pattern, self.log()), timeout, self.log)
+
+    def health(self) -> dict[str, Any]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=5) as r:
+                report: dict[str, Any] = json.load(r)
+        except urllib.error.HTTPError as error:  # 503: something is wrong, said in the body
+            assert error.code == 503
+            report = json.load(error)
+        return report
+
+    def stop(self, signum: int = signal.SIGTERM) -> int:
+        self.process.send_signal(signum)
+        code = self.process.wait(timeout=60)
+        self._log.close()
+        return code
+
+
+def wait_until(
+    condition: Callable[[], T | None], timeout: float, context: Callable[[], str] = str
+) -> T:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := condition():
+            return result
+        time.sleep(0.05)
+    raise AssertionError(f"timed out; {context()}")
+
+
+@pytest.fixture
+def project(project_dir: Path) -> Iterator[tuple[Path, SmtpServer]]:
+    """The shipped project with 1,500 members, sending to a real server that answers slowly
+    (so that a send lasts long enough to be interrupted), its web side on any free port."""
+    big_list(project_dir / "recipients" / "members.csv", PEOPLE)
+    for other in ("partners.csv", "speakers.csv"):
+        (project_dir / "recipients" / other).write_text("email\n", encoding="utf-8")
+    edit(project_dir / "config.toml", 'listen = "127.0.0.1:8025"', 'listen = "127.0.0.1:0"')
+    with SmtpServer() as server:
+        server.add_fault(Fault("DATA", "slow", delay=0.004, times=None))
+        use_smtp(project_dir, server.port, connections=4, deadline=10)
+        yield project_dir / "config.toml", server
+
+
+def more_than(server: SmtpServer, count: int) -> Callable[[], bool]:
+    return lambda: len(server.received) > count
+
+
+def ledger_states(config: Path) -> Counter[str]:
+    connection = sqlite3.connect(config.parent / "state" / "mailer.db")
+    try:
+        return Counter(row[0] for row in connection.execute("SELECT state FROM deliveries"))
+    finally:
+        connection.close()
+
+
+def sent_dates(server: SmtpServer) -> dict[str, dt.datetime]:
+    """Message-ID -> the Date header: when its send started, by the daemon's clock."""
+    found = {}
+    for message in server.received:
+        parsed = email.message_from_bytes(message.data, policy=email.policy.default)
+        found[str(parsed["Message-ID"])] = email.utils.parsedate_to_datetime(str(parsed["Date"]))
+    return found
+
+
+def ledger_ids(config: Path) -> dict[str, str]:
+    """Message-ID -> the email (invitation, reminder:PT2M45S...) the ledger sent it as."""
+    connection = sqlite3.connect(config.parent / "state" / "mailer.db")
+    try:
+        rows = connection.execute("SELECT message_id, message FROM deliveries WHERE state='sent'")
+        return dict(rows.fetchall())
+    finally:
+        connection.close()
+
+
+SECONDS_APART = """
+[[cadence]]
+kind = "invitation"
+before = "PT3M"
+
+[[cadence]]
+kind = "reminder"
+before = "PT2M45S"
+
+[[cadence]]
+kind = "reminder"
+before = "PT2M30S"
+
+"""
+SESSION = dt.datetime(2021, 4, 20, 13, tzinfo=ZoneInfo("Europe/Paris"))
+
+
+@pytest.mark.soak
+def test_the_daemon_sends_when_due_survives_kill_9_and_stops_cleanly(
+    project: tuple[Path, SmtpServer],
+) -> None:
+    """An invitation 3 minutes before the session and reminders 15 seconds apart; the daemon
+    starts 3 seconds before the invitation is due, and is killed with SIGKILL mid-way."""
+    config, server = project
+    text = config.read_text(encoding="utf-8")
+    start, end = text.index("[[cadence]]"), text.index("[daemon]")
+    config.write_text(text[:start] + SECONDS_APART + text[end:], encoding="utf-8")
+    kills = soak_rounds(2)
+    begin, clock = SESSION - dt.timedelta(minutes=3, seconds=3), time.monotonic()
+
+    def now() -> str:  # the simulated clock goes on across restarts, as the real one would
+        return (begin + dt.timedelta(seconds=time.monotonic() - clock)).isoformat()
+
+    daemon = DaemonProcess(config, now())
+    for number in range(kills):
+        wait_until(more_than(server, 300 + number * 3 * PEOPLE // kills), 60, daemon.log)
+        assert daemon.stop(signal.SIGKILL) == -signal.SIGKILL
+        daemon = DaemonProcess(config, now())
+    wait_until(lambda: ledger_states(config) == {"sent": 3 * PEOPLE}, 120, daemon.log)
+
+    sent_as = ledger_ids(config)
+    dates = sent_dates(server)
+    assert set(dates) == set(sent_as)  # every email the ledger says is sent arrived
+    for message, before in (
+        ("invitation", 180),
+        ("reminder:PT2M45S", 165),
+        ("reminder:PT2M30S", 150),
+    ):
+        due = SESSION - dt.timedelta(seconds=before)
+        first = min(d for i, d in dates.items() if sent_as[i] == message)
+        assert due <= first < due + dt.timedelta(seconds=10), message  # on time, never early
+    copies = server.recorder.message_ids()
+    duplicates = sum(copies.values()) - 3 * PEOPLE
+    print(f"\n{kills} kills, {duplicates} duplicates of {3 * PEOPLE} emails")
+    assert duplicates <= 5 * kills  # [sending] batch per crash, each the same Message-ID
+
+    # a broken edit, then SIGHUP: refused, said in the log and by /health, still running
+    good = config.read_text(encoding="utf-8")
+    config.write_text(good.replace("[series]", "[series]\nrepeat = 3", 1), encoding="utf-8")
+    daemon.process.send_signal(signal.SIGHUP)
+    daemon.wait_for_log(r"the new configuration is refused")
+    assert "repeat" in daemon.log()
+    health = daemon.health()
+    assert health["status"] == "degraded" and "refused" in health["config"]
+    assert daemon.process.poll() is None
+    config.write_text(good, encoding="utf-8")
+    daemon.process.send_signal(signal.SIGHUP)
+    daemon.wait_for_log(r"reloaded the configuration")
+    health = daemon.health()
+    assert health["status"] == "ok" and "config" not in health
+    assert health["scheduler"] == "running" and health["ledger"] == "ok"
+    assert dt.datetime.fromisoformat(health["next_fire"]) > dt.datetime.now(dt.UTC)
+
+    assert daemon.stop() == 0
+    assert "stopped" in daemon.log() and "Traceback" not in daemon.log()
+
+
+def test_sigterm_in_the_middle_of_a_send_leaves_nothing_unknown(
+    project: tuple[Path, SmtpServer],
+) -> None:
+    config, server = project
+    daemon = DaemonProcess(config, DUE)
+    wait_until(lambda: len(server.received) > 100, 60, daemon.log)
+    assert daemon.stop() == 0
+    states = ledger_states(config)
+    # messages in flight finished and were recorded: the ledger is exactly what the server has
+    assert set(states) == {"sent", "pending"}
+    assert states["sent"] == len(server.received) == len(set(server.recorder.by_recipient()))
+    daemon = DaemonProcess(config, "2021-04-06T13:10:00+02:00")
+    wait_until(lambda: ledger_states(config) == {"sent": PEOPLE}, 120, daemon.log)
+    assert daemon.stop() == 0
+    assert Counter(server.recorder.by_recipient().values()) == {1: PEOPLE}  # no duplicates
+
+
+def test_a_second_daemon_on_the_same_state_is_refused(project: tuple[Path, SmtpServer]) -> None:
+    config, _ = project
+    daemon = DaemonProcess(config, "2021-04-01T12:00:00+02:00")
+    second = subprocess.run(
+        [sys.executable, "-m", "mailer", "--config", str(config), "daemon"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        env={**os.environ, "MAILER_UNSUBSCRIBE_KEY": KEY},
+    )
+    assert second.returncode == 3
+    assert "holds the daemon lock" in second.stderr and "Traceback" not in second.stderr
+    assert daemon.health()["status"] == "ok"
+    assert daemon.stop() == 0

@@ -1,0 +1,240 @@
+"""Validation: every problem at once, each with file, line, key and what to do."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from mailer.config.validate import parse_config
+from mailer.errors import ConfigError, Problem
+from mailer.project.load import load_project
+from tests.support.project import REPO, edit, write
+
+
+def problems_of(config_path: Path) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_project(config_path)
+    return sorted(str(p).replace(str(config_path.parent) + "/", "") for p in caught.value.problems)
+
+
+def test_the_shipped_project_is_valid_and_carries_session_six() -> None:
+    project = load_project(REPO / "config.toml")
+    assert project.warnings == ()
+    series = project.config.series
+    assert (series.id, series.timezone.key, series.languages) == (
+        "icom-france-solidarites-musees",
+        "Europe/Paris",
+        ("fr", "en", "es"),
+    )
+    assert (series.first, series.start, series.end) == (
+        dt.date(2020, 11, 17),
+        dt.time(13),
+        dt.time(14, 30),
+    )
+    content = project.sessions[dt.date(2021, 4, 20)]
+    assert [speaker.name["en"] for speaker in content.speakers][:4] == [
+        "Bruno Maquart",
+        "Emma Nardi",
+        "Kirsi Pulkkinen",
+        "Emilie Vanhaesebroucke",
+    ]
+    assert content.speakers[4].to_be_confirmed
+    assert content.moderator is not None and content.moderator.name["es"] == "Froso Nomikou"
+    assert all(len(content.questions[lang]) == 3 for lang in series.languages)
+    assert project.config.zoom.meeting_id == "857 2055 9693"
+
+
+def test_every_problem_of_config_and_session_files_is_reported_at_once(
+    config_path: Path,
+) -> None:
+    edit(config_path, 'timezone = "Europe/Paris"', 'timezone = "Europe/Pari"')
+    edit(config_path, "end = 14:30:00", "end = 12:30:00")
+    edit(config_path, 'sessions_dir = "sessions"', 'sesions_dir = "sessions"')
+    edit(config_path, 'es = "Solidaridad, museos: ¿de qué estamos hablando?"\n', "")
+    edit(config_path, 'email = "rencontres@icom-france.example.org"', 'email = "rencontres"')
+    write(
+        config_path.parent / "sessions" / "2021-04-21.toml",
+        """
+        [title]
+        fr = "Mauvaise date"
+        en = "Wrong date"
+        es = "Fecha equivocada"
+    """,
+    )
+    assert problems_of(config_path) == [
+        "config.toml:12: at 'series.end': the session ends (12:30) before it starts (13:00). "
+        "Set end after start; sessions that run past midnight are not supported.",
+        "config.toml:16: at 'series.sesions_dir': unknown key. Did you mean 'sessions_dir'?",
+        "config.toml:20: at 'series.title.es': the 'es' text is missing. Every per-language "
+        "table needs all of: fr, en, es.",
+        "config.toml:57: at 'organiser.email': An email address must have an @-sign.",
+        "config.toml:7: at 'series.timezone': 'Europe/Pari' is not an IANA time zone. "
+        "Did you mean 'Europe/Paris'?",
+    ]
+
+
+def test_session_files_are_checked_while_config_has_an_unrelated_error(
+    config_path: Path,
+) -> None:
+    edit(config_path, 'email = "rencontres@icom-france.example.org"', 'email = "rencontres"')
+    write(
+        config_path.parent / "sessions" / "2021-04-21.toml",
+        """
+        [title]
+        fr = "x"
+        en = "x"
+        es = "x"
+    """,
+    )
+    problems = problems_of(config_path)
+    assert any(
+        p.startswith("sessions/2021-04-21.toml: 2021-04-21 is not a date of the series")
+        and "did you mean 2021-04-20.toml or 2021-05-18.toml?" in p
+        for p in problems
+    )
+    assert any("organiser.email" in p for p in problems)
+
+
+def test_a_session_file_missing_a_language_names_file_line_and_key(config_path: Path) -> None:
+    session = config_path.parent / "sessions" / "2021-04-20.toml"
+    edit(session, 'es = "Secretaria general de ICOM Grecia"\n', "")
+    edit(session, "moderator]\nname", "moderator]\nnom")
+    assert problems_of(config_path) == [
+        "sessions/2021-04-20.toml:62: at 'moderator.name': this key is required. Write it as "
+        'name = { fr = "...", en = "...", es = "..." } or as a [moderator.name] table.',
+        "sessions/2021-04-20.toml:63: at 'moderator.nom': unknown key. Known keys here: name, "
+        "role, to_be_confirmed.",
+        "sessions/2021-04-20.toml:64: at 'moderator.role.es': the 'es' text is missing. Every "
+        "per-language table needs all of: fr, en, es.",
+    ]
+
+
+def test_an_invalid_rule_and_a_first_date_off_the_rule_are_explained(config_path: Path) -> None:
+    edit(config_path, 'rule = "FREQ=MONTHLY;BYDAY=+3TU"', 'rule = "FREQ=MONTHLY;BYDAY=+3XX"')
+    assert problems_of(config_path) == [
+        "config.toml:9: at 'series.rule': the rule is not a valid RFC 5545 RRULE (invalid "
+        "'BYDAY': +3XX). See RFC 5545 section 3.3.10; the default is FREQ=MONTHLY;BYDAY=+3TU "
+        "(every third Tuesday)."
+    ]
+    edit(config_path, "+3XX", "+3TU")
+    edit(config_path, "first = 2020-11-17", "first = 2020-11-18")
+    (problem,) = problems_of(config_path)
+    assert problem == (
+        "config.toml:10: at 'series.first': 2020-11-18 is not a date of the rule "
+        "FREQ=MONTHLY;BYDAY=+3TU. The first date of the rule after it is "
+        "2020-12-15."
+    )
+
+
+def test_a_moved_session_must_end_after_it_starts(config_path: Path) -> None:
+    session = config_path.parent / "sessions" / "2021-04-20.toml"
+    edit(session, "[title]", "moved_to = { start = 16:00:00 }\n[title]")
+    (problem,) = problems_of(config_path)
+    assert "moved_to.end': the moved session ends (14:30) before it starts (16:00)" in problem
+
+
+def test_a_syntax_error_gives_the_line(config_path: Path) -> None:
+    edit(config_path, "[organiser]", "[organiser")
+    (problem,) = problems_of(config_path)
+    assert problem.startswith("config.toml:56: this is not valid TOML (")
+
+
+def test_a_language_without_built_in_labels_needs_them_in_config(config_path: Path) -> None:
+    text = config_path.read_text(encoding="utf-8").replace('"es"]', '"fi"]')
+    text = text.replace("\nes = ", "\nfi = ")
+    config_path.write_text(text, encoding="utf-8")
+    for session in (config_path.parent / "sessions").glob("*.toml"):
+        session.unlink()
+    (problem,) = problems_of(config_path)
+    assert problem.startswith(
+        "config.toml: at 'labels.fi': mailer has no built-in labels "
+        "for 'fi' (it has de, en, es, fr, it, pt). Add a [labels.fi] "
+        "table with: session, questions,"
+    )
+    labels = "\n".join(
+        f'{key} = "{key} fi"'
+        for key in (
+            "session",
+            "questions",
+            "speakers",
+            "moderator",
+            "join",
+            "meeting_id",
+            "passcode",
+            "to_be_confirmed",
+            "cancelled",
+            "moved",
+            "held_in",
+            "alarm",
+        )
+    )
+    config_path.write_text(
+        text + f'\n[labels.fi]\n{labels}\nzone = "{{city}} aikaa"\n', encoding="utf-8"
+    )
+    assert load_project(config_path).config.labels["fi"].zone == "{city} aikaa"
+
+
+def test_problem_text_names_file_line_key_and_hint() -> None:
+    problem = Problem("config.toml", "bad value", key="smtp.port", line=12, hint="Fix it.")
+    assert str(problem) == "config.toml:12: at 'smtp.port': bad value. Fix it."
+    warning = Problem("a.csv", "odd", severity="warning")
+    assert str(warning) == "a.csv: warning: odd."
+
+
+def test_times_may_be_toml_times_or_strings_but_not_with_a_zone() -> None:
+    text = (REPO / "config.toml").read_text(encoding="utf-8")
+    config, _ = parse_config(text.replace("start = 13:00:00", 'start = "13:00"'), "c.toml")
+    assert config.series.start == dt.time(13)
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text.replace("start = 13:00:00", 'start = "13:00+02:00"'), "c.toml")
+    assert "is not a local time" in str(caught.value.problems[0])
+
+
+def test_every_problem_of_the_daemons_sections_at_once(config_path: Path) -> None:
+    edit(config_path, 'before = "P14D"', 'before = "14 days"')
+    edit(
+        config_path,
+        'before = "P1D"\nsegments = ["everyone"]',
+        'before = "P1D"\nsegments = ["evryone"]',
+    )
+    edit(config_path, 'before = "PT1H"', 'before = "P1D"')
+    edit(
+        config_path,
+        'warn_missing = "P7D"',
+        'warn_missing = "P7D"\nwarn_to = "organiser"\ncheck_every = "PT0S"',
+    )
+    edit(config_path, 'listen = "127.0.0.1:8025"', 'listen = "localhost"')
+    edit(config_path, 'base_url = "https://', 'base_url = "ftp://')
+    lines = config_path.read_text(encoding="utf-8").splitlines()
+
+    def at(text: str) -> str:
+        return f"config.toml:{lines.index(text) + 1}: at"
+
+    expected = [
+        at('before = "14 days"') + " 'cadence[0].before': '14 days' is not an ISO 8601 duration",
+        at('segments = ["evryone"]') + " 'cadence[1].segments[0]': there is no segment "
+        "'evryone'. Did you mean 'everyone'?",
+        "at 'cadence[2]': two cadence entries send the reminder P1D before. Remove one of them.",
+        at('warn_to = "organiser"') + " 'daemon.warn_to': ",
+        at('check_every = "PT0S"') + " 'daemon.check_every': must be at least a second",
+        at('listen = "localhost"') + " 'http.listen': 'localhost' is not host:port",
+        "at 'http.base_url': 'ftp://lists.icom-france.example.org' is not an http(s):// address",
+    ]
+    found = problems_of(config_path)
+    assert len(found) == len(expected), found
+    for text in expected:
+        assert any(text in problem for problem in found), (text, found)
+
+
+def test_without_cadence_the_default_is_14_days_1_day_and_1_hour(config_path: Path) -> None:
+    text = config_path.read_text(encoding="utf-8")
+    start, end = text.index("[[cadence]]"), text.index("[daemon]")
+    config_path.write_text(text[:start] + text[end:], encoding="utf-8")
+    cadence = load_project(config_path).config.cadence
+    assert [(c.message, c.before, c.send_by) for c in cadence] == [
+        ("invitation", dt.timedelta(days=14), dt.timedelta(days=7)),
+        ("reminder:P1D", dt.timedelta(days=1), dt.timedelta(hours=12)),
+        ("reminder:PT1H", dt.timedelta(hours=1), dt.timedelta(minutes=30)),
+    ]
