@@ -15,10 +15,11 @@ exit codes. No other module defines an exception (tests/unit/test_architecture.p
     ├── StateError                    exit 1   the state file cannot be used
     │   └── LockHeld                  exit 3   another sender or daemon holds its lock
     └── TransportError                exit 1   delivering one message failed
-        ├── TemporaryFailure                   try again later (4xx)
-        │   └── ConnectionFailure              the server could not be reached
-        ├── PermanentFailure                   refused for good (5xx)
-        ├── UnknownFate                        may or may not have been accepted
+        ├── TemporaryFailure                   this message: try again later (4xx)
+        ├── PermanentFailure                   this message: refused for good (5xx)
+        ├── UnknownFate                        this message may or may not have been accepted
+        ├── RelayFailure              exit 75  the relay or the connection, not the message
+        │   └── ConnectionFailure              the relay cannot be reached
         └── SetupFailure              exit 2   no message can go (TLS, login, refused sender)
 
 Exit codes of every command: 0 success; 1 failure; 2 bad input or configuration; 3 conflict (a
@@ -116,7 +117,7 @@ class InvalidToken(InvalidInput, ValueError):
 
 
 class TooLate(MailerError):
-    """The send's deadline passed: what was not sent is marked skipped."""
+    """The send's deadline passed: nothing is sent."""
 
 
 class StateError(MailerError):
@@ -132,8 +133,9 @@ class LockHeld(StateError):
 class TransportError(MailerError):
     """Delivering a message failed. Subclasses say what is known of its fate.
 
-    `code` is the SMTP reply code, `enhanced` its RFC 3463 status (`5.1.1`), and `slow_down`
-    says the server wants fewer messages per second (421, 4.7.x).
+    `code` is the SMTP reply code, `enhanced` its RFC 3463 status (`5.1.1`), `slow_down` says
+    the server wants fewer messages per second (421, 4.7.x), and `relay` that the relay cannot
+    carry this message (SMTPUTF8 not offered): nothing the recipient did.
     """
 
     def __init__(
@@ -143,15 +145,17 @@ class TransportError(MailerError):
         code: int | None = None,
         enhanced: str | None = None,
         slow_down: bool = False,
+        relay: bool = False,
     ) -> None:
         self.code = code
         self.enhanced = enhanced
         self.slow_down = slow_down
+        self.relay = relay
         super().__init__(message)
 
 
 class TemporaryFailure(TransportError):
-    """The message was not accepted, and trying again later may work (4xx, refused connection)."""
+    """This message was not accepted, and trying again later may work (4xx at RCPT or DATA)."""
 
 
 class PermanentFailure(TransportError):
@@ -162,8 +166,16 @@ class UnknownFate(TransportError):
     """The message may or may not have been accepted (connection lost after the final dot)."""
 
 
-class ConnectionFailure(TemporaryFailure):
-    """The server could not be reached or the session could not be set up."""
+class RelayFailure(TransportError):
+    """The relay or the connection failed, whatever the message (connection refused or lost,
+    TLS or the session refused for now, 421, a full outbox disk): it is the send's problem, not
+    the recipient's, so the delivery waits for the next run and counts no attempt."""
+
+    exit_code = EXIT_TEMPFAIL
+
+
+class ConnectionFailure(RelayFailure):
+    """The relay could not be reached (refused, timed out, no greeting)."""
 
 
 class SetupFailure(TransportError):

@@ -83,11 +83,13 @@ class Person:
 
 @dataclass(frozen=True)
 class Move:
-    """Where a moved session now takes place (local date and times in the series' zone)."""
+    """Where a moved session now takes place (local date and times in the series' zone), and
+    the line of its session file that says so."""
 
     date: dt.date
     start: dt.time
     end: dt.time
+    line: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

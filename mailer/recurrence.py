@@ -24,6 +24,7 @@ _FORBIDDEN_PARTS = {
     "DTSTART": "the series starts at [series] first",
     "UNTIL": "use [series] until instead",
 }
+_TOO_FREQUENT = ("SECONDLY", "MINUTELY", "HOURLY")
 
 
 def rule_problem(rule: str) -> str | None:
@@ -31,9 +32,18 @@ def rule_problem(rule: str) -> str | None:
     text = rule.strip()
     if text.upper().startswith("RRULE:"):
         text = text[len("RRULE:") :]
-    names = [part.split("=", 1)[0].strip().upper() for part in text.split(";") if part.strip()]
+    parts = {
+        name.strip().upper(): value.strip().upper()
+        for name, _, value in (part.partition("=") for part in text.split(";") if part.strip())
+    }
+    names = list(parts)
     if "FREQ" not in names:
         return "the rule has no FREQ (for example FREQ=MONTHLY;BYDAY=+3TU)"
+    if parts["FREQ"] in _TOO_FREQUENT:
+        return (
+            f"FREQ={parts['FREQ']} is not a rule for meetings: sessions happen at most once a "
+            "day (FREQ=DAILY, WEEKLY, MONTHLY or YEARLY)"
+        )
     for name, reason in _FORBIDDEN_PARTS.items():
         if name in names:
             return f"the rule must not contain {name}: {reason}"
@@ -93,6 +103,47 @@ def nearest_rule_dates(series: Series, day: dt.date) -> tuple[dt.date | None, dt
             return before, candidate
         before = candidate
     return before, None
+
+
+def neighbours(series: Series, day: dt.date) -> tuple[dt.date | None, dt.date | None]:
+    """The rule dates just before and just after `day` (not `day` itself), skipped ones
+    left out."""
+    before: dt.date | None = None
+    for candidate in rule_dates(series):
+        if candidate in series.skip or candidate == day:
+            continue
+        if candidate > day:
+            return before, candidate
+        before = candidate
+    return before, None
+
+
+def wall_time_problem(day: dt.date, time: dt.time, tz: ZoneInfo) -> str | None:
+    """Why `time` on `day` is not one instant in `tz` (None when it is): it does not exist
+    (the clocks go forward over it) or it occurs twice (they go back over it). Calendars place
+    such times differently, and a session there would be shorter, longer, or an hour off."""
+    naive = dt.datetime.combine(day, time)
+    first, second = naive.replace(tzinfo=tz, fold=0), naive.replace(tzinfo=tz, fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return None
+    if first.astimezone(dt.UTC).astimezone(tz).replace(tzinfo=None) != naive:
+        return f"{time:%H:%M} on {day} does not exist in {tz.key}: the clocks go forward then"
+    return f"{time:%H:%M} on {day} occurs twice in {tz.key}: the clocks go back then"
+
+
+def schedule_problem(series: Series, years: int = 20) -> str | None:
+    """The first session the rule places at a time that does not exist or occurs twice (see
+    `wall_time_problem`), over the series or its next `years` years."""
+    last = series.until or dt.date(series.first.year + years, 12, 31)
+    for day in rule_dates(series):
+        if day > last:
+            return None
+        if day in series.skip:
+            continue
+        for time in (series.start, series.end):
+            if (problem := wall_time_problem(day, time, series.timezone)) is not None:
+                return problem
+    return None
 
 
 def local_interval(

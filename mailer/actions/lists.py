@@ -4,7 +4,9 @@ data. Each function takes what it uses; `mailer.cli` shows the result."""
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 from collections.abc import Callable, Container
+from dataclasses import dataclass
 
 from mailer.audience.addresses import Address, parse_address
 from mailer.audience.segments import Resolution
@@ -45,6 +47,33 @@ def typed_address(project: Project, text: str) -> Address:
         return parse_address(text, case_sensitive_local=case_sensitive)
     except InvalidAddress as error:
         raise InvalidInput(f"'{text}' is not a valid email address: {error}") from None
+
+
+@dataclass(frozen=True)
+class Whereabouts:
+    """Where an address is on the mailing lists, and, if it is on none, the addresses on them
+    that look like it (a typo in an unsubscribe request must not pass unnoticed)."""
+
+    lists: tuple[str, ...]
+    look_alike: tuple[str, ...] = ()
+
+
+def whereabouts(project: Project, address: Address) -> Whereabouts:
+    """The lists `address` is on; if none, the three addresses on them most like it."""
+    reader = ListReader(project)
+    found: list[str] = []
+    nearby: dict[str, str] = {}
+    for name in project.config.mailing.list_names:
+        for recipient in reader.read(name):
+            if recipient.key == address.key:
+                found.append(name)
+                break
+            if abs(len(recipient.key) - len(address.key)) <= 3:
+                nearby.setdefault(recipient.key, recipient.email)
+    if found:
+        return Whereabouts(tuple(found))
+    close = difflib.get_close_matches(address.key, list(nearby), n=3, cutoff=0.8)
+    return Whereabouts((), tuple(nearby[key] for key in close))
 
 
 def suppress_by_hand(

@@ -7,17 +7,20 @@ workspace and shows the result.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from mailer.calendar.ics import Layout, series_calendar, session_calendar
-from mailer.errors import InvalidInput, Problem, TemplateError
+from mailer.config.sessions import moves_into_the_past
+from mailer.errors import ConfigError, InvalidInput, Problem, TemplateError
 from mailer.messages.checks import check_emails, preview_occurrence, sample_recipients
 from mailer.messages.compose import Composer
 from mailer.messages.templates import TemplateSet
 from mailer.model import MessageKind, Occurrence, Recipient
-from mailer.project.lists import check_lists, list_columns
+from mailer.project.lists import ListCount, check_lists, list_columns
 from mailer.project.load import Project
 from mailer.recurrence import calendar_window, find_occurrence, occurrences
 from mailer.store.revisions import calendar_revisions, session_revision
@@ -28,30 +31,42 @@ from mailer.store.state import State
 class CheckReport:
     warnings: list[Problem]
     sessions: int
-    lists: int
+    lists: list[ListCount]
     languages: int
-    key_problem: str | None
 
 
 def check(
-    project: Project, templates: TemplateSet, *, now: dt.datetime, key_problem: str | None
+    project: Project,
+    templates: TemplateSet,
+    *,
+    now: dt.datetime,
+    secret_problems: Sequence[Problem] = (),
+    offline: bool = False,
 ) -> CheckReport:
     """Validate everything; raises InvalidInput (exit 2) listing every problem.
 
-    `key_problem` is why the unsubscribe signing key cannot be used (None: it can).
+    `secret_problems` are what is wrong with the secrets (a missing or weak signing key): a
+    problem like any other, or, `offline` (checking a project away from its server), warnings.
     """
     config = project.config
-    warnings = check_lists(project)
+    secrets = [
+        dataclasses.replace(problem, severity="warning" if offline else "error")
+        for problem in secret_problems
+    ]
+    lists, list_warnings = check_lists(project)
+    warnings = [*list_warnings, *(p for p in secrets if not p.is_error)]
+    today = now.astimezone(config.series.timezone).date()
+    if past := moves_into_the_past(project.sessions, today):
+        raise ConfigError("some sessions would move into the past", [*past, *warnings])
     problems = check_emails(config, templates, project.sessions, list_columns(project), now)
     if problems:
-        raise TemplateError("some emails cannot be rendered", [*problems, *warnings])
-    return CheckReport(
-        warnings,
-        len(project.sessions),
-        len(config.mailing.lists),
-        len(config.series.languages),
-        key_problem,
-    )
+        raise TemplateError("some emails cannot be rendered", [*problems, *warnings, *secrets])
+    if errors := [problem for problem in secrets if problem.is_error]:
+        raise ConfigError(
+            "sending needs its secrets; mailer check --offline checks the rest without them",
+            [*errors, *warnings],
+        )
+    return CheckReport(warnings, len(project.sessions), lists, len(config.series.languages))
 
 
 def series_language(project: Project, language: str | None) -> str:

@@ -24,14 +24,17 @@ from mailer.project.load import Project
 from mailer.recurrence import find_occurrence
 from mailer.sending.cadence import Job
 from mailer.sending.due import due_jobs, send_key
-from mailer.sending.engine import TOO_LATE, Engine, RunResult, Tally
-from mailer.sending.plan import SendPlan, SendRequest, plan_send, record_plan
+from mailer.sending.engine import Engine
+from mailer.sending.plan import SendPlan, SendRequest, plan_send
+from mailer.sending.progress import RunResult, Tally
 from mailer.sending.run import composer_for, run_send, send_proofs
 from mailer.sending.workers import Launch, processes_for, run_parallel
 from mailer.store.ledger import Ledger, SendStatus
 from mailer.store.locks import sender_lock
 from mailer.store.state import State
 from mailer.transport.base import Transport
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # SIGHUP: the terminal went away
 
 
 @contextlib.contextmanager
@@ -61,9 +64,9 @@ def run_blocking(
     limit: int | None = None,
     on_hard_stop: Callable[[], None] = lambda: None,
 ) -> RunResult:
-    """Run a send to its end in this process. Ctrl-C or SIGTERM: stop cleanly; a second one:
-    stop at once (the ledger makes that safe: what was in flight is sent again, same
-    Message-ID)."""
+    """Run a send to its end in this process. Ctrl-C, SIGTERM or SIGHUP (a dropped SSH session):
+    stop cleanly; a second one: stop at once (the ledger makes that safe: what was in flight is
+    sent again, same Message-ID)."""
 
     async def main() -> RunResult:
         loop = asyncio.get_running_loop()
@@ -76,7 +79,7 @@ def run_blocking(
                 on_hard_stop()
                 os._exit(EXIT_INTERRUPTED)
 
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in STOP_SIGNALS:
             loop.add_signal_handler(signum, stop)
         try:
             return await run_send(
@@ -92,7 +95,7 @@ def run_blocking(
                 limit=limit,
             )
         finally:
-            for signum in (signal.SIGINT, signal.SIGTERM):
+            for signum in STOP_SIGNALS:
                 loop.remove_signal_handler(signum)
 
     return asyncio.run(main())
@@ -161,14 +164,14 @@ def sends_status(project: Project, state: State, day: dt.date | None) -> list[Se
     return Ledger(state).status(project.config.series.id, day)
 
 
-def refuse_if_too_late(state: State, send_plan: SendPlan, now: dt.datetime) -> None:
-    """A send past its deadline sends nothing; its unsent deliveries say "too late"."""
+def refuse_if_too_late(send_plan: SendPlan, now: dt.datetime) -> None:
+    """A send past its deadline sends nothing and records nothing (so that a clock set wrong
+    by mistake, `--now`, costs nobody their email)."""
     if send_plan.too_late(now):
-        record_plan(state, send_plan, now)  # so that `mailer status` shows it, as too late
-        skipped = Ledger(state).skip_remaining(send_plan.key, TOO_LATE, now)
         raise TooLate(
             f"too late: the deadline ({send_plan.deadline:%Y-%m-%d %H:%M %Z}) has "
-            f"passed, so nothing is sent; {skipped} unsent deliveries marked skipped"
+            f"passed ({now.astimezone(send_plan.deadline.tzinfo):%Y-%m-%d %H:%M %Z} now), so "
+            "nothing is sent and nothing recorded"
         )
 
 
@@ -227,29 +230,35 @@ def daemon_plan(
     days: int,
     signing_key: Callable[[], bytes],
 ) -> list[PlannedJob]:
-    """What the daemon will send in the next `days` (and what is due or missed now)."""
+    """What the daemon will send in the next `days` (and what is due or missed now).
+
+    Each email is planned as the daemon plans it (the segments now, against the ledger), so
+    `recipients` is who is still to get it, and `done` means nobody is left.
+    """
     rows = []
     ledger = Ledger(state)
     for job in due_jobs(project, state, now, horizon=dt.timedelta(days=days)):
         key = send_key(project, job)
         counts = dict(ledger.counts(key))
-        complete = ledger.complete(key)
         status: str = job.state(now)
         recipients, problem = None, job.blocked
-        if complete:
-            status = "done"
-        elif job.blocked is not None:
-            status = "blocked"
-        elif status == "late" and job.deadline < now - dt.timedelta(days=1):
-            continue
+        if job.blocked is not None:
+            status = "done" if ledger.complete(key) else "blocked"
         elif job.kind == "warning":
-            recipients = 1
+            recipients = 0 if ledger.complete(key) else 1
+            status = "done" if recipients == 0 else status
+        elif status == "late":
+            if job.deadline < now - dt.timedelta(days=1):
+                continue
+            status = "done" if ledger.complete(key) else "late"
         else:
             recipients, problem = _audience_and_problem(
                 project, templates, state, job, now=now, signing_key=signing_key
             )
             if problem is not None:
                 status = "blocked"
+            elif recipients == 0 and counts:
+                status = "done"
         rows.append(PlannedJob(job, status, recipients, counts, problem))
     return rows
 
@@ -280,4 +289,4 @@ def _audience_and_problem(
     except MailerError as error:
         first = error.problems[0] if isinstance(error, InvalidInput) and error.problems else None
         return None, str(first) if first else str(error)
-    return planned.people, None
+    return planned.to_send, None

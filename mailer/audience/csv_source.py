@@ -11,6 +11,7 @@ Pure: works on byte chunks and text lines; opening files is the caller's job.
 from __future__ import annotations
 
 import codecs
+import collections
 import csv
 import itertools
 import re
@@ -30,43 +31,70 @@ def header_name(text: str) -> str:
 
 
 def encoding_problem(chunks: Iterable[bytes], source: str) -> Problem | None:
-    """Why the bytes are not UTF-8 (with the line of the first bad byte), or None."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
+    """Why the bytes are not UTF-8, with the lines to look at, or None.
+
+    A whole file in another encoding (Excel's "CSV" is Windows-1252) gets the advice to convert
+    it; a UTF-8 file with a few lines pasted from such a file gets the lines to fix, since
+    converting the whole file would garble every other accented name.
+    """
+    bad: list[tuple[int, str]] = []  # (line, the first unreadable byte as Windows-1252)
+    good_non_ascii = False  # some line is real UTF-8 beyond ASCII
     line = 1
-    first = True
-    for chunk in chunks:
-        if first and chunk[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+    rest = b""
+    for index, chunk in enumerate(chunks):
+        if index == 0 and chunk[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
             return Problem(
                 source,
                 "this file is UTF-16 (Excel's 'Unicode Text'), not UTF-8",
                 line=1,
                 hint=_SAVE_AS_UTF8.replace("WINDOWS-1252", "UTF-16"),
             )
-        first = False
-        try:
-            decoder.decode(chunk)
-        except UnicodeDecodeError as error:
-            line += chunk.count(b"\n", 0, error.start)
-            byte = chunk[error.start]
-            guess = bytes([byte]).decode("cp1252", errors="replace")
-            return Problem(
-                source,
-                f"this file is not UTF-8: byte 0x{byte:02X} ('{guess}' in Windows-1252/Latin-1) "
-                "cannot be read, and mailer will not guess",
-                line=line,
-                hint=_SAVE_AS_UTF8,
-            )
-        line += chunk.count(b"\n")
-    try:
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
+        data = rest + chunk
+        cut = data.rfind(b"\n") + 1  # whole lines only; the rest waits for the next chunk
+        data, rest = data[:cut], data[cut:]
+        line, good_non_ascii = _scan(data, line, bad, good_non_ascii)
+    _, good_non_ascii = _scan(rest, line, bad, good_non_ascii)
+    if not bad:
+        return None
+    first_line, first_byte = bad[0]
+    if not good_non_ascii:
         return Problem(
             source,
-            "this file ends in the middle of a UTF-8 character",
-            line=line,
+            f"this file is not UTF-8: byte {first_byte} cannot be read, and mailer will not guess",
+            line=first_line,
             hint=_SAVE_AS_UTF8,
         )
-    return None
+    shown = ", ".join(str(number) for number, _ in bad[:10]) + (", ..." if len(bad) > 10 else "")
+    return Problem(
+        source,
+        f"this file is UTF-8 except {len(bad)} line{'s' * (len(bad) != 1)} ({shown}), in "
+        f"another encoding (byte {first_byte}): pasted from a file in another encoding?",
+        line=first_line,
+        hint="Retype the accented letters of those lines only (in a UTF-8 editor, or paste "
+        "them from a UTF-8 file); do not convert the whole file, which would garble the lines "
+        "that are right.",
+    )
+
+
+def _scan(
+    data: bytes, line: int, bad: list[tuple[int, str]], good_non_ascii: bool
+) -> tuple[int, bool]:
+    """Check whole lines of bytes: record the ones that are not UTF-8; the next line number,
+    and whether some line was UTF-8 beyond ASCII."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        for number, raw in enumerate(data.split(b"\n"), start=line):
+            try:
+                decoded = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                byte = raw[error.start]
+                guess = bytes([byte]).decode("cp1252", errors="replace")
+                bad.append((number, f"0x{byte:02X} ('{guess}' in Windows-1252/Latin-1)"))
+            else:
+                good_non_ascii = good_non_ascii or not decoded.isascii()
+        return line + data.count(b"\n"), good_non_ascii
+    return line + data.count(b"\n"), good_non_ascii or not text.isascii()
 
 
 _SAVE_AS_UTF8 = (
@@ -101,6 +129,34 @@ def _sniff(header_line: str) -> str:
     return max((",", ";", "\t"), key=header_line.count)
 
 
+class _Lines:
+    """The physical lines csv reads, numbered, with the lines of the last record kept so that
+    they can be read again (after a quote that swallowed them)."""
+
+    def __init__(self, lines: Iterator[str], first_number: int) -> None:
+        self._source = lines
+        self._next_number = first_number
+        self._again: collections.deque[tuple[int, str]] = collections.deque()
+        self.taken: list[tuple[int, str]] = []  # the lines of the record being read
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if self._again:
+            number, line = self._again.popleft()
+        else:
+            line = next(self._source)
+            number = self._next_number
+            self._next_number += 1
+        self.taken.append((number, line))
+        return line
+
+    def again(self, lines: list[tuple[int, str]]) -> None:
+        """Read these lines again, first."""
+        self._again.extendleft(reversed(lines))
+
+
 def read_table(lines: Iterable[str], source: str, delimiter: str | None = None) -> Table:
     """Parse CSV text lines (read with newline=''). Raises ValueError for an unusable header."""
     stream = iter(lines)
@@ -116,8 +172,10 @@ def read_table(lines: Iterable[str], source: str, delimiter: str | None = None) 
         line_offset += 1
         head = list(itertools.islice(stream, 1))
     chosen = delimiter or _sniff(head[0].lstrip("\ufeff"))
-    reader = csv.reader(itertools.chain(head, stream), delimiter=chosen, strict=False)
-    raw_headers = next(reader)
+    try:
+        raw_headers = next(csv.reader(head, delimiter=chosen, strict=False))
+    except (csv.Error, StopIteration):
+        raise ValueError("the header line cannot be read as CSV") from None
     headers = tuple(header_name(name.lstrip("\ufeff")) for name in raw_headers)
     seen: set[str] = set()
     for name in headers:
@@ -127,20 +185,44 @@ def read_table(lines: Iterable[str], source: str, delimiter: str | None = None) 
     if "email" not in headers:
         found = ", ".join(repr(name.strip()) for name in raw_headers)
         raise ValueError(f"the header has no 'email' column (found {found}; delimiter {chosen!r})")
-    header_end = reader.line_num + line_offset
-    return Table(headers, chosen, _records(reader, headers, source, line_offset, header_end))
+    feed = _Lines(stream, line_offset + 2)
+    return Table(headers, chosen, _records(feed, headers, source, chosen))
+
+
+MAX_FIELD = 1000  # characters: far beyond a real name, organisation or note
+MAX_NAME = 200
+_WELL_FORMED_SPAN = 3  # physical lines a quoted field with line breaks may take
 
 
 def _records(
-    reader: Iterator[list[str]],
-    headers: tuple[str, ...],
-    source: str,
-    offset: int,
-    previous_end: int,
+    feed: _Lines, headers: tuple[str, ...], source: str, delimiter: str
 ) -> Iterator[Record | Problem]:
-    for fields in reader:
-        start = previous_end + 1
-        previous_end = reader.line_num + offset  # type: ignore[attr-defined]
+    """The records of the file, each a located Record or a Problem. A record is one physical
+    line: a quoted field with a line break (or a stray quote that opens one) is a problem,
+    never data, and the lines it took are read again as rows of their own unless it was a
+    short, well-formed field."""
+    reader = csv.reader(feed, delimiter=delimiter, strict=False)
+    while True:
+        feed.taken = []
+        failure: str | None = None
+        fields: list[str] = []
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:  # a field larger than csv's limit: a quote never closed
+            failure = str(error)
+        taken = feed.taken
+        if not taken:
+            return
+        start = taken[0][0]
+        if failure is not None or len(taken) > 1:
+            yield _multiline_problem(source, taken, failure)
+            short = failure is None and len(taken) <= _WELL_FORMED_SPAN
+            if not short or len(fields) != len(headers):
+                feed.again(taken[1:])  # a stray quote swallowed these rows: read them as rows
+                reader = csv.reader(feed, delimiter=delimiter, strict=False)
+            continue
         values = [value.strip() for value in fields]
         if not any(values):
             continue
@@ -152,6 +234,36 @@ def _records(
                 hint="A value containing the delimiter must be in double quotes.",
             )
             continue
-        yield Record(
-            start, {name: value for name, value in zip(headers, values, strict=False) if name}
-        )
+        record = {name: value for name, value in zip(headers, values, strict=False) if name}
+        if (problem := _size_problem(record, source, start)) is not None:
+            yield problem
+            continue
+        yield Record(start, record)
+
+
+def _multiline_problem(source: str, taken: list[tuple[int, str]], failure: str | None) -> Problem:
+    first, last = taken[0][0], taken[-1][0]
+    span = f"lines {first}-{last}" if last > first else f"line {first}"
+    detail = f" ({failure})" if failure else ""
+    return Problem(
+        source,
+        f"a double quote opens a field that runs over {span}{detail}: a line break inside a "
+        "field, or a quote that is never closed; the row is skipped",
+        line=first,
+        hint="Remove the line break from the field (or close the quote); the lines after it "
+        "are read as rows of their own.",
+    )
+
+
+def _size_problem(record: dict[str, str], source: str, line: int) -> Problem | None:
+    for name, value in record.items():
+        limit = MAX_NAME if name == "name" else MAX_FIELD
+        if len(value) > limit:
+            return Problem(
+                source,
+                f"the {name} column is {len(value):,} characters long, far beyond any real "
+                "one; the row is skipped",
+                line=line,
+                hint="Check the row: a misplaced quote or delimiter can merge columns.",
+            )
+    return None

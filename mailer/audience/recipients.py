@@ -6,6 +6,8 @@ the rest of the list goes. Pure: works on the records `mailer.audience.csv_sourc
 
 from __future__ import annotations
 
+import email.errors
+import email.header
 import functools
 import zoneinfo
 from collections.abc import Iterator, Sequence
@@ -29,6 +31,13 @@ class ListReport:
     problems: list[Problem] = field(default_factory=list)
     fallbacks: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     rows: int = 0
+    rows_by_source: dict[str, int] = field(default_factory=dict)  # data rows, skipped included
+    skipped_by_source: dict[str, int] = field(default_factory=dict)  # rows nobody is read from
+
+    def count(self, source: str, *, skipped: bool) -> None:
+        self.rows_by_source[source] = self.rows_by_source.get(source, 0) + 1
+        if skipped:
+            self.skipped_by_source[source] = self.skipped_by_source.get(source, 0) + 1
 
     def fallback(self, source: str, cause: str, line: int) -> None:
         self.fallbacks.setdefault((source, cause), []).append(line)
@@ -93,6 +102,15 @@ def _valid_zone(name: str) -> bool:
     return True
 
 
+def _decoded_words(value: str) -> str:
+    """A value with its RFC 2047 encoded-words decoded (a CRM that exported a header as is);
+    the value itself when it holds none that decode."""
+    try:
+        return str(email.header.make_header(email.header.decode_header(value)))
+    except (ValueError, LookupError, UnicodeDecodeError, email.errors.HeaderParseError):
+        return value
+
+
 def read_recipients(
     table: Table,
     source: str,
@@ -109,9 +127,11 @@ def read_recipients(
                     item.source, item.message, line=item.line, hint=item.hint, severity="warning"
                 )
             )
+            report.count(source, skipped=True)
             continue
         report.rows += 1
         recipient = _recipient(item, source, matcher, report, case_sensitive_local)
+        report.count(source, skipped=recipient is None)
         if recipient is not None:
             yield recipient
 
@@ -142,7 +162,14 @@ def _recipient(
     cleaned: dict[str, str] = {}
     altered = []
     for name, value in values.items():
-        text, changed = clean_text(value)
+        decoded = _decoded_words(value) if "=?" in value else value
+        if decoded != value:
+            warn(
+                f"the {name} is MIME-encoded ({value[:40]!r}...); it is read as "
+                f"{clean_text(decoded)[0]!r}",
+                "Export the list with plain text; mailer encodes names itself.",
+            )
+        text, changed = clean_text(decoded)
         cleaned[name] = text
         if changed:
             altered.append(name)

@@ -99,11 +99,12 @@ def _rule_observance(
     """One observance whose RRULE gives exactly the onsets of `group` up to `range_end`.
 
     Exactly: every transition is produced, and no transition that did not happen (a zone that
-    stopped changing its clocks would otherwise be shown changing them for ever after).
+    stopped changing its clocks would otherwise be shown changing them for ever after). A single
+    transition is no yearly rule: a zone that changed once is written transition by transition.
     """
     first = group[0]
     shapes = {(t.before, t.after, t.local_onset.time()) for t in group}
-    if len(shapes) != 1:
+    if len(shapes) != 1 or len(group) < 2:
         return None
     onsets = [t.local_onset for t in group]
     for rule in sorted(
@@ -147,7 +148,10 @@ def observances(zone: str, first: dt.date, last: dt.date) -> tuple[Observance, .
         alternating = all(a.after != b.after for a, b in itertools.pairwise(changes))
         daylight = _rule_observance(forward, daylight=True, range_end=end)
         standard = _rule_observance(backward, daylight=False, range_end=end) if backward else None
-        if alternating and daylight and standard:
+        # the rules must also reach back to the first date served: before their first onset a
+        # VTIMEZONE says nothing, and parsers guess
+        served_from = dt.datetime.combine(first, dt.time(0), tzinfo=dt.UTC) - _DAY
+        if alternating and daylight and standard and changes[0].at <= served_from:
             return (standard, daylight)
     first_offset = changes[0].before
     local = start.astimezone(tz)

@@ -63,8 +63,9 @@ def show_problems(problems: Sequence[Problem], limit: int | None = None) -> None
         )
 
 
-def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'s' * (count != 1)}"
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """`1 row`, `2 rows`; `1 person`, `2 people`."""
+    return f"{count:,} {noun if count == 1 else nouns or noun + 's'}"
 
 
 JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -93,10 +94,17 @@ DATE_OPTION = click.option(
     metavar="DATETIME",
     help="Act as if it were this instant (ISO 8601 with offset): for rehearsals.",
 )
+@click.option(
+    "--real-mail",
+    is_flag=True,
+    help="With --now: send real email through SMTP (a rehearsal refuses to, otherwise).",
+)
 @click.pass_context
-def cli(context: click.Context, config_path: Path, now: dt.datetime | None) -> None:
+def cli(
+    context: click.Context, config_path: Path, now: dt.datetime | None, real_mail: bool
+) -> None:
     """Invitations and reminders for a recurring online meeting series."""
-    context.obj = Workspace(config_path, now, on_warnings=show_problems)
+    context.obj = Workspace(config_path, now, on_warnings=show_problems, real_mail=real_mail)
 
 
 def run(args: list[str] | None = None) -> int:

@@ -80,9 +80,10 @@ def recipients(
 @pass_workspace
 def suppress(workspace: Workspace, address: str | None, reason: str, token: str | None) -> None:
     """Never mail ADDRESS again (or the address of an unsubscribe --token)."""
+    project = workspace.project()
     with workspace.state() as state:
         parsed, new = actions.suppress_by_hand(
-            workspace.project(),
+            project,
             state,
             address,
             token,
@@ -91,6 +92,15 @@ def suppress(workspace: Workspace, address: str | None, reason: str, token: str 
             signing_key=workspace.signing_key,
         )
     click.echo(f"{parsed.email} {'is now' if new else 'was already'} suppressed.")
+    where = actions.whereabouts(project, parsed)
+    if not where.lists:
+        lists = ", ".join(project.config.mailing.list_names)
+        hint = f" Did you mean {' or '.join(where.look_alike)}?" if where.look_alike else ""
+        click.echo(
+            f"warning: {parsed.email} is on none of the mailing lists ({lists}): check the "
+            f"spelling (it stays suppressed, should it ever be added).{hint}",
+            err=True,
+        )
 
 
 @cli.command()

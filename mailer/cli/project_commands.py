@@ -18,9 +18,14 @@ from mailer.project.workspace import Workspace
 
 
 @cli.command()
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Check away from the server: missing secrets are warnings, not problems.",
+)
 @pass_workspace
-def check(workspace: Workspace) -> None:
-    """Validate config, session files, lists and templates; exit 2 if anything is wrong.
+def check(workspace: Workspace, offline: bool) -> None:
+    """Validate config, session files, lists, templates and secrets; exit 2 if anything is wrong.
 
     Every email kind is rendered in every language for every session file, with sample
     recipients, so a template error shows here and never in a sent email.
@@ -29,14 +34,19 @@ def check(workspace: Workspace) -> None:
         workspace.project(),
         workspace.templates(),
         now=workspace.now(),
-        key_problem=workspace.signing_key_problem(),
+        secret_problems=workspace.secret_problems(),
+        offline=offline,
     )
     show_problems(report.warnings)
-    if report.key_problem:
-        click.echo(f"warning: {report.key_problem}; emails cannot be sent without it.", err=True)
+    for count in report.lists:
+        skipped = f", {count.skipped} skipped (see above)" if count.skipped else ""
+        click.echo(
+            f"{count.name}: {plural(count.people, 'person', 'people')} "
+            f"({count.source}: {plural(count.rows, 'row')}{skipped})"
+        )
     click.echo(
         f"OK: {workspace.config_path}, {plural(report.sessions, 'session file')}, "
-        f"{plural(report.lists, 'mailing list')}, templates for "
+        f"{plural(len(report.lists), 'mailing list')}, templates for "
         f"{plural(report.languages, 'language')}"
     )
 

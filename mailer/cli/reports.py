@@ -9,8 +9,8 @@ from typing import Any
 from mailer.actions.send import PlannedJob
 from mailer.model import Occurrence, Recipient
 from mailer.project.lists import SegmentSummary
-from mailer.sending.engine import Tally
 from mailer.sending.plan import SendPlan
+from mailer.sending.progress import Tally
 from mailer.store.ledger import SendStatus
 from mailer.store.suppression import Suppression
 
@@ -145,6 +145,19 @@ def plan_text(plan: SendPlan, transport: str, now: dt.datetime) -> str:
         lines.append(
             "  already in the ledger: " + ", ".join(f"{n} {state}" for state, n in existing.items())
         )
+    if plan.not_theirs:
+        lines.append(
+            f"  {plan.not_theirs} failed for a reason that is not theirs (the relay, the content, "
+            + (
+                "a bug, an unknown fate): sent again"
+                if plan.resend_failed
+                else "a bug, an unknown fate): add --resend-failed to send them again"
+            )
+        )
+    if plan.too_late_early:
+        lines.append(
+            f"  {plan.too_late_early} marked too late by a clock ahead of this one: sent after all"
+        )
     lines.append(f"  to send now: {plan.to_send} ({plan.new} new), through {transport}")
     deadline = plan.deadline.astimezone(occurrence.start.tzinfo)
     lines.append(
@@ -152,6 +165,22 @@ def plan_text(plan: SendPlan, transport: str, now: dt.datetime) -> str:
         + (" (PASSED: nothing will be sent)" if plan.too_late(now) else "")
     )
     return "\n".join(lines)
+
+
+def proof_text(plan: SendPlan, address: str, languages: Sequence[str]) -> str:
+    """What a proof will do: one email per language to one address, recorded nowhere."""
+    occurrence = plan.occurrence
+    local = occurrence.start
+    segments = ", ".join(plan.segments) if plan.segments else "everyone sent an earlier email"
+    return "\n".join(
+        [
+            f"Proofs of the {plan.kind} ({plan.key.message}) of session {occurrence.number}, "
+            f"{local:%A %d %B %Y %H:%M} {local.tzname()}",
+            f"  to {address}: {len(languages)} emails, one per language ({', '.join(languages)}), "
+            "each marked as a proof; recorded nowhere",
+            f"  the real send goes to {segments}: {plan.people} people",
+        ]
+    )
 
 
 def tally_line(tally: Tally, total: int) -> str:

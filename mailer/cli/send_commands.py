@@ -19,12 +19,12 @@ from mailer.cli.base import (
     pass_workspace,
     show_problems,
 )
-from mailer.cli.reports import plan_text, status_record, status_table, tally_line
+from mailer.cli.reports import plan_text, proof_text, status_record, status_table, tally_line
 from mailer.errors import EXIT_INTERRUPTED, EXIT_TEMPFAIL, InvalidInput
 from mailer.model import MESSAGE_KINDS, MessageKind
 from mailer.project.workspace import Workspace
-from mailer.sending.engine import Tally
 from mailer.sending.plan import SendRequest, plan_send, record_plan
+from mailer.sending.progress import Tally
 from mailer.sending.workers import Launch
 
 
@@ -47,6 +47,12 @@ from mailer.sending.workers import Launch
     metavar="ADDRESS",
     help="Send one copy of each language to ADDRESS only (a proof).",
 )
+@click.option(
+    "--resend-failed",
+    is_flag=True,
+    help="Also send again what failed for a reason that is not the recipient's own (the "
+    "relay, the content, a bug, a fate that stayed unknown).",
+)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @pass_workspace
 def send(
@@ -57,21 +63,31 @@ def send(
     dry_run: bool,
     limit: int | None,
     proof_to: str | None,
+    resend_failed: bool,
     yes: bool,
 ) -> None:
     """Send the KIND email of the session on DATE: plan, confirm, send, summarise.
 
     Running the same command again sends nothing to those already served, and finishes an
-    interrupted send. Exit 75 when some emails wait for a retry (run it again later).
+    interrupted send. Exit 75 when some emails wait for a retry or the relay is down (run it
+    again later); nobody is failed for the relay's sake.
     """
     project = workspace.project()
     config = project.config
-    request = SendRequest(day, kind, segments, limit)
+    if not dry_run:  # before anything is recorded
+        workspace.require_secrets()
+        workspace.refuse_rehearsal_mail()
+    request = SendRequest(day, kind, segments, limit, resend_failed=resend_failed)
     with actions.sender(project.database, lock=not dry_run) as state:
         plan = plan_send(project, state, request, workspace.now())
-        click.echo(plan_text(plan, config.delivery.kind, workspace.now()))
+        if proof_to is not None:
+            click.echo(proof_text(plan, proof_to, config.series.languages))
+        else:
+            click.echo(plan_text(plan, config.delivery.kind, workspace.now()))
         show_problems(plan.problems, limit=PROBLEMS_SHOWN)
         if dry_run:
+            for problem in workspace.secret_problems():
+                click.echo(f"warning: {problem.message}: the real send will not start.", err=True)
             click.echo("Dry run: nothing sent, nothing recorded.")
             return
         if proof_to is not None:
@@ -87,7 +103,7 @@ def send(
             for language, reply in replies:
                 click.echo(f"proof in {language} to {proof_to}: {reply}")
             return
-        actions.refuse_if_too_late(state, plan, workspace.now())
+        actions.refuse_if_too_late(plan, workspace.now())
         if plan.to_send == 0:
             click.echo("Nothing to send: everyone in the plan has been served.")
             return
@@ -142,7 +158,11 @@ class _Progress:
             return
         self.last = now
         line = tally_line(tally, self.total)
-        click.echo(f"\r{line}\x1b[K" if self.terminal else line, err=True, nl=not self.terminal)
+        try:
+            click.echo(f"\r{line}\x1b[K" if self.terminal else line, err=True, nl=not self.terminal)
+        except OSError:  # the terminal went away (SIGHUP follows): the send goes on
+            self.terminal = False
+            self.last = float("inf")
 
     def end(self) -> None:
         if self.terminal:

@@ -14,7 +14,13 @@ from mailer.config.tables import TableReader, did_you_mean
 from mailer.config.values import address_problem, language_problem, zone_problem
 from mailer.i18n.labels import BUILT_IN, LABEL_KEYS, REQUIRED_LABEL_KEYS, Labels, labels_with
 from mailer.model import Organiser, Series, Zoom
-from mailer.recurrence import DEFAULT_RULE, is_rule_date, nearest_rule_dates, rule_problem
+from mailer.recurrence import (
+    DEFAULT_RULE,
+    is_rule_date,
+    nearest_rule_dates,
+    rule_problem,
+    schedule_problem,
+)
 
 SERIES_ID = re.compile(r"^[a-z0-9][a-z0-9.-]{1,62}$")
 _HTTPS_URL = re.compile(r"^https://[^\s/$.?#][^\s]*$")
@@ -80,8 +86,8 @@ def read_series(root: TableReader) -> Series | None:
     skip = set(table.date_list("skip"))
     sessions_dir = table.string("sessions_dir", default="sessions") or "sessions"
     title = table.per_language("title", languages, required=True)
-    description = table.per_language("description", languages, required=True)
-    partners = table.per_language("partners", languages)
+    description = table.per_language("description", languages, required=True, multiline=True)
+    partners = table.per_language("partners", languages, multiline=True)
     alarm = _read_alarm(table)
     table.finish()
     if None in (series_id, tz, first, start, end, title, description) or not rule or not languages:
@@ -143,6 +149,13 @@ def _check_dates(table: TableReader, series: Series) -> None:
                 f"{day} is not a date of the series, so it cannot be skipped",
                 f"Did you mean {nearby}?" if nearby else None,
             )
+    if (problem := schedule_problem(series)) is not None:
+        table.error(
+            "start",
+            f"a session of the rule is at a local time that is not one instant: {problem}",
+            "Choose start and end times that every session day has once (clocks change "
+            "between 01:00 and 03:00 in most zones), or skip that date.",
+        )
 
 
 def read_organiser(root: TableReader) -> Organiser | None:

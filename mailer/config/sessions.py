@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 
 from mailer.config.series import read_languages, read_zoom
 from mailer.config.tables import ProblemLog, TableReader
 from mailer.config.toml_source import parse_toml
 from mailer.errors import Problem
 from mailer.model import Move, Person, Series, SessionContent, Zoom
-from mailer.recurrence import is_rule_date, nearest_rule_dates
+from mailer.recurrence import (
+    is_rule_date,
+    nearest_rule_dates,
+    neighbours,
+    rule_dates,
+    wall_time_problem,
+)
 
 SESSION_FILE_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})\.toml$")
 
@@ -50,7 +57,7 @@ def read_session(
     moved_to = _read_move(table, series, scheduled)
     session_zoom = _read_zoom_override(table, zoom)
     held_in = read_languages(table, "held_in", required=False)
-    note = table.per_language("note", languages)
+    note = table.per_language("note", languages, multiline=True)
     table.finish()
     if log.has_errors or title is None:
         return None, log.problems
@@ -115,7 +122,8 @@ def _read_move(table: TableReader, series: Series, scheduled: dt.date) -> Move |
             "moved_to = { date = 2021-04-27, start = 14:00:00, end = 15:30:00 }.",
         )
         return None
-    result = Move(new_date or scheduled, start or series.start, end or series.end)
+    line = move.log.line(move.path)
+    result = Move(new_date or scheduled, start or series.start, end or series.end, line)
     if result.end <= result.start:
         move.error(
             "end",
@@ -130,7 +138,81 @@ def _read_move(table: TableReader, series: Series, scheduled: dt.date) -> Move |
             "Remove moved_to, or correct it.",
         )
         return None
+    for time in (result.start, result.end):
+        if (problem := wall_time_problem(result.date, time, series.timezone)) is not None:
+            move.error(
+                None,
+                f"the session would move to a local time that is not one instant: {problem}",
+                "Move it to a time that exists once that day.",
+            )
+            return None
     return result
+
+
+def move_problems(series: Series, sessions: Mapping[dt.date, SessionContent]) -> list[Problem]:
+    """What is wrong with the moves across session files: a session moved onto the day of
+    another one (an error), or beyond the sessions next to it (a warning: a typo in the year
+    or the month, or a real postponement)."""
+    moves = {day: c.moved_to for day, c in sessions.items() if c.moved_to and not c.cancelled}
+    if not moves:
+        return []
+    last = max([*sessions, *(move.date for move in moves.values())])
+    taken: dict[dt.date, dt.date] = {}  # the day a session takes place -> its scheduled date
+    for day in rule_dates(series):
+        if day > last:
+            break
+        content = sessions.get(day)
+        if day not in series.skip and day not in moves and not (content and content.cancelled):
+            taken[day] = day
+    problems = []
+    for scheduled, move in sorted(moves.items()):
+        source = sessions[scheduled].source
+        other = taken.setdefault(move.date, scheduled)
+        if other != scheduled:
+            problems.append(
+                Problem(
+                    source,
+                    f"the session moves to {move.date}, the day of the session of {other}",
+                    key="moved_to",
+                    line=move.line,
+                    hint="Two sessions of the series on one day is surely a typo: check the date.",
+                )
+            )
+        before, after = neighbours(series, scheduled)
+        if (before is not None and move.date <= before) or (
+            after is not None and move.date >= after
+        ):
+            problems.append(
+                Problem(
+                    source,
+                    f"the session of {scheduled} moves to {move.date}, beyond the sessions next "
+                    f"to it ({before or 'none'} and {after or 'none'})",
+                    key="moved_to",
+                    line=move.line,
+                    severity="warning",
+                    hint="If it is meant, leave it; if not, check the year and the month.",
+                )
+            )
+    return problems
+
+
+def moves_into_the_past(
+    sessions: Mapping[dt.date, SessionContent], today: dt.date
+) -> list[Problem]:
+    """Sessions still to come that a move would put in the past (a typo in the year?)."""
+    return [
+        Problem(
+            content.source,
+            f"the session of {scheduled}, still to come, moves to {move.date}, in the past",
+            key="moved_to",
+            line=move.line,
+            hint="Check the year and the month of moved_to.",
+        )
+        for scheduled, content in sorted(sessions.items())
+        if (move := content.moved_to) is not None
+        and not content.cancelled
+        and scheduled >= today > move.date
+    ]
 
 
 def _read_zoom_override(table: TableReader, zoom: Zoom | None) -> Zoom | None:

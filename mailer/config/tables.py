@@ -18,6 +18,10 @@ from mailer.config.toml_source import KeyPath, dotted, key_lines, line_of
 from mailer.errors import Problem
 
 _CLOCK_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
+# what may not be in a one-line value (a title, a name: they go into headers and subjects):
+# line breaks and other controls, line and paragraph separators, bidirectional overrides
+_NOT_ONE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_NOT_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _TYPE_NAMES = {
     str: "a string",
     int: "an integer",
@@ -52,6 +56,10 @@ class ProblemLog:
                 severity="warning" if severity == "warning" else "error",
             )
         )
+
+    def line(self, path: KeyPath) -> int | None:
+        """The line that sets `path` (or its nearest enclosing key) in the file."""
+        return line_of(self._lines, path)
 
     @property
     def has_errors(self) -> bool:
@@ -128,14 +136,43 @@ class TableReader:
 
     # -- scalars ------------------------------------------------------------------------------
 
-    def string(self, key: str, *, required: bool = False, default: str | None = None) -> str | None:
+    def string(
+        self,
+        key: str,
+        *,
+        required: bool = False,
+        default: str | None = None,
+        multiline: bool = False,
+    ) -> str | None:
+        """A non-empty string; on one line unless `multiline` (titles, names, addresses and
+        paths go into headers, subjects and file names)."""
         value = self._take(key, str, required)
         if value is None:
             return default
         if not value.strip():
             self.error(key, "must not be empty")
             return default
+        if (problem := self._text_problem(value, multiline)) is not None:
+            self.error(key, problem, self._text_hint(multiline))
+            return default
         return str(value).strip()
+
+    @staticmethod
+    def _text_problem(value: str, multiline: bool) -> str | None:
+        found = (_NOT_IN_TEXT if multiline else _NOT_ONE_LINE).search(value)
+        if found is None:
+            return None
+        character = found.group(0)
+        shown = {"\n": "a line break", "\r": "a carriage return", "\t": "a tab"}.get(
+            character, f"the control character U+{ord(character):04X}"
+        )
+        return f"has {shown}, which this value may not hold"
+
+    @staticmethod
+    def _text_hint(multiline: bool) -> str:
+        if multiline:
+            return "Remove the invisible control character."
+        return "Write it on one line (it goes into email headers and subjects)."
 
     def integer(
         self, key: str, *, default: int | None = None, minimum: int | None = None
@@ -293,8 +330,10 @@ class TableReader:
         *,
         required: bool = False,
         allow_plain: bool = False,
+        multiline: bool = False,
     ) -> dict[str, str] | None:
-        """A table with one non-empty string per language of the series, no more, no less.
+        """A table with one non-empty string per language of the series, no more, no less;
+        each on one line unless `multiline`.
 
         With `allow_plain`, a single string stands for every language (a person's name).
         """
@@ -305,6 +344,9 @@ class TableReader:
             return None
         value = self.data[key]
         if allow_plain and isinstance(value, str) and value.strip():
+            if (problem := self._text_problem(value, multiline)) is not None:
+                self.error(key, problem, self._text_hint(multiline))
+                return None
             return dict.fromkeys(languages, value.strip())
         if not isinstance(value, dict):
             self.error(
@@ -315,10 +357,12 @@ class TableReader:
             return None
         texts: dict[str, str] = {}
         for language, text in self._each_language(key, value, languages):
-            if isinstance(text, str) and text.strip():
-                texts[language] = text.strip()
-            else:
+            if not isinstance(text, str) or not text.strip():
                 self.log.error((*self.path, key, language), "expected a non-empty string")
+            elif (problem := self._text_problem(text, multiline)) is not None:
+                self.log.error((*self.path, key, language), problem, self._text_hint(multiline))
+            else:
+                texts[language] = text.strip()
         return texts if len(texts) == len(languages) else None
 
     def per_language_lists(
@@ -336,10 +380,16 @@ class TableReader:
             return None
         lists: dict[str, tuple[str, ...]] = {}
         for language, items in self._each_language(key, value, languages):
-            if isinstance(items, list) and all(isinstance(i, str) and i.strip() for i in items):
-                lists[language] = tuple(item.strip() for item in items)
+            where = (*self.path, key, language)
+            texts = items if isinstance(items, list) else [None]
+            if not all(isinstance(item, str) and item.strip() for item in texts):
+                self.log.error(where, "expected a list of non-empty strings")
+                continue
+            problems = (self._text_problem(item, False) for item in items)
+            if (problem := next((found for found in problems if found), None)) is not None:
+                self.log.error(where, problem, self._text_hint(False))
             else:
-                self.log.error((*self.path, key, language), "expected a list of non-empty strings")
+                lists[language] = tuple(item.strip() for item in items)
         counts = {len(items) for items in lists.values()}
         if len(counts) > 1:
             detail = ", ".join(f"{language}: {len(items)}" for language, items in lists.items())

@@ -42,10 +42,11 @@ from mailer.actions.project import check
 from mailer.errors import EXIT_FAILURE, EXIT_TEMPFAIL, InvalidInput, MailerError
 from mailer.project.watch import fingerprint
 from mailer.project.workspace import Workspace
-from mailer.sending.due import DaemonCore
+from mailer.sending.due import DaemonCore, Round
 from mailer.sending.engine import Engine
 from mailer.store.locks import daemon_lock
 from mailer.transport.base import Transport
+from mailer.web.guard import KEEPALIVE, GuardedServer
 from mailer.web.public import make_app
 
 log = logging.getLogger("mailer.daemon")
@@ -82,12 +83,13 @@ def configure_logging(format_name: str) -> None:
 
 
 def check_workspace(workspace: Workspace) -> None:
-    """`mailer check` on a workspace: InvalidInput (exit 2) listing every problem."""
+    """`mailer check` on a workspace, secrets included: InvalidInput (exit 2) listing every
+    problem."""
     check(
         workspace.project(),
         workspace.templates(),
         now=workspace.now(),
-        key_problem=workspace.signing_key_problem(),
+        secret_problems=workspace.secret_problems(),
     )
 
 
@@ -166,17 +168,22 @@ class Reloader:
 
 class Daemon:
     def __init__(self, workspace: Workspace) -> None:
-        self.workspace = workspace
         self.core = daemon_core(
             workspace, on_engine=self._engine_started, should_stop=self.stopping
         )
         self.reloader = Reloader(workspace, self.core)
+        self.last_round: Round | None = None
         self.scheduler = AsyncIOScheduler(timezone=dt.UTC, job_defaults=JOB_DEFAULTS)
         self._wakeup = asyncio.Event()
         self._stopping = False
         self._reload = False
         self._engine: Engine | None = None
         self._ticks = 0
+
+    @property
+    def workspace(self) -> Workspace:
+        """The workspace in use (a reload replaces it)."""
+        return self.reloader.workspace
 
     # -- what the outside sees -----------------------------------------------------------------
 
@@ -191,7 +198,7 @@ class Daemon:
             report["next_fire"] = wake.next_run_time.isoformat()
             report["next_fire_timestamp"] = wake.next_run_time.timestamp()
         try:
-            with self.reloader.workspace.state() as state:
+            with self.workspace.state() as state:
                 state.connection.execute("SELECT count(*) FROM deliveries").fetchone()
             report["ledger"] = "ok"
         except (MailerError, OSError) as error:
@@ -199,10 +206,20 @@ class Daemon:
             report["status"] = "failing"
         if not self.scheduler.running:
             report["status"] = "failing"
+        problems = []
         if self.reloader.refused is not None:  # still running, on the configuration before it
             report["config"] = f"the last edit was refused: {self.reloader.refused}"
-            if report["status"] == "ok":
-                report["status"] = "degraded"
+            problems.append("config")
+        last = self.last_round
+        if last is not None and not last.ok:
+            report["last_round"] = {
+                "failed": last.failed,
+                "relay_down": last.relay_down,
+                "postponed": last.postponed,
+            }
+            problems.append("last_round")
+        if problems and report["status"] == "ok":
+            report["status"] = "degraded"
         return report
 
     def request_stop(self) -> None:
@@ -238,24 +255,26 @@ class Daemon:
             loop.add_signal_handler(signum, self.request_stop)
         loop.add_signal_handler(signal.SIGHUP, self.request_reload)
         runner = web.AppRunner(
-            make_app(lambda: self.reloader.workspace, self.health), access_log=None
+            make_app(lambda: self.workspace, self.health),
+            access_log=None,
+            keepalive_timeout=KEEPALIVE,
         )
         await runner.setup()
-        site = web.TCPSite(runner, config.http.host, config.http.port)
+        server = GuardedServer(runner, config.http.host, config.http.port)
         try:
-            await site.start()
+            where = await server.start()  # the real port when [http] listen says 0
             self.scheduler.start()
             self.scheduler.add_job(
                 self.wake,
                 IntervalTrigger(seconds=config.daemon.check_every.total_seconds()),
                 id="tick",
             )
-            host, port = runner.addresses[0][:2]  # the real port when [http] listen says 0
-            log.info("started: %s, serving http://%s:%d", self.workspace.config_path, host, port)
+            log.info("started: %s, serving http://%s", self.workspace.config_path, where)
             self._wakeup.set()  # catch up at once with whatever is due
             await self._loop()
         finally:
             self.scheduler.shutdown(wait=False)
+            server.close()
             await runner.cleanup()
             lock.release()
             log.info("stopped")
@@ -274,7 +293,7 @@ class Daemon:
             self._ticks += 1
             try:
                 self._reload_if_needed()
-                await self.core.run_due(self.workspace.now())
+                self.last_round = await self.core.run_due(self.workspace.now())
             except Exception:  # a bug must not stop the series: log it, and go on
                 log.exception("a round of the daemon failed")
             self._engine = None
@@ -313,7 +332,8 @@ def run_daemon(workspace: Workspace, log_format: str, *, once: bool = False) -> 
     well, 1 if a send stopped on an error, 75 if another sender held the lock.
     """
     configure_logging(log_format)
-    check_workspace(workspace)  # a bad configuration: InvalidInput, exit 2
+    check_workspace(workspace)  # a bad configuration or missing secrets: InvalidInput, exit 2
+    workspace.refuse_rehearsal_mail()
     if once:
         return asyncio.run(_once(workspace))
     return asyncio.run(Daemon(workspace).run())
@@ -328,6 +348,6 @@ async def _once(workspace: Workspace) -> int:
         len(result.skipped),
         len(result.blocked),
     )
-    if result.postponed:
-        return EXIT_TEMPFAIL
-    return EXIT_FAILURE if result.failed else 0
+    if result.failed:
+        return EXIT_FAILURE
+    return EXIT_TEMPFAIL if result.postponed or result.relay_down else 0

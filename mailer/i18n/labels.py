@@ -30,6 +30,18 @@ class Labels:
     alarm: str
     time_pattern: str = ""  # a Babel/CLDR pattern for clock times; empty: the locale's own
     colon: str = ":"  # French sets a no-break space before it
+    quote_open: str = "“"
+    quote_close: str = "”"
+    proof: str = "PROOF"  # the subject's marker of a proof (`mailer send --to`)
+    proof_note: str = (  # "{segments}" and "{count}": who the real send goes to
+        "This is a proof: it is recorded nowhere and nobody else got it. "
+        "The real send goes to {segments} (recipients: {count})."
+    )
+    proof_served: str = "everyone already sent an email about this session"
+
+    def quoted(self, text: str) -> str:
+        """`« text »` in French, `“text”` in English."""
+        return f"{self.quote_open}{text}{self.quote_close}"
 
     def heading(self, label: str) -> str:
         """A label followed by a colon: `Questions :` in French, `Questions:` in English."""
@@ -58,6 +70,14 @@ BUILT_IN: Mapping[str, Labels] = {
         alarm="La séance commence bientôt",
         time_pattern="H\u00a0'h'\u00a0mm",
         colon="\u00a0:",
+        quote_open="«\u00a0",
+        quote_close="\u00a0»",
+        proof="ÉPREUVE",
+        proof_note=(
+            "Ceci est une épreuve : elle n’est enregistrée nulle part et personne d’autre ne l’a "
+            "reçue. Le vrai envoi ira à {segments} (nombre de destinataires : {count})."
+        ),
+        proof_served="toutes les personnes qui ont déjà reçu un courriel sur cette séance",
     ),
     "en": Labels(
         session="Session",
@@ -89,6 +109,14 @@ BUILT_IN: Mapping[str, Labels] = {
         zone="hora de {city}",
         alarm="La sesión empieza pronto",
         time_pattern="H:mm",
+        quote_open="«",
+        quote_close="»",
+        proof="PRUEBA",
+        proof_note=(
+            "Esto es una prueba: no queda registrada y nadie más la ha recibido. El envío real "
+            "irá a {segments} (destinatarios: {count})."
+        ),
+        proof_served="todas las personas que ya recibieron un correo sobre esta sesión",
     ),
     "de": Labels(
         session="Sitzung",
@@ -104,6 +132,14 @@ BUILT_IN: Mapping[str, Labels] = {
         held_in="Sprachen",
         zone="Zeit in {city}",
         alarm="Die Sitzung beginnt bald",
+        quote_open="„",
+        quote_close="“",
+        proof="PROBE",
+        proof_note=(
+            "Dies ist eine Probe: Sie wird nirgends vermerkt, und niemand sonst hat sie erhalten."
+            " Der echte Versand geht an {segments} (Empfänger: {count})."
+        ),
+        proof_served="alle, die zu dieser Sitzung schon eine E-Mail erhalten haben",
     ),
     "it": Labels(
         session="Sessione",
@@ -119,6 +155,14 @@ BUILT_IN: Mapping[str, Labels] = {
         held_in="Lingue",
         zone="ora di {city}",
         alarm="La sessione inizia a breve",
+        quote_open="«",
+        quote_close="»",
+        proof="PROVA",
+        proof_note=(
+            "Questa è una prova: non viene registrata e nessun altro l’ha ricevuta. L’invio vero "
+            "andrà a {segments} (destinatari: {count})."
+        ),
+        proof_served="tutte le persone che hanno già ricevuto un’email su questa sessione",
     ),
     "pt": Labels(
         session="Sessão",
@@ -134,6 +178,14 @@ BUILT_IN: Mapping[str, Labels] = {
         held_in="Idiomas",
         zone="hora de {city}",
         alarm="A sessão começa em breve",
+        quote_open="«",
+        quote_close="»",
+        proof="PROVA",
+        proof_note=(
+            "Isto é uma prova: não fica registada e mais ninguém a recebeu. O envio real irá para"
+            " {segments} (destinatários: {count})."
+        ),
+        proof_served="todas as pessoas que já receberam um email sobre esta sessão",
     ),
 }
 

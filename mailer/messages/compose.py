@@ -56,13 +56,14 @@ from mailer.calendar.revisions import Revision
 from mailer.config.settings import Config
 from mailer.errors import InvalidInput
 from mailer.messages.context import (
+    Proof,
     Shape,
     recipient_context,
     recipient_values,
     session_context,
     shape_of,
 )
-from mailer.messages.encoding import EncodedBody, subject_header, to_header
+from mailer.messages.encoding import EncodedBody, subject_header, text_header, to_header
 from mailer.messages.slots import Filled, SlotPool, split_slots
 from mailer.messages.templates import TemplateSet
 from mailer.model import MessageKind, Occurrence, Outgoing, Recipient
@@ -106,8 +107,9 @@ def canonical_html(html: str) -> str:
 
 
 def _phrase(text: str) -> str:
-    """A display phrase for a structured header: RFC 2047 words if not ASCII, else quoted."""
-    if text.isascii():
+    """A display phrase for a structured header: RFC 2047 words if not ASCII (or if it looks
+    like RFC 2047 itself, so that no client decodes it into something else), else quoted."""
+    if text.isascii() and "=?" not in text:
         return email.utils.quote(text).join('""')
     return email.header.Header(text, "utf-8").encode(linesep="\r\n")
 
@@ -141,6 +143,7 @@ class Composer:
         signing_key: bytes,
         field_names: frozenset[str] = frozenset(),
         envelope_from: str | None = None,
+        proof: Proof | None = None,
     ) -> None:
         self._check_consistent(occurrence, kind)
         unsubscribe = config.unsubscribe
@@ -166,6 +169,7 @@ class Composer:
         self._contexts: dict[str, dict[str, Any]] = {}
         self._prepared: dict[Shape, _Prepared] = {}
         self._revision = revision
+        self.proof = proof  # a proof: who the real send goes to
 
     @staticmethod
     def _check_consistent(occurrence: Occurrence, kind: MessageKind) -> None:
@@ -202,6 +206,7 @@ class Composer:
                 self.kind,
                 now=self.now,
                 ics_filename=self.filename,
+                proof=self.proof,
             )
         return self._contexts[language]
 
@@ -229,6 +234,8 @@ class Composer:
 
     def _render_parts(self, language: str, context: Mapping[str, Any]) -> tuple[str, str, str]:
         subject = clean_text(self.templates.render(language, self.kind, "subject", context))[0]
+        if self.proof is not None:
+            subject = f"[{self.config.labels[language].proof}] {subject}"
         text = self.templates.render(language, self.kind, "text", context)
         html = _INLINER.inline(self.templates.render(language, self.kind, "html", context))
         return subject, text, html
@@ -378,4 +385,15 @@ class Composer:
             f"List-Unsubscribe: <{unsubscribe}>,\r\n <{mailto}>\r\n",
             "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
         ]
+        if self.proof is not None:
+            lines.append(self._proof_header())
         return "".join(lines).encode("utf-8")
+
+    def _proof_header(self) -> str:
+        """What a proof is, for whoever looks at the headers (folded, ASCII)."""
+        number = self.occurrence.number
+        text = (
+            f"a proof of the {self.kind} of session {number} ({self.occurrence.scheduled}); "
+            f"the real send goes to {self.proof}; this copy is recorded nowhere"
+        )
+        return text_header("X-Mailer-Proof", clean_text(text)[0])

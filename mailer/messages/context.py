@@ -64,8 +64,12 @@ def session_context(
     *,
     now: dt.datetime,
     ics_filename: str,
+    proof: Proof | None = None,
 ) -> dict[str, Any]:
-    """Everything about the session a template may show, in `language`."""
+    """Everything about the session a template may show, in `language`.
+
+    `proof`: this is a proof (`mailer send --to`), and who the real send goes to.
+    """
     content = occurrence.content
     if content is None:
         raise InvalidInput(
@@ -128,7 +132,31 @@ def session_context(
         },
         "labels": config.labels[language],
         "feed": feed_for(config, language),
+        "proof": _proof(config, language, proof),
     }
+
+
+class Proof(NamedTuple):
+    """A proof (`mailer send --to`): who the real send goes to."""
+
+    segments: tuple[str, ...]  # () for those already sent an email about the session
+    people: int
+
+    def __str__(self) -> str:
+        """`everyone (20 people)`, for headers and logs."""
+        who = ", ".join(self.segments) or "everyone already sent an email about the session"
+        return f"{who} ({self.people} {'person' if self.people == 1 else 'people'})"
+
+
+def _proof(config: Config, language: str, proof: Proof | None) -> dict[str, str] | None:
+    """What a proof says of itself: its marker, and who the real send goes to."""
+    if proof is None:
+        return None
+    labels = config.labels[language]
+    segments = ", ".join(labels.quoted(segment) for segment in proof.segments)
+    note = labels.proof_note.replace("{segments}", segments or labels.proof_served)
+    note = note.replace("{count}", str(proof.people))
+    return {"label": labels.proof, "note": typography(note, language)}
 
 
 class Shape(NamedTuple):

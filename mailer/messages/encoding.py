@@ -66,7 +66,12 @@ class EncodedBody:
 
 @functools.lru_cache(maxsize=256)
 def subject_header(subject: str, smtputf8: bool) -> str:
-    """`Subject: ...` folded and, unless SMTPUTF8, RFC 2047 encoded (cached: a send has few).
+    """`Subject: ...` folded and, unless SMTPUTF8, RFC 2047 encoded (cached: a send has few)."""
+    return text_header("Subject", subject, smtputf8)
+
+
+def text_header(name: str, text: str, smtputf8: bool = False) -> str:
+    """An unstructured header (`Subject`) folded and, unless SMTPUTF8, RFC 2047 encoded.
 
     Without SMTPUTF8 the leading plain ASCII words stay readable and the rest is encoded-words
     that carry their own spaces. Python's folder is not used for this: it can turn the space
@@ -74,13 +79,13 @@ def subject_header(subject: str, smtputf8: bool) -> str:
     "» –" arrived as "»–".
     """
     if smtputf8:
-        return str(_UTF8_POLICY.header_factory("Subject", subject).fold(policy=_UTF8_POLICY))
-    words = subject.split(" ")
+        return str(_UTF8_POLICY.header_factory(name, text).fold(policy=_UTF8_POLICY))
+    words = text.split(" ")
     plain = 0
     while plain < len(words) and _PLAIN_WORD.match(words[plain]):
         plain += 1
     rest = " ".join(words[plain:])
-    return _fold("Subject", words[:plain] + _encoded_words(rest))
+    return _fold(name, words[:plain] + _encoded_words(rest))
 
 
 def _encoded_words(text: str) -> list[str]:
@@ -114,7 +119,7 @@ def to_header(name: str, address: str) -> str:
     """`To: display name <address>`, for an ASCII address (the case without SMTPUTF8)."""
     if not name:
         return f"To: {address}\r\n"
-    if name.isascii():
+    if name.isascii() and "=?" not in name:  # else encoded, so that nothing decodes it twice
         if _ATOM_PHRASE.match(name):
             phrase = name.split(" ")
         else:

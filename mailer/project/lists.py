@@ -137,26 +137,53 @@ def audience(
     )
 
 
-def check_lists(project: Project) -> list[Problem]:
-    """Read every list: RecipientsError naming every unreadable one, else the rows' warnings.
+@dataclass(frozen=True)
+class ListCount:
+    """What one list file holds: its data rows, the people read from them, the rows skipped."""
+
+    name: str
+    source: str
+    rows: int
+    people: int
+    skipped: int
+
+
+def check_lists(project: Project) -> tuple[list[ListCount], list[Problem]]:
+    """Read every list: RecipientsError naming every unreadable one, else what each holds and
+    the rows' warnings.
 
     Each list is resolved on its own, so the merges found are people named twice in the same
     file, worth a warning (one email goes, with the first row's data).
     """
     reader = ListReader(project)
     fatal: list[Problem] = []
-    resolution = Resolution()
+    counts = []
+    merged: list[Problem] = []
     everything = Segment("(all lists)", project.config.mailing.list_names)
-    for name in project.config.mailing.list_names:
+    report = reader.report
+    for mailing_list in project.config.mailing.lists:
+        resolution = Resolution()
         try:
-            for _ in resolve([everything], [name], reader.read, (), resolution):
+            for _ in resolve([everything], [mailing_list.name], reader.read, (), resolution):
                 pass
         except RecipientsError as error:
             fatal.extend(error.problems)
-    warnings = [*reader.report.all_problems(), *resolution.merged]
+            continue
+        source = reader.source(mailing_list)
+        merged.extend(resolution.merged)
+        counts.append(
+            ListCount(
+                mailing_list.name,
+                source,
+                report.rows_by_source.get(source, 0),
+                resolution.selected,
+                report.skipped_by_source.get(source, 0),
+            )
+        )
+    warnings = [*report.all_problems(), *merged]
     if fatal:
         raise RecipientsError("some mailing lists cannot be read", [*fatal, *warnings])
-    return warnings
+    return counts, warnings
 
 
 @dataclass

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mailer.config.sessions import read_session, scheduled_date_of
+from mailer.config.sessions import move_problems, read_session, scheduled_date_of
 from mailer.config.settings import Config
 from mailer.config.validate import read_config
 from mailer.errors import ConfigError, Problem, TemplateError, errors_only
@@ -112,6 +112,7 @@ def load_project(config_path: Path) -> Project:
             problems.extend(found)
             if content is not None:
                 sessions[scheduled] = content
+    problems.extend(move_problems(series, sessions))
     if errors_only(problems) or parsed.config is None:
         raise ConfigError("the project has problems", problems)
     return Project(root=root, config=parsed.config, sessions=sessions, warnings=tuple(problems))

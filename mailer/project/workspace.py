@@ -16,7 +16,7 @@ from pathlib import Path
 
 from mailer.audience.unsubscribe import key_problem
 from mailer.config.settings import Config
-from mailer.errors import MailerError, Problem
+from mailer.errors import ConfigError, InvalidInput, MailerError, Problem
 from mailer.messages.templates import TemplateSet
 from mailer.project.clock import Clock
 from mailer.project.load import Project, load_project, load_templates
@@ -32,11 +32,14 @@ class Workspace:
         self,
         config_path: Path,
         now: dt.datetime | None = None,
+        *,
         environ: Mapping[str, str] | None = None,
         on_warnings: Callable[[Sequence[Problem]], None] | None = None,
         clock: Callable[[], dt.datetime] | None = None,
+        real_mail: bool = False,
     ) -> None:
         self.config_path = config_path
+        self.real_mail = real_mail  # a rehearsal (--now) may send real email
         self.rehearsal = Clock(now)
         self.clock = clock  # a simulation's clock, which overrides both
         self.environ = os.environ if environ is None else environ
@@ -71,7 +74,13 @@ class Workspace:
     def fresh(self) -> Workspace:
         """The same project read again from disk, with the same clock (a rehearsal's goes on
         ticking) and environment; this one stays as it was until the new one is accepted."""
-        other = Workspace(self.config_path, None, self.environ, self._on_warnings, self.clock)
+        other = Workspace(
+            self.config_path,
+            environ=self.environ,
+            on_warnings=self._on_warnings,
+            clock=self.clock,
+            real_mail=self.real_mail,
+        )
         other.rehearsal = self.rehearsal
         return other
 
@@ -98,11 +107,50 @@ class Workspace:
         variable = self.project().config.unsubscribe.key_env
         return key_problem(self.environ.get(variable), variable)
 
+    def secret_problems(self) -> list[Problem]:
+        """What is wrong with the secrets sending needs (the unsubscribe signing key; the SMTP
+        password when a login is configured), located at the config key that names them."""
+        config = self.project().config
+        source = str(self.config_path)
+        problems = []
+        if problem := self.signing_key_problem():
+            problems.append(Problem(source, problem, key="unsubscribe.key_env"))
+        smtp = config.delivery.smtp
+        if config.delivery.kind == "smtp" and smtp.username and not self.smtp_password():
+            problems.append(
+                Problem(
+                    source,
+                    f"[smtp] username is set but the password is not: export "
+                    f"{smtp.password_env}=... (the SMTP password, never in config.toml)",
+                    key="smtp.password_env",
+                )
+            )
+        return problems
+
+    def require_secrets(self) -> None:
+        """ConfigError (exit 2) naming every missing secret: called before a send or the
+        daemon touches anything."""
+        if problems := self.secret_problems():
+            raise ConfigError("cannot send without its secrets", problems)
+
     def signing_key(self) -> bytes:
         """The unsubscribe signing key, from the environment variable config.toml names."""
         if problem := self.signing_key_problem():
             raise MailerError(problem)
         return self.environ[self.project().config.unsubscribe.key_env].encode()
+
+    def refuse_rehearsal_mail(self) -> None:
+        """A rehearsal (--now) that would send real email through SMTP is refused (exit 2)
+        unless the operator said real mail is wanted (--real-mail)."""
+        delivery = self.project().config.delivery
+        if self.simulated_now is None or delivery.kind != "smtp" or self.real_mail:
+            return
+        where = f"{delivery.smtp.host}:{delivery.smtp.port}"
+        raise InvalidInput(
+            f"this is a rehearsal (--now {self.simulated_now.isoformat()}), and it would send "
+            f'real email through {where}: set [transport] kind = "outbox" in a copy of the '
+            "project to rehearse, or add --real-mail if real email is what you want"
+        )
 
     def smtp_password(self) -> str | None:
         """The SMTP password, from the environment variable `[smtp] password_env`."""

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mailer.config.settings import Config
-from mailer.errors import LockHeld, MailerError
+from mailer.errors import LockHeld, MailerError, RelayFailure
 from mailer.messages.notices import missing_file_notice
 from mailer.messages.templates import TemplateSet
 from mailer.model import Recipient
@@ -34,6 +34,7 @@ from mailer.transport.base import Transport
 
 log = logging.getLogger("mailer.daemon")
 HORIZON = dt.timedelta(days=60)
+RELAY_RETRY = dt.timedelta(minutes=1)  # the relay was down: try again this soon
 
 
 def due_jobs(
@@ -77,6 +78,11 @@ class Round:
     blocked: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)  # stopped by an error (logged)
     postponed: bool = False  # another sender held the lock
+    relay_down: bool = False  # a send stopped because the relay could not be reached
+
+    @property
+    def ok(self) -> bool:
+        return not (self.failed or self.postponed or self.relay_down)
 
 
 class DaemonCore:
@@ -110,6 +116,7 @@ class DaemonCore:
         self.on_engine = on_engine
         self._reported: set[str] = set()  # blocked or missed jobs already logged
         self._settled: dict[str, tuple[object, int]] = {}  # job id -> what it was complete for
+        self._retry_at: dt.datetime | None = None  # the relay again, after it was down
 
     def use(
         self,
@@ -141,6 +148,7 @@ class DaemonCore:
     async def run_due(self, now: dt.datetime) -> Round:
         """Do every job that is due (see the module's docstring)."""
         result = Round()
+        self._retry_at = None
         for job in self.jobs(now):
             if self.should_stop():
                 break
@@ -240,6 +248,7 @@ class DaemonCore:
                     transport=self.transport(),
                     clock=self.clock,
                     on_engine=self.on_engine,
+                    wait_for_retries=dt.timedelta(0),  # a retry is a job of a later round
                 )
                 counts = Ledger(state).counts(plan.key)
         finally:
@@ -254,7 +263,19 @@ class DaemonCore:
         )
         if outcome.abort is not None:
             log.error("the %s of %s stopped: %s", job.kind, plan.key.session, outcome.abort)
-            result.failed.append(job.id)
+            if isinstance(outcome.abort, RelayFailure):
+                result.relay_down = True
+                self._retry_at = now + RELAY_RETRY
+            else:
+                result.failed.append(job.id)
+        if outcome.tally.failed:
+            log.warning(
+                "the %s of %s: %d deliveries failed (mailer status %s says why)",
+                job.kind,
+                plan.key.session,
+                outcome.tally.failed,
+                plan.key.session,
+            )
 
     async def _warn(self, job: Job, now: dt.datetime) -> None:
         """Email the organiser, once, that the session's file is missing."""
@@ -306,9 +327,12 @@ class DaemonCore:
                     await lane.close()
 
     def next_wakeup(self, now: dt.datetime) -> dt.datetime | None:
-        """The next instant something becomes due: a job, or a retry of a send in progress."""
+        """The next instant something becomes due: a job, a retry of a send in progress, or
+        the relay again after it could not be reached."""
         jobs = self.jobs(now)
         upcoming = [job.due for job in jobs if job.due > now]
+        if self._retry_at is not None:
+            upcoming.append(max(self._retry_at, now))
         with self.state() as state:
             ledger = Ledger(state)
             for job in jobs:

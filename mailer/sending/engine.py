@@ -3,91 +3,57 @@
 One asyncio loop: a feeder claims batches of due deliveries (committed as `sending` before any
 of them goes out), composes each email and queues it; one task per lane sends; a recorder
 commits outcomes in groups (a commit per message would cost an fsync per message). Ledger calls
-run in one dedicated thread, so an fsync never stalls the lanes.
+run in one dedicated thread, so an fsync never stalls the lanes. What each failure means for a
+delivery is `mailer.sending.verdicts`.
 
-What each outcome means:
-  accepted                    -> sent
-  4xx, connection lost before -> retry after retry_after x 2^(attempt-1) (+-20%), up to
-  the data                       retry_limit; failed after max_attempts
-  fate unknown (lost during   -> unknown: sent again, with the same Message-ID
-  or after the data)
-  5xx for the recipient       -> failed; 5.1.x (no such mailbox/domain) also suppresses the
-                                 address (a hard bounce)
-  refused sender, TLS, login  -> the run stops; the deliveries stay to send
-  the same 5xx for the first  -> the run stops: the relay refuses everyone (a configuration
-  BREAKER recipients in a row    problem, not theirs); they stay to send
-  the deadline passed         -> skipped ("too late"), and nothing more is sent
+One message never stops the run: an error while composing or sending it (a bug included) fails
+that delivery and the run goes on. What stops a run is what concerns every message: the
+configuration (a certificate, a login, a refused sender: exit 2), the relay refusing everyone,
+or the relay (or the outbox's disk) down on every connection for `RELAY_PATIENCE` seconds
+(exit 75); then nobody is failed, and the next run (or the daemon's next round) sends to them.
 Stopping (Ctrl-C, SIGTERM) takes no new work, lets the messages being sent finish, and puts
 the ones still queued back.
+
+`wait_for_retries`: how long a run waits for retries that are due soon (`mailer send`); the
+daemon passes zero, so that a retry is scheduled work and never holds up another email.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Container
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from mailer.config.settings import SendingSettings, SmtpSettings
 from mailer.errors import (
+    MailerError,
     PermanentFailure,
+    RelayFailure,
     SetupFailure,
     TemporaryFailure,
     TransportError,
-    UnknownFate,
 )
 from mailer.messages.compose import Composer
 from mailer.model import Outgoing
+from mailer.sending import verdicts
 from mailer.sending.pacing import Pacer
+from mailer.sending.progress import RunResult, Tally, first_error
+from mailer.sending.verdicts import Breaker, Refusal, message_verdict, waits
 from mailer.store.ledger import Claimed, Ledger, Outcome, SendKey
 from mailer.transport.base import Lane, Transport
 
-BREAKER = 20
+log = logging.getLogger("mailer.sending")
 FLUSH_EVERY = 0.2  # seconds between group commits
+RELAY_PATIENCE = 5.0  # seconds with every connection down before the run stops
+RELAY_BACKOFF = (0.5, 1.0, 2.0)  # a connection's waits before it tries the relay again
 TOO_LATE = "too late: the deadline of this send passed"
 T = TypeVar("T")
-
-
-@dataclass
-class Tally:
-    """What this run did (the ledger has the totals)."""
-
-    sent: int = 0
-    failed: int = 0
-    retrying: int = 0
-    unknown: int = 0
-    skipped: int = 0
-    started: float = field(default_factory=time.monotonic)
-    waiting: str | None = None  # why the run is idle, if it is
-
-    @property
-    def done(self) -> int:
-        return self.sent + self.failed + self.skipped
-
-    def elapsed(self) -> float:
-        return time.monotonic() - self.started
-
-    def rate(self) -> float:
-        elapsed = self.elapsed()
-        return self.sent / elapsed if elapsed > 0 else 0.0
-
-
-@dataclass(frozen=True)
-class RunResult:
-    tally: Tally
-    stopped: bool
-    abort: TransportError | None
-
-
-def backoff(attempts: int, settings: SendingSettings, jitter: float) -> dt.timedelta:
-    """The wait before attempt `attempts + 1`: doubling from retry_after, capped, +-20%."""
-    delay: dt.timedelta = settings.retry_after * (2 ** max(attempts - 1, 0))
-    capped: dt.timedelta = min(delay, settings.retry_limit)
-    return capped * (0.8 + 0.4 * jitter)
 
 
 class Engine:
@@ -110,6 +76,7 @@ class Engine:
         limit: int | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         recover: bool = True,
+        wait_for_retries: dt.timedelta | None = None,
     ) -> None:
         self.ledger = ledger
         self.composer = composer
@@ -125,18 +92,22 @@ class Engine:
         self.limit = limit
         self.sleep = sleep
         self.recover = recover  # False in worker processes: the parent recovered, once
+        self.wait_for_retries = (
+            sending.wait_for_retries if wait_for_retries is None else wait_for_retries
+        )
         self.pacer = Pacer(smtp.rate if transport.name == "smtp" else 0.0)
         self.tally = Tally()
         self._stop = asyncio.Event()
         self._abort: TransportError | None = None
         self._outcomes: list[Outcome] = []
-        self._doubtful: list[tuple[Outcome, Outgoing, str]] = []  # 5xx not yet believed
+        self._breaker = Breaker(min(verdicts.BREAKER, sending.batch))
         self._bounces: list[tuple[Outgoing, str]] = []  # hard bounces to suppress
-        self._confirmed = False  # some message went through: 5xx are the recipients' own
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
         self._in_flight = 0  # queued or being sent
         self._unrecorded = 0  # claimed, and the outcome not committed yet
-        self._breaker = min(BREAKER, sending.batch)
+        self._lanes = 1
+        self._lanes_down: set[int] = set()  # connections that cannot reach the relay now
+        self._relay_down_since: float | None = None
         caps = ((smtp.per_hour, dt.timedelta(hours=1)), (smtp.per_day, dt.timedelta(days=1)))
         self._caps = [
             (cap, window) for cap, window in caps if cap is not None and transport.name == "smtp"
@@ -161,22 +132,30 @@ class Engine:
 
     async def run(self) -> RunResult:
         """Send until nothing is due (or only retries later than wait_for_retries)."""
-        if self.recover:
-            await self._db(self.ledger.recover, self.key, self.clock())
-        lanes = [await self.transport.open_lane() for _ in range(self.transport.lanes)]
-        queue: asyncio.Queue[tuple[Claimed, Outgoing] | None] = asyncio.Queue(
-            maxsize=len(lanes) * 4
-        )
-        recorder = asyncio.create_task(self._record_periodically())
         try:
-            await asyncio.gather(
-                self._feed(queue, len(lanes)), *(self._drive(lane, queue) for lane in lanes)
+            if self.recover:
+                await self._db(
+                    self.ledger.recover, self.key, self.clock(), self.sending.max_attempts
+                )
+            lanes = [await self.transport.open_lane() for _ in range(self.transport.lanes)]
+            self._lanes = len(lanes)
+            queue: asyncio.Queue[tuple[Claimed, Outgoing] | None] = asyncio.Queue(
+                maxsize=len(lanes) * 4
             )
+            recorder = asyncio.create_task(self._record_periodically())
+            try:
+                async with asyncio.TaskGroup() as group:
+                    group.create_task(self._feed(queue, len(lanes)))
+                    for index, lane in enumerate(lanes):
+                        group.create_task(self._drive(index, lane, queue))
+            except BaseExceptionGroup as errors:  # the state file failed under the feeder
+                raise first_error(errors) from None
+            finally:
+                await asyncio.gather(*(lane.close() for lane in lanes), return_exceptions=True)
+                recorder.cancel()
+                self._settle()
+                await self._flush()
         finally:
-            await asyncio.gather(*(lane.close() for lane in lanes), return_exceptions=True)
-            recorder.cancel()
-            self._settle_doubtful(final=True)
-            await self._flush()
             self._executor.shutdown(wait=True)
         self.on_progress(self.tally)
         return RunResult(self.tally, self._stop.is_set() and self._abort is None, self._abort)
@@ -220,22 +199,37 @@ class Engine:
                 self._unrecorded += len(claimed)
                 blocked = await self._db(self.suppressed)
                 for item in claimed:
-                    if self._stop.is_set():
-                        self._outcomes.append(Outcome(item.id, "pending"))
-                        continue
-                    if item.recipient.key in blocked:
-                        self._outcomes.append(
-                            Outcome(item.id, "skipped", reason="address suppressed")
-                        )
-                        self.tally.skipped += 1
-                        continue
-                    message = self.composer.compose(item.recipient)
-                    await self.pacer.wait()
-                    self._in_flight += 1
-                    await queue.put((item, message))
+                    await self._queue_one(queue, item, blocked)
         finally:
             for _ in range(lanes):
                 await queue.put(None)
+
+    async def _queue_one(
+        self,
+        queue: asyncio.Queue[tuple[Claimed, Outgoing] | None],
+        item: Claimed,
+        blocked: Container[str],
+    ) -> None:
+        if self._stop.is_set():
+            self._outcomes.append(Outcome(item.id, "pending"))
+            return
+        if item.recipient.key in blocked:
+            self._outcomes.append(Outcome(item.id, "skipped", reason="address suppressed"))
+            self.tally.skipped += 1
+            return
+        try:
+            message = self.composer.compose(item.recipient)
+        except Exception as error:  # this one email cannot be made: it alone fails
+            reason = f"cannot compose this email: {error}"
+            if not isinstance(error, MailerError):
+                log.exception("composing the email of delivery %d failed", item.id)
+                reason = f"cannot compose this email: {type(error).__name__}: {error}"
+            self._outcomes.append(Outcome(item.id, "failed", reason=reason[:300], cause="content"))
+            self.tally.failed += 1
+            return
+        await self.pacer.wait()
+        self._in_flight += 1
+        await queue.put((item, message))
 
     async def _keep_window(self) -> bool:
         """Hold back until fewer than `batch` deliveries are claimed and not yet recorded.
@@ -269,7 +263,7 @@ class Engine:
         upcoming = await self._db(self.ledger.next_retry, self.key, self.sending.max_attempts)
         if upcoming is None or upcoming >= self.deadline:
             return False
-        if upcoming - now > self.sending.wait_for_retries:
+        if upcoming - now > self.wait_for_retries:
             return False
         self.tally.waiting = f"retrying at {upcoming.astimezone():%H:%M:%S}"
         self.on_progress(self.tally)
@@ -298,100 +292,125 @@ class Engine:
     # -- one lane ------------------------------------------------------------------------------
 
     async def _drive(
-        self, lane: Lane, queue: asyncio.Queue[tuple[Claimed, Outgoing] | None]
+        self, index: int, lane: Lane, queue: asyncio.Queue[tuple[Claimed, Outgoing] | None]
     ) -> None:
         while (job := await queue.get()) is not None:
             item, message = job
             try:
-                await self._send_one(lane, item, message)
+                await self._deliver(index, lane, item, message)
             finally:
                 self._in_flight -= 1
                 self._landed.set()
             self.on_progress(self.tally)
 
-    async def _send_one(self, lane: Lane, item: Claimed, message: Outgoing) -> None:
-        if self._stop.is_set():
-            self._outcomes.append(Outcome(item.id, "pending"))
+    async def _deliver(self, index: int, lane: Lane, item: Claimed, message: Outgoing) -> None:
+        """Send one message; the relay being down makes this lane wait and try again."""
+        for wait in (*RELAY_BACKOFF, None):
+            if self._stop.is_set():
+                self._outcomes.append(Outcome(item.id, "pending"))
+                return
+            try:
+                reply = await lane.send(message)
+            except RelayFailure as error:
+                if error.slow_down:
+                    self.pacer.slow_down()
+                self._relay_down(index, error)
+                if wait is None or not await self._unless_stopped(self.sleep(wait)):
+                    self._outcomes.append(waits(item, error))
+                    return
+                continue
+            except TransportError as error:
+                self._relay_up(index)
+                self._failed(item, message, error)
+            except Exception as error:  # a bug in a lane: this delivery fails, not the run
+                log.exception("sending delivery %d failed", item.id)
+                await _close_quietly(lane)
+                reason = f"internal error while sending: {type(error).__name__}: {error}"
+                self._outcomes.append(
+                    Outcome(item.id, "failed", message.message_id, reason=reason, cause="internal")
+                )
+                self.tally.failed += 1
+            else:
+                self._relay_up(index)
+                self._outcomes.append(
+                    Outcome(item.id, "sent", message.message_id, reason=reply[:200])
+                )
+                self.tally.sent += 1
+                self.pacer.succeeded()
+                self._believe(self._breaker.accepted())
             return
-        try:
-            reply = await lane.send(message)
-        except TransportError as error:
-            self._failed(item, message, error)
-        else:
-            self._outcomes.append(Outcome(item.id, "sent", message.message_id, reason=reply[:200]))
-            self.tally.sent += 1
-            self.pacer.succeeded()
-            if not self._confirmed:
-                self._confirmed = True
-                self._settle_doubtful()
+
+    def _relay_down(self, index: int, error: RelayFailure) -> None:
+        """A connection cannot reach the relay; with every one down long enough, stop."""
+        self._lanes_down.add(index)
+        now = time.monotonic()
+        if self._relay_down_since is None:
+            self._relay_down_since = now
+        if len(self._lanes_down) >= self._lanes and now - self._relay_down_since >= RELAY_PATIENCE:
+            if self._abort is None:
+                self._abort = RelayFailure(
+                    f"{error}; nobody was marked failed: they are sent when the relay is back"
+                )
+            self.stop()
+
+    def _relay_up(self, index: int) -> None:
+        self._lanes_down.discard(index)
+        if not self._lanes_down:
+            self._relay_down_since = None
 
     def _failed(self, item: Claimed, message: Outgoing, error: TransportError) -> None:
-        now = self.clock()
-        attempts_left = item.attempts < self.sending.max_attempts
         if isinstance(error, SetupFailure):
             self._abort = error
-            self._outcomes.append(Outcome(item.id, "pending", code=error.code, reason=str(error)))
+            self._outcomes.append(waits(item, error))
             self.stop()
-        elif isinstance(error, PermanentFailure):
-            outcome = Outcome(item.id, "failed", message.message_id, error.code, str(error))
-            self._doubtful.append((outcome, message, error.enhanced or ""))
-            self._settle_doubtful()
-        elif isinstance(error, UnknownFate):
-            self.tally.unknown += 1
-            self._outcomes.append(
-                Outcome(
-                    item.id,
-                    "unknown",
-                    message.message_id,
-                    error.code,
-                    str(error),
-                    now if attempts_left else None,
-                )
+        elif isinstance(error, PermanentFailure) and not error.relay:
+            outcome = Outcome(
+                item.id, "failed", message.message_id, error.code, str(error), cause="recipient"
             )
-        elif isinstance(error, TemporaryFailure) and attempts_left:
+            self._refused(Refusal(outcome, message, error.enhanced or ""))
+        else:
+            outcome = message_verdict(
+                item,
+                message,
+                error,
+                settings=self.sending,
+                now=self.clock(),
+                jitter=self._random.random(),
+            )
             if error.slow_down:
                 self.pacer.slow_down()
-            delay = backoff(item.attempts, self.sending, self._random.random())
-            self.tally.retrying += 1
-            self._outcomes.append(
-                Outcome(item.id, "retry", message.message_id, error.code, str(error), now + delay)
-            )
-        else:
-            self.tally.failed += 1
-            self._outcomes.append(
-                Outcome(
-                    item.id,
-                    "failed",
-                    message.message_id,
-                    error.code,
-                    f"{error} (after {item.attempts} attempts)",
-                )
-            )
+            if isinstance(error, TemporaryFailure):  # everyone's 4xx is the relay's, not theirs
+                self._refused(Refusal(outcome, message, ""))
+            else:
+                self._believe([Refusal(outcome, message, "")])
 
-    def _settle_doubtful(self, *, final: bool = False) -> None:
-        """Believe refusals once something got through; stop when everyone is refused."""
-        if not self._doubtful:
-            return
-        if self._confirmed or (final and len(self._doubtful) < self._breaker):
-            for outcome, message, enhanced in self._doubtful:
-                self._outcomes.append(outcome)
-                self.tally.failed += 1
-                if enhanced.startswith("5.1."):
-                    self._bounces.append((message, outcome.reason or ""))
-            self._doubtful.clear()
-        elif len(self._doubtful) >= self._breaker:
-            codes = {outcome.code for outcome, _, _ in self._doubtful}
-            self._abort = SetupFailure(
-                f"the server refused the first {len(self._doubtful)} recipients and accepted "
-                f"none (codes {', '.join(str(c) for c in sorted(codes, key=str))}): this looks "
-                "like the relay's configuration, not theirs; they are kept to send"
-            )
-            for outcome, _, _ in self._doubtful:
-                self._outcomes.append(
-                    Outcome(outcome.id, "pending", code=outcome.code, reason=outcome.reason)
-                )
-            self._doubtful.clear()
+    def _refused(self, refusal: Refusal) -> None:
+        believed, back = self._breaker.refused(refusal)
+        self._believe(believed)
+        self._outcomes.extend(back)
+        if self._breaker.tripped is not None and self._abort is None:
+            self._abort = self._breaker.tripped
             self.stop()
+
+    def _believe(self, refusals: list[Refusal]) -> None:
+        for refusal in refusals:
+            self._outcomes.append(refusal.outcome)
+            state = refusal.outcome.state
+            if state == "retry":
+                self.tally.retrying += 1
+            elif state == "unknown":
+                self.tally.unknown += 1
+            else:
+                self.tally.failed += 1
+            if refusal.enhanced.startswith("5.1."):
+                self._bounces.append((refusal.message, refusal.outcome.reason or ""))
+
+    def _settle(self) -> None:
+        """At the end: refusals still held are believed, unless the run stopped for the relay's
+        or the configuration's sake (then they wait for the next run)."""
+        believed, back = self._breaker.settle(trusted=self._abort is None)
+        self._believe(believed)
+        self._outcomes.extend(back)
 
     # -- recording -----------------------------------------------------------------------------
 
@@ -409,3 +428,9 @@ class Engine:
             self._unrecorded -= len(outcomes)
         for message, reason in bounces:
             await self._db(self.on_bounce, message, reason)
+
+
+async def _close_quietly(lane: Lane) -> None:
+    """Drop a lane's connection after a bug left it in an unknown state (it reconnects)."""
+    with contextlib.suppress(Exception):  # the connection is abandoned either way
+        await lane.close()

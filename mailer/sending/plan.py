@@ -20,7 +20,7 @@ from mailer.model import EVERYONE, MessageKind, Occurrence, Recipient
 from mailer.project.lists import ListReader, audience, segments_named
 from mailer.project.load import Project
 from mailer.recurrence import find_occurrence
-from mailer.store.ledger import OPEN, Ledger, SendKey
+from mailer.store.ledger import NOT_THEIRS, OPEN, Ledger, SendKey
 from mailer.store.revisions import session_revision
 from mailer.store.state import State
 from mailer.store.suppression import suppressed_keys
@@ -34,6 +34,7 @@ class SendRequest:
     limit: int | None = None
     message: str | None = None  # the ledger key; default from the kind
     deadline: dt.datetime | None = None  # default: when the session starts
+    resend_failed: bool = False  # send again what failed for a reason not the recipient's
 
 
 @dataclass
@@ -52,11 +53,20 @@ class SendPlan:
     problems: list[Problem]
     existing: Counter[str] = field(default_factory=Counter)
     new: int = 0
+    not_theirs: int = 0  # failed for a reason that is not the recipient's own
+    too_late_early: int = 0  # skipped as too late by a clock ahead of this one
+    resend_failed: bool = False
+
+    @property
+    def reopened(self) -> int:
+        """Deliveries that recording the plan opens again."""
+        return self.too_late_early + (self.not_theirs if self.resend_failed else 0)
 
     @property
     def to_send(self) -> int:
-        """Deliveries this run would send: the new ones and those still pending or to retry."""
-        return self.new + sum(self.existing[s] for s in OPEN)
+        """Deliveries this run would send: the new ones, those still pending or to retry, and
+        those it opens again."""
+        return self.new + sum(self.existing[s] for s in OPEN) + self.reopened
 
     def too_late(self, now: dt.datetime) -> bool:
         return now >= self.deadline
@@ -126,12 +136,22 @@ def plan_send(project: Project, state: State, request: SendRequest, now: dt.date
         [*reader.report.all_problems(), *resolution.merged],
         existing=ledger.counts(key),
         new=new,
+        not_theirs=ledger.failed_not_theirs(key),
+        too_late_early=ledger.too_late_early(key, now),
+        resend_failed=request.resend_failed,
     )
 
 
 def record_plan(state: State, plan: SendPlan, now: dt.datetime) -> int:
-    """Write the plan's deliveries to the ledger (before anything is sent)."""
-    return Ledger(state).plan(
+    """Write the plan's deliveries to the ledger (before anything is sent), and open again
+    what it sends again: deliveries skipped as too late by a clock ahead of this one (a
+    rehearsal), and, if asked, those failed for a reason that is not the recipient's own."""
+    ledger = Ledger(state)
+    if plan.too_late_early:
+        ledger.reopen_too_late(plan.key, now)
+    if plan.resend_failed and plan.not_theirs:
+        ledger.reopen_failed(plan.key, NOT_THEIRS, now)
+    return ledger.plan(
         plan.key,
         plan.kind,
         segments=plan.segments,

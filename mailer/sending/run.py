@@ -12,12 +12,14 @@ from collections.abc import Callable
 
 from mailer.audience.addresses import Address, parse_address
 from mailer.messages.compose import Composer
+from mailer.messages.context import Proof
 from mailer.messages.templates import TemplateSet
 from mailer.model import Outgoing, Recipient
 from mailer.project.lists import list_columns
 from mailer.project.load import Project
-from mailer.sending.engine import Engine, RunResult, Tally
+from mailer.sending.engine import Engine
 from mailer.sending.plan import SendPlan
+from mailer.sending.progress import RunResult, Tally
 from mailer.store.ledger import Ledger
 from mailer.store.state import State
 from mailer.store.suppression import suppress, suppressed_keys
@@ -32,8 +34,10 @@ def composer_for(
     now: dt.datetime,
     signing_key: bytes,
     message: str | None = None,
+    proof: Proof | None = None,
 ) -> Composer:
-    """The composer of the plan's email (`message`: another ledger key, for proofs)."""
+    """The composer of the plan's email (`message`: another ledger key, and `proof`: the real
+    send's audience, for proofs)."""
     config = project.config
     return Composer(
         config=config,
@@ -46,6 +50,7 @@ def composer_for(
         signing_key=signing_key,
         field_names=list_columns(project),
         envelope_from=config.delivery.sending.envelope_from,
+        proof=proof,
     )
 
 
@@ -62,9 +67,11 @@ async def run_send(
     on_engine: Callable[[Engine], None] = lambda _: None,
     limit: int | None = None,
     recover: bool = True,
+    wait_for_retries: dt.timedelta | None = None,
 ) -> RunResult:
     """Send the plan's deliveries (holding the sender lock). `on_engine` gets the engine,
-    so that the caller can stop it."""
+    so that the caller can stop it; `wait_for_retries` overrides `[sending] wait_for_retries`
+    (the daemon: zero)."""
     config = project.config
     composer = composer_for(project, templates, plan, now=clock(), signing_key=signing_key)
 
@@ -85,6 +92,7 @@ async def run_send(
         on_progress=on_progress,
         limit=limit,
         recover=recover,
+        wait_for_retries=wait_for_retries,
     )
     on_engine(engine)
     return await engine.run()
@@ -100,15 +108,23 @@ async def send_proofs(
     now: dt.datetime,
     signing_key: bytes,
 ) -> list[tuple[str, str]]:
-    """One copy of the email in each language to `address` (not recorded in the ledger)."""
-    proof_key = f"proof:{plan.key.message}:{now.timestamp():.0f}:{os.getpid()}"
-    composer = composer_for(
-        project, templates, plan, now=now, signing_key=signing_key, message=proof_key
-    )
+    """One proof of the email in each language to `address`: each its own Message-ID, marked
+    as a proof in its subject, its first lines and a header; recorded nowhere."""
+    run = f"proof:{plan.key.message}:{now.timestamp():.0f}:{os.getpid()}"
+    audience = Proof(plan.segments, plan.people)
     lane = await transport.open_lane()
     replies = []
     try:
         for language in project.config.series.languages:
+            composer = composer_for(
+                project,
+                templates,
+                plan,
+                now=now,
+                signing_key=signing_key,
+                message=f"{run}:{language}",
+                proof=audience,
+            )
             proof = Recipient(
                 email=address.email,
                 key=address.key,

@@ -36,8 +36,8 @@ from mailer.model import MessageKind, Occurrence
 from mailer.project.clock import Clock
 from mailer.project.load import Project, load_project, load_templates
 from mailer.recurrence import find_occurrence
-from mailer.sending.engine import RunResult, Tally
 from mailer.sending.plan import SendPlan
+from mailer.sending.progress import RunResult, Tally
 from mailer.sending.run import run_send
 from mailer.store.ledger import Ledger, SendKey
 from mailer.store.revisions import session_revision
@@ -111,6 +111,7 @@ def _worker(job: WorkerJob, parent: int, results: multiprocessing.queues.Queue[A
 
             signal.signal(signal.SIGTERM, stop)
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
             transport = build_transport(
                 config.delivery, resolve=project.path, password=launch.smtp_password
             )
@@ -162,11 +163,12 @@ def run_parallel(
     now: dt.datetime,
 ) -> RunResult:
     """Send with `processes` worker processes; the caller holds the sender lock and recorded
-    the plan. Ctrl-C/SIGTERM: the workers stop cleanly; a second one: they stop at once."""
+    the plan. Ctrl-C, SIGTERM or SIGHUP: the workers stop cleanly; a second one: they stop at
+    once."""
     config = project.config
     smtp, sending = config.delivery.smtp, config.delivery.sending
     with State(project.database) as state:
-        Ledger(state).recover(plan.key, now)
+        Ledger(state).recover(plan.key, now, sending.max_attempts)
         before = Ledger(state).counts(plan.key)
     context = multiprocessing.get_context("spawn")
     results: multiprocessing.queues.Queue[Any] = context.Queue()
@@ -197,7 +199,8 @@ def run_parallel(
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(worker.pid, signal.SIGTERM if stops["count"] == 1 else signal.SIGKILL)
 
-    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+    stops_on = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {s: signal.signal(s, forward) for s in stops_on}
     try:
         with State(project.database) as state:
             ledger = Ledger(state)

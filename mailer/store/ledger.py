@@ -22,46 +22,42 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 from mailer.model import Recipient
-from mailer.store.state import State
-
-DeliveryState = Literal["pending", "sending", "sent", "retry", "failed", "unknown", "skipped"]
-STATES: tuple[DeliveryState, ...] = (
-    "pending",
-    "sending",
-    "sent",
-    "retry",
-    "failed",
-    "unknown",
-    "skipped",
+from mailer.store.ledger_queries import (
+    NOT_THEIRS,
+    OPEN,
+    OPEN_SQL,
+    STATES,
+    TO_SEND,
+    Cause,
+    DeliveryState,
+    LedgerQueries,
+    SendKey,
+    SendStatus,
+    restore_recipient,
+    snapshot_recipient,
+    stamp,
 )
-TO_SEND: tuple[DeliveryState, ...] = ("pending", "retry", "unknown")
-OPEN: tuple[DeliveryState, ...] = (*TO_SEND, "sending")  # not done with: still to send
-_OPEN_SQL = "(" + ", ".join(f"'{state}'" for state in OPEN) + ")"
+
+__all__ = [
+    "NOT_THEIRS",
+    "OPEN",
+    "STATES",
+    "TO_SEND",
+    "Cause",
+    "Claimed",
+    "DeliveryState",
+    "Ledger",
+    "Outcome",
+    "SendKey",
+    "SendStatus",
+    "stamp",
+]
+
 _INSERT_BATCH = 1000
-
-
-def stamp(moment: dt.datetime) -> str:
-    """A UTC timestamp that sorts as text."""
-    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
-
-
-@dataclass(frozen=True)
-class SendKey:
-    """One email of one session: `message` is `invitation`, `reminder:P1D`, `update:3`..."""
-
-    series: str
-    session: dt.date
-    message: str
-
-    @property
-    def row(self) -> tuple[str, str, str]:
-        return self.series, self.session.isoformat(), self.message
 
 
 @dataclass(frozen=True)
@@ -75,7 +71,9 @@ class Claimed:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What happened to one delivery."""
+    """What happened to one delivery. A failure says whose doing it was (`cause`): the
+    recipient's (their mailbox refused), or not (the relay, the content, a bug, a fate that
+    stayed unknown): those can be sent again (`reopen_failed`)."""
 
     id: int
     state: DeliveryState
@@ -83,59 +81,11 @@ class Outcome:
     code: int | None = None
     reason: str | None = None
     next_attempt: dt.datetime | None = None
+    cause: Cause | None = None
 
 
-@dataclass(frozen=True)
-class SendStatus:
-    """`mailer status`: one email of one session."""
-
-    session: dt.date
-    message: str
-    kind: str
-    deadline: dt.datetime
-    counts: dict[str, int]
-    errors: list[tuple[str, int]]  # (reason, how many), most frequent first
-    next_retry: dt.datetime | None
-
-
-def _snapshot(recipient: Recipient) -> str:
-    return json.dumps(
-        [
-            recipient.email,
-            recipient.key,
-            recipient.language,
-            recipient.name,
-            sorted(recipient.tags),
-            recipient.timezone,
-            dict(recipient.fields),
-            recipient.source,
-            recipient.ascii_email,
-        ],
-        ensure_ascii=False,
-    )
-
-
-def _restore(text: str) -> Recipient:
-    email, key, language, name, tags, zone, fields, source, ascii_email = json.loads(text)
-    return Recipient(
-        email=email,
-        key=key,
-        language=language,
-        name=name,
-        tags=frozenset(tags),
-        timezone=zone,
-        fields=fields,
-        source=source,
-        ascii_email=ascii_email,
-    )
-
-
-class Ledger:
-    """The deliveries of every send, in the state file."""
-
-    def __init__(self, state: State) -> None:
-        self.state = state
-        self.connection = state.connection
+class Ledger(LedgerQueries):
+    """The deliveries of every send, in the state file: planned, claimed, recorded."""
 
     # -- planning ------------------------------------------------------------------------------
 
@@ -176,7 +126,7 @@ class Ledger:
                         recipient.key,
                         recipient.ascii_email or recipient.email,
                         recipient.language,
-                        _snapshot(recipient),
+                        snapshot_recipient(recipient),
                         when,
                         when,
                     )
@@ -198,61 +148,56 @@ class Ledger:
         )
         return connection.total_changes - before
 
-    def notified_sequence(self, series: str, session: dt.date) -> int | None:
-        """The latest revision of the session that anyone was sent an email about (None if
-        nobody was sent anything yet)."""
-        row = self.connection.execute(
-            "SELECT max(s.sequence) FROM sends s WHERE s.series = ? AND s.session = ? AND "
-            "s.kind != 'cancellation' AND EXISTS (SELECT 1 FROM deliveries d WHERE "
-            "d.series = s.series AND d.session = s.session AND d.message = s.message AND "
-            "d.state = 'sent')",
-            (series, session.isoformat()),
-        ).fetchone()
-        return None if row is None or row[0] is None else int(row[0])
-
-    def complete(self, key: SendKey) -> bool:
-        """Whether the send exists and nothing in it is left to send (or retry)."""
-        row = self.connection.execute(
-            f"SELECT count(*), sum(state IN {_OPEN_SQL}) FROM "
-            "deliveries WHERE series = ? AND session = ? AND message = ?",
-            key.row,
-        ).fetchone()
-        return bool(row[0]) and not row[1]
-
-    def language_of(self, recipient: str) -> str | None:
-        """The language of the latest email to this person (their identity key), if any."""
-        row = self.connection.execute(
-            "SELECT language FROM deliveries WHERE recipient = ? ORDER BY id DESC LIMIT 1",
-            (recipient,),
-        ).fetchone()
-        return None if row is None else str(row[0])
-
-    def recipients(self, key: SendKey) -> set[str]:
-        """The identity keys of everyone already in the ledger for this email."""
-        rows = self.connection.execute(
-            "SELECT recipient FROM deliveries WHERE series = ? AND session = ? AND message = ?",
-            key.row,
-        )
-        return {row[0] for row in rows}
-
-    def deadline(self, key: SendKey) -> dt.datetime | None:
-        row = self.connection.execute(
-            "SELECT deadline FROM sends WHERE series = ? AND session = ? AND message = ?", key.row
-        ).fetchone()
-        return None if row is None else dt.datetime.fromisoformat(row[0])
-
     # -- sending -------------------------------------------------------------------------------
 
-    def recover(self, key: SendKey, now: dt.datetime) -> int:
-        """Rows left `sending` by a sender that died: fate unknown, to be sent again.
+    def recover(self, key: SendKey, now: dt.datetime, max_attempts: int) -> int:
+        """Rows left `sending` by a sender that died: fate unknown, to be sent again (or, once
+        they had every attempt, failed: it may have arrived).
 
         Only call this holding the sender lock: then no other process is sending.
         """
+        reason = "interrupted while sending: fate unknown"
+        with self.state.transaction() as connection:
+            recovered = connection.execute(
+                "UPDATE deliveries SET state = CASE WHEN attempts >= ? THEN 'failed' "
+                "ELSE 'unknown' END, cause = CASE WHEN attempts >= ? THEN 'unknown' END, "
+                "reason = ?, updated_at = ? "
+                "WHERE series = ? AND session = ? AND message = ? AND state = 'sending'",
+                (max_attempts, max_attempts, reason, stamp(now), *key.row),
+            ).rowcount
+            # fates that stayed unknown after every attempt: they are done with
+            connection.execute(
+                "UPDATE deliveries SET state = 'failed', cause = 'unknown', updated_at = ?, "
+                "reason = coalesce(reason, '') || ' (after ' || attempts || ' attempts: "
+                "it may have arrived)' WHERE series = ? AND session = ? AND message = ? AND "
+                "state = 'unknown' AND attempts >= ?",
+                (stamp(now), *key.row, max_attempts),
+            )
+            return recovered
+
+    def reopen_failed(self, key: SendKey, causes: Sequence[Cause], now: dt.datetime) -> int:
+        """Failed deliveries whose failure was not the recipient's own: to send again, with all
+        their attempts (the Message-ID stays, so a copy that did arrive is recognised)."""
+        marks = ", ".join("?" for _ in causes)
         with self.state.transaction() as connection:
             return connection.execute(
-                "UPDATE deliveries SET state = 'unknown', reason = ?, updated_at = ? "
-                "WHERE series = ? AND session = ? AND message = ? AND state = 'sending'",
-                ("interrupted while sending: fate unknown", stamp(now), *key.row),
+                "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt = NULL, "
+                "updated_at = ? WHERE series = ? AND session = ? AND message = ? AND "
+                f"state = 'failed' AND cause IN ({marks})",
+                (stamp(now), *key.row, *causes),
+            ).rowcount
+
+    def reopen_too_late(self, key: SendKey, now: dt.datetime) -> int:
+        """Deliveries skipped as too late although the deadline has not passed (a rehearsal
+        clock ahead of the real one marked them): to send after all."""
+        with self.state.transaction() as connection:
+            return connection.execute(
+                "UPDATE deliveries SET state = 'pending', reason = NULL, updated_at = ? "
+                "WHERE series = ? AND session = ? AND message = ? AND state = 'skipped' AND "
+                "reason LIKE 'too late%' AND EXISTS (SELECT 1 FROM sends s WHERE "
+                "s.series = deliveries.series AND s.session = deliveries.session AND "
+                "s.message = deliveries.message AND s.deadline > ?)",
+                (stamp(now), *key.row, stamp(now)),
             ).rowcount
 
     def claim(
@@ -282,7 +227,7 @@ class Ledger:
                 "LIMIT ?) RETURNING id, person, attempts",
                 (stamp(now), *key.row, max_attempts, stamp(now), limit),
             ).fetchall()
-        claimed = [Claimed(row[0], _restore(row[1]), row[2]) for row in rows]
+        claimed = [Claimed(row[0], restore_recipient(row[1]), row[2]) for row in rows]
         claimed.sort(key=lambda item: item.id)
         return claimed
 
@@ -294,9 +239,9 @@ class Ledger:
         with self.state.transaction() as connection:
             connection.executemany(
                 "UPDATE deliveries SET state = ?, message_id = coalesce(?, message_id), "
-                "code = ?, reason = ?, next_attempt = ?, updated_at = ?, "
+                "code = ?, reason = ?, next_attempt = ?, updated_at = ?, cause = ?, "
                 "sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END, "
-                "attempts = CASE WHEN ? = 'pending' THEN attempts - 1 ELSE attempts END "
+                "attempts = CASE WHEN ? = 'pending' THEN max(attempts - 1, 0) ELSE attempts END "
                 "WHERE id = ?",
                 [
                     (
@@ -306,6 +251,7 @@ class Ledger:
                         o.reason,
                         stamp(o.next_attempt) if o.next_attempt else None,
                         when,
+                        o.cause,
                         o.state,
                         when,
                         o.state,
@@ -320,42 +266,9 @@ class Ledger:
         with self.state.transaction() as connection:
             return connection.execute(
                 "UPDATE deliveries SET state = 'skipped', reason = ?, updated_at = ? "
-                f"WHERE series = ? AND session = ? AND message = ? AND state IN {_OPEN_SQL}",
+                f"WHERE series = ? AND session = ? AND message = ? AND state IN {OPEN_SQL}",
                 (reason, stamp(now), *key.row),
             ).rowcount
-
-    # -- what the ledger says ------------------------------------------------------------------
-
-    def totals(self) -> Counter[str]:
-        """Deliveries by state, over every send in the state file."""
-        rows = self.connection.execute("SELECT state, count(*) FROM deliveries GROUP BY state")
-        return Counter({row[0]: row[1] for row in rows})
-
-    def counts(self, key: SendKey) -> Counter[str]:
-        rows = self.connection.execute(
-            "SELECT state, count(*) FROM deliveries WHERE series = ? AND session = ? AND "
-            "message = ? GROUP BY state",
-            key.row,
-        )
-        return Counter({row[0]: row[1] for row in rows})
-
-    def to_retry(self, key: SendKey, max_attempts: int) -> int:
-        """Deliveries that failed for now and will be tried again after a delay."""
-        return int(
-            self.connection.execute(
-                "SELECT count(*) FROM deliveries WHERE series = ? AND session = ? AND message = ? "
-                "AND state IN ('retry', 'unknown') AND attempts < ?",
-                (*key.row, max_attempts),
-            ).fetchone()[0]
-        )
-
-    def next_retry(self, key: SendKey, max_attempts: int) -> dt.datetime | None:
-        row = self.connection.execute(
-            "SELECT min(next_attempt) FROM deliveries WHERE series = ? AND session = ? AND "
-            "message = ? AND state IN ('retry', 'unknown') AND attempts < ?",
-            (*key.row, max_attempts),
-        ).fetchone()
-        return dt.datetime.fromisoformat(row[0]) if row and row[0] else None
 
     @staticmethod
     def _sent_since(connection: sqlite3.Connection, since: dt.datetime) -> int:
@@ -367,45 +280,3 @@ class Ledger:
                 (stamp(since),),
             ).fetchone()[0]
         )
-
-    def served(self, series: str, session: dt.date, message_prefix: str) -> list[Recipient]:
-        """Who has been sent a message of this session whose key starts with the prefix."""
-        rows = self.connection.execute(
-            "SELECT person FROM deliveries WHERE series = ? AND session = ? AND state = 'sent' "
-            "AND message LIKE ? GROUP BY recipient ORDER BY min(id)",
-            (series, session.isoformat(), message_prefix.replace("%", "") + "%"),
-        )
-        return [_restore(row[0]) for row in rows]
-
-    def status(self, series: str, session: dt.date | None = None) -> list[SendStatus]:
-        """Every send of the series (or of one session), with counts and the commonest errors."""
-        where, arguments = "series = ?", [series]
-        if session is not None:
-            where += " AND session = ?"
-            arguments.append(session.isoformat())
-        sends = self.connection.execute(
-            f"SELECT session, message, kind, deadline FROM sends WHERE {where} "
-            "ORDER BY session, created_at",
-            arguments,
-        ).fetchall()
-        statuses = []
-        for session_text, message, kind, deadline in sends:
-            key = SendKey(series, dt.date.fromisoformat(session_text), message)
-            errors = self.connection.execute(
-                "SELECT coalesce(code || ' ', '') || reason, count(*) AS n FROM deliveries "
-                "WHERE series = ? AND session = ? AND message = ? AND reason IS NOT NULL "
-                "AND state != 'sent' GROUP BY 1 ORDER BY n DESC, 1 LIMIT 5",
-                key.row,
-            ).fetchall()
-            statuses.append(
-                SendStatus(
-                    key.session,
-                    message,
-                    kind,
-                    dt.datetime.fromisoformat(deadline),
-                    dict(self.counts(key)),
-                    [(row[0], row[1]) for row in errors],
-                    self.next_retry(key, 1 << 30),
-                )
-            )
-        return statuses

@@ -6,6 +6,7 @@ never leaves a stale lock behind. The lock file says who holds it, for the error
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fcntl
 import os
@@ -13,7 +14,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from mailer.errors import LockHeld
+from mailer.errors import LockHeld, StateError
 
 
 class FileLock:
@@ -26,8 +27,14 @@ class FileLock:
 
     def acquire(self, wait: float = 0.0) -> None:
         """Take the lock, waiting up to `wait` seconds; LockHeld says who has it."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as error:
+            raise StateError(
+                f"cannot create the lock file {self.path}: {error.strerror}: mailer writes it "
+                "beside the state file; check that folder's permissions and free space"
+            ) from error
         deadline = time.monotonic() + wait
         while True:
             try:
@@ -42,14 +49,16 @@ class FileLock:
                         "wait for it to finish, or stop it first"
                     ) from None
                 time.sleep(min(0.2, max(deadline - time.monotonic(), 0.01)))
-        os.ftruncate(fd, 0)
         started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        os.pwrite(fd, f"pid {os.getpid()}, {self.purpose} since {started}".encode(), 0)
+        with contextlib.suppress(OSError):  # who holds it is a courtesy (a full disk refuses it)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()}, {self.purpose} since {started}".encode(), 0)
         self._fd = fd
 
     def release(self) -> None:
         if self._fd is not None:
-            os.ftruncate(self._fd, 0)
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, 0)
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None

@@ -7,104 +7,95 @@ by a newer mailer is refused rather than misread.
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from mailer.errors import StateError
+from mailer.store.schema import MIGRATIONS, SCHEMA_VERSION
 
-MIGRATIONS: tuple[str, ...] = (
-    # 1: the last revision of every calendar event (SEQUENCE and DTSTAMP)
-    """
-    CREATE TABLE revisions (
-        series TEXT NOT NULL,
-        event TEXT NOT NULL,
-        sequence INTEGER NOT NULL,
-        stamp TEXT NOT NULL,
-        significant TEXT NOT NULL,
-        content TEXT NOT NULL,
-        PRIMARY KEY (series, event)
-    );
-    """,
-    # 2: addresses never to mail again (unsubscribed, bounced, removed by hand)
-    """
-    CREATE TABLE suppressions (
-        key TEXT PRIMARY KEY,
-        address TEXT NOT NULL,
-        kind TEXT NOT NULL CHECK (kind IN ('unsubscribed', 'bounced', 'manual')),
-        reason TEXT NOT NULL,
-        created_at TEXT NOT NULL
-    );
-    """,
-    # 3: the send ledger: one row per (series, session, message, recipient), made when the send
-    # is planned, before anything goes out
-    """
-    CREATE TABLE sends (
-        series TEXT NOT NULL,
-        session TEXT NOT NULL,
-        message TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        segments TEXT NOT NULL,
-        deadline TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL,
-        PRIMARY KEY (series, session, message)
-    );
-    CREATE TABLE deliveries (
-        id INTEGER PRIMARY KEY,
-        series TEXT NOT NULL,
-        session TEXT NOT NULL,
-        message TEXT NOT NULL,
-        recipient TEXT NOT NULL,
-        address TEXT NOT NULL,
-        language TEXT NOT NULL,
-        person TEXT NOT NULL,
-        state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN
-            ('pending', 'sending', 'sent', 'retry', 'failed', 'unknown', 'skipped')),
-        attempts INTEGER NOT NULL DEFAULT 0,
-        next_attempt TEXT,
-        message_id TEXT,
-        code INTEGER,
-        reason TEXT,
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL,
-        sent_at TEXT,
-        UNIQUE (series, session, message, recipient),
-        FOREIGN KEY (series, session, message) REFERENCES sends (series, session, message)
-    );
-    CREATE INDEX deliveries_by_state ON deliveries (series, session, message, state);
-    CREATE INDEX deliveries_by_sent_at ON deliveries (sent_at) WHERE sent_at IS NOT NULL;
-    """,
-    # 4: the revision (SEQUENCE) of the session each send was planned at, so that the daemon
-    # knows whether those served have the latest time, place and status; and a person's
-    # latest email, for the language of their unsubscribe page
-    """
-    ALTER TABLE sends ADD COLUMN sequence INTEGER NOT NULL DEFAULT 0;
-    CREATE INDEX deliveries_by_recipient ON deliveries (recipient, id);
-    """,
-)
 
-SCHEMA_VERSION = len(MIGRATIONS)
+def state_error(path: Path, error: sqlite3.Error) -> StateError:
+    """What an SQLite error means for the person running mailer, and what to do."""
+    name = getattr(error, "sqlite_errorname", "") or ""
+    if name.startswith("SQLITE_FULL") or "disk is full" in str(error) or _no_room(path):
+        return StateError(
+            f"the disk of the state file {path} is full: free some space and run again (what "
+            "was recorded is kept; what was being sent is sent again, with the same Message-ID)"
+        )
+    if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM")):
+        return StateError(
+            f"the state file {path} cannot be written ({error}): mailer needs to write it and "
+            "the folder it is in (the locks and the journal are beside it); check the "
+            "permissions, and that its file system is not mounted read-only"
+        )
+    if name.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")):
+        return StateError(
+            f"the state file {path} is damaged ({error}): restore it from a backup; mailer will "
+            "not guess who was sent what (starting afresh would send everything again)"
+        )
+    if name.startswith("SQLITE_BUSY"):
+        return StateError(f"the state file {path} is busy ({error}): try again in a moment")
+    if name.startswith("SQLITE_IOERR"):
+        return StateError(f"the state file {path} cannot be read or written: {error}")
+    return StateError(f"the state file {path} failed: {error}")
+
+
+class _Connection(sqlite3.Connection):
+    """An SQLite connection whose errors are StateErrors that say what to do."""
+
+    path: Path
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        try:
+            return super().execute(sql, parameters)
+        except sqlite3.Error as error:
+            raise state_error(self.path, error) from error
+
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> sqlite3.Cursor:
+        try:
+            return super().executemany(sql, parameters)
+        except sqlite3.Error as error:
+            raise state_error(self.path, error) from error
 
 
 class State:
-    """An open state file. Use as a context manager, or call `close()`."""
+    """An open state file. Use as a context manager, or call `close()`.
+
+    A file that exists but is empty (0 bytes) is refused: an empty ledger would send every
+    email again, so mailer only ever starts from nothing on a file it creates itself.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
+            if path.exists() and path.stat().st_size == 0 and not _wal_of(path).exists():
+                raise StateError(
+                    f"the state file {path} is empty (0 bytes): it was truncated or replaced; "
+                    "restore it from a backup (mailer will not start from nothing, which would "
+                    "send every email again), or delete it to start a new project's ledger"
+                )
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.connection = sqlite3.connect(
-                path, isolation_level=None, timeout=30.0, check_same_thread=False
+            connection = sqlite3.connect(
+                path,
+                isolation_level=None,
+                timeout=30.0,
+                check_same_thread=False,
+                factory=_Connection,
             )
+            connection.path = path
+            self.connection: sqlite3.Connection = connection
             self.connection.row_factory = sqlite3.Row
             self.connection.execute("PRAGMA journal_mode=WAL")
             self.connection.execute("PRAGMA synchronous=FULL")
             self.connection.execute("PRAGMA foreign_keys=ON")
             self._migrate()
-        except sqlite3.DatabaseError as error:
-            raise StateError(f"cannot use the state file {path}: {error}") from error
+        except sqlite3.Error as error:
+            raise state_error(path, error) from error
         except OSError as error:
             raise StateError(f"cannot create the state file {path}: {error.strerror}") from error
 
@@ -133,7 +124,8 @@ class State:
         try:
             yield self.connection
         except BaseException:
-            self.connection.execute("ROLLBACK")
+            with contextlib.suppress(StateError):  # a failed COMMIT may have ended it already
+                self.connection.execute("ROLLBACK")
             raise
         self.connection.execute("COMMIT")
 
@@ -145,3 +137,19 @@ class State:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+
+def _no_room(path: Path) -> bool:
+    """Whether the state file's disk is (nearly) full: SQLite says "disk I/O error" when the
+    journal beside it cannot grow."""
+    try:
+        return shutil.disk_usage(path.parent).free < _ROOM
+    except OSError:
+        return False
+
+
+_ROOM = 1 << 20  # bytes: less free space than this is a full disk for the state file
+
+
+def _wal_of(path: Path) -> Path:
+    return path.with_name(path.name + "-wal")

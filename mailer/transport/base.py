@@ -3,14 +3,17 @@
 A transport opens *lanes*; a lane sends one message at a time (an SMTP connection reused for many
 messages, or a writer into the outbox). `send` returns the server's reply, or raises one of:
 
-- `TemporaryFailure` (4xx, refused or dropped connection before the data): try again later;
-- `PermanentFailure` (5xx for this recipient): do not try again;
+- `TemporaryFailure` (4xx for this message): try it again later;
+- `PermanentFailure` (5xx for this message): do not try again;
 - `UnknownFate` (connection lost or deadline passed after the data was sent): resend with the
   same Message-ID;
-- `SetupFailure` (TLS refused, authentication failed, sender refused): no message can go, stop.
+- `RelayFailure` (the relay or the connection: refused, lost before the data, 421, a full
+  disk): not the message's fault; the send waits for the relay;
+- `SetupFailure` (a certificate that does not verify, login or sender refused): no message can
+  go, stop.
 
-A `TemporaryFailure` with `slow_down` set (421, or a 4.7.x throttling reply) asks the whole send
-to go slower.
+A failure with `slow_down` set (421, or a 4.7.x throttling reply) asks the whole send to go
+slower. Any other exception is a bug in the lane: the engine fails that one delivery.
 """
 
 from __future__ import annotations

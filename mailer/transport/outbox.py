@@ -9,11 +9,13 @@ and so is the folder, before the send counts as done.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import hashlib
 import os
 from pathlib import Path
 
-from mailer.errors import SetupFailure
+from mailer.errors import RelayFailure, SetupFailure
 from mailer.model import Outgoing
 from mailer.transport.base import Lane, Transport
 
@@ -29,11 +31,16 @@ class OutboxLane(Lane):
         envelope = (
             f"Return-Path: <{message.sender}>\r\nDelivered-To: {message.recipient}\r\n"
         ).encode()
-        with temporary.open("wb") as file:
-            file.write(envelope + message.data)
-            file.flush()
-            os.fsync(file.fileno())
-        temporary.replace(final)
+        try:
+            with temporary.open("wb") as file:
+                file.write(envelope + message.data)
+                file.flush()
+                os.fsync(file.fileno())
+            temporary.replace(final)
+        except OSError:
+            with contextlib.suppress(OSError):  # no half-written file is left behind
+                temporary.unlink()
+            raise
         directory = os.open(final.parent, os.O_RDONLY)
         try:
             os.fsync(directory)
@@ -42,10 +49,22 @@ class OutboxLane(Lane):
         return f"250 written to {final}"
 
     async def send(self, message: Outgoing) -> str:
-        return await asyncio.to_thread(self._write, message)
+        try:
+            return await asyncio.to_thread(self._write, message)
+        except OSError as error:
+            raise _outbox_failure(self.folder, error) from error
 
     async def close(self) -> None:
         return None
+
+
+def _outbox_failure(folder: Path, error: OSError) -> RelayFailure | SetupFailure:
+    """A full disk waits for space (the send's problem, nobody's delivery); a folder that cannot
+    be written at all is a configuration problem."""
+    reason = error.strerror or str(error)
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return RelayFailure(f"the outbox {folder} cannot take more emails: {reason}")
+    return SetupFailure(f"cannot write to the outbox {folder}: {reason}")
 
 
 class OutboxTransport(Transport):

@@ -2,8 +2,9 @@
 
 - `POST <unsubscribe path>/<token>`: RFC 8058 one-click unsubscribe (the body is
   `List-Unsubscribe=One-Click`), and the button of the confirmation page: the address is
-  suppressed. `GET` only shows the confirmation page (mail scanners follow links: a GET must
-  never unsubscribe), in the recipient's language. A bad token gets a 400 page.
+  suppressed. `GET` and `HEAD` only show the confirmation page (mail scanners and link checkers
+  follow links: they must never unsubscribe), in the recipient's language. A bad token gets a
+  400 page.
 - `GET /calendar.ics` and `/calendar/<language>.ics`: the series as a subscribable calendar,
   one event per session with the UIDs of the emailed invitations, no attendees.
 - `GET /health` (JSON; 503 when something is wrong) and `GET /metrics` (Prometheus text).
@@ -12,6 +13,9 @@ No page ever shows a stack trace.
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+import hashlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -68,7 +72,11 @@ def make_app(
     path = unsubscribe_path(current())
 
     async def unsubscribe_page(request: web.Request) -> web.Response:
-        return _unsubscribe(current(), request, confirm=request.method == "GET")
+        # only a POST unsubscribes (RFC 8058's one-click, or the page's button): a GET or a
+        # HEAD (link checkers, mail scanners) only shows the page
+        return _unsubscribe(current(), request, confirm=request.method != "POST")
+
+    feeds = FeedCache()
 
     async def feed(request: web.Request) -> web.Response:
         workspace = current()
@@ -76,17 +84,12 @@ def make_app(
         language = request.match_info.get("language", config.series.default_language)
         if language not in config.series.languages:
             raise web.HTTPNotFound(text=f"no calendar in '{language}'")
-        project = workspace.project()
-        now = workspace.now()
-        window = calendar_window(config.series, project.sessions, now)
-        with workspace.state() as state:
-            revisions = calendar_revisions(state, config, window, now)
-        data = series_calendar(config, window, language, revisions, layout="sessions")
+        data, etag = await feeds.get(workspace, language)
+        headers = {"Cache-Control": "max-age=3600", "ETag": etag}
+        if etag in request.headers.get("If-None-Match", ""):
+            return web.Response(status=304, headers=headers)
         return web.Response(
-            body=data,
-            content_type="text/calendar",
-            charset="utf-8",
-            headers={"Cache-Control": "max-age=3600"},
+            body=data, content_type="text/calendar", charset="utf-8", headers=headers
         )
 
     async def health_page(_: web.Request) -> web.Response:
@@ -111,6 +114,44 @@ def make_app(
     app.router.add_get("/health", health_page)
     app.router.add_get("/metrics", metrics)
     return app
+
+
+class FeedCache:
+    """The series calendar of each language, built once per version of the project and day
+    (its window moves with the date), in a thread: requests never wait for each other, nor
+    does the daemon's loop. Its content changes only when the project does: a reload."""
+
+    def __init__(self) -> None:
+        self._built: dict[tuple[int, str, dt.date], tuple[bytes, str]] = {}
+        self._building: dict[tuple[int, str, dt.date], asyncio.Future[tuple[bytes, str]]] = {}
+
+    async def get(self, workspace: Workspace, language: str) -> tuple[bytes, str]:
+        """The feed's bytes and ETag."""
+        project = workspace.project()
+        now = workspace.now()
+        key = (id(project), language, now.astimezone(project.config.series.timezone).date())
+        if (found := self._built.get(key)) is not None:
+            return found
+        if (pending := self._building.get(key)) is None:
+            pending = asyncio.ensure_future(asyncio.to_thread(_build_feed, workspace, language))
+            self._building[key] = pending
+        try:
+            built = await asyncio.shield(pending)
+        finally:
+            self._building.pop(key, None)
+        self._built = {key: built, **{k: v for k, v in self._built.items() if k[0] == key[0]}}
+        return built
+
+
+def _build_feed(workspace: Workspace, language: str) -> tuple[bytes, str]:
+    project = workspace.project()
+    config = project.config
+    now = workspace.now()
+    window = calendar_window(config.series, project.sessions, now)
+    with workspace.state() as state:
+        revisions = calendar_revisions(state, config, window, now)
+    data = series_calendar(config, window, language, revisions, layout="sessions")
+    return data, f'"{hashlib.sha256(data).hexdigest()[:32]}"'
 
 
 def _unsubscribe(workspace: Workspace, request: web.Request, *, confirm: bool) -> web.Response:

@@ -18,10 +18,27 @@ def test_check_passes_on_the_shipped_project(run_cli: Cli, monkeypatch: pytest.M
     monkeypatch.setenv("MAILER_UNSUBSCRIBE_KEY", "a-signing-key-for-the-tests")
     code, out, err = run_cli("--config", str(REPO / "config.toml"), "check")
     assert (code, err) == (0, "")
-    assert out.startswith("OK: ") and "1 session file" in out and "3 mailing lists" in out
-    monkeypatch.delenv("MAILER_UNSUBSCRIBE_KEY")
-    code, _, err = run_cli("--config", str(REPO / "config.toml"), "check")
-    assert code == 0 and "warning: the unsubscribe signing key is not set" in err
+    *lists, ok = out.splitlines()
+    assert ok.startswith("OK: ") and "1 session file" in ok and "3 mailing lists" in ok
+    assert [line.split(":")[0] for line in lists] == ["members", "partners", "speakers"]
+    assert "members: 11 people (" in lists[0] and "members.csv: 11 rows)" in lists[0]
+
+
+@pytest.mark.parametrize("key", [None, "short-key"])
+def test_check_refuses_a_missing_or_weak_signing_key_unless_offline(
+    run_cli: Cli, monkeypatch: pytest.MonkeyPatch, key: str | None
+) -> None:
+    if key is None:
+        monkeypatch.delenv("MAILER_UNSUBSCRIBE_KEY", raising=False)
+    else:
+        monkeypatch.setenv("MAILER_UNSUBSCRIBE_KEY", key)
+    code, out, err = run_cli("--config", str(REPO / "config.toml"), "check")
+    assert code == 2 and "OK" not in out
+    assert "config.toml: at 'unsubscribe.key_env':" in err and "MAILER_UNSUBSCRIBE_KEY" in err
+    assert "secrets.token_urlsafe" in err or "at least 16 random characters" in err
+    code, out, err = run_cli("--config", str(REPO / "config.toml"), "check", "--offline")
+    assert code == 0 and out.splitlines()[-1].startswith("OK: ")
+    assert "config.toml: warning: at 'unsubscribe.key_env':" in err
 
 
 def test_check_fails_with_exit_2_and_located_messages(run_cli: Cli, config_path: Path) -> None:

@@ -182,3 +182,42 @@ def test_health_and_metrics(project_dir: Path) -> None:
     serve(project_dir, scenario, health={"status": "failing", "scheduler": "stopped"})
     assert seen["/health"][0] == 503
     assert "mailer_scheduler_up 0" in seen["/metrics"][1]
+
+
+def test_head_and_get_never_unsubscribe_only_post_does(project_dir: Path) -> None:
+    """Link checkers and scanners send HEAD, mail scanners GET: neither unsubscribes."""
+    path = invited_in_spanish(project_dir)
+    seen: dict[str, Any] = {}
+
+    async def scenario(client: aiohttp.ClientSession, base: str) -> None:
+        async with client.head(base + path) as response:
+            seen["head"] = response.status
+        async with client.get(base + path) as response:
+            seen["get"] = response.status
+        seen["before_post"] = suppressed(project_dir)
+        async with client.post(base + path, data={"List-Unsubscribe": "One-Click"}) as response:
+            seen["post"] = response.status
+
+    serve(project_dir, scenario)
+    assert (seen["head"], seen["get"], seen["post"]) == (200, 200, 200)
+    assert seen["before_post"] == frozenset()
+    assert suppressed(project_dir) == {ANA}
+
+
+def test_the_feed_is_built_once_and_answers_if_none_match(project_dir: Path) -> None:
+    seen: dict[str, Any] = {}
+
+    async def scenario(client: aiohttp.ClientSession, base: str) -> None:
+        async def fetch() -> tuple[int, bytes, str]:
+            async with client.get(base + "/calendar/fr.ics") as response:
+                return response.status, await response.read(), response.headers["ETag"]
+
+        seen["many"] = await asyncio.gather(*(fetch() for _ in range(20)))
+        etag = seen["many"][0][2]
+        async with client.get(base + "/calendar/fr.ics", headers={"If-None-Match": etag}) as r:
+            seen["again"] = r.status
+
+    serve(project_dir, scenario)
+    assert {status for status, _, _ in seen["many"]} == {200}
+    assert len({body for _, body, _ in seen["many"]}) == 1  # the same calendar for all 20
+    assert seen["again"] == 304

@@ -14,7 +14,7 @@ import icalendar
 import pytest
 
 from mailer.store.locks import sender_lock
-from tests.support.sending import ledger, use_smtp
+from tests.support.sending import NOW, ledger, send, use_smtp
 from tests.support.smtp_server import (
     Action,
     Fault,
@@ -25,7 +25,6 @@ from tests.support.smtp_server import (
 )
 
 Cli = Callable[..., tuple[int, str, str]]
-NOW = "2021-04-06T09:00:00+02:00"
 EVERYONE = 20
 
 
@@ -38,12 +37,6 @@ def signing_key(monkeypatch: pytest.MonkeyPatch) -> None:
 def server() -> Iterator[SmtpServer]:
     with SmtpServer() as running:
         yield running
-
-
-def send(run_cli: Cli, config: Path, *args: str, kind: str = "invitation") -> tuple[int, str, str]:
-    return run_cli(
-        "--config", str(config), "--now", NOW, "send", "2021-04-20", "--kind", kind, "--yes", *args
-    )
 
 
 def attached_calendar(data: bytes) -> bytes:
@@ -134,7 +127,10 @@ def test_temporary_replies_are_retried_and_everyone_arrives_once(
     assert len(server.received) == EVERYONE
     assert ledger(config) == {"sent": EVERYONE}
     attempts = ledger(config, "attempts")
-    assert sum(n * count for n, count in attempts.items()) == EVERYONE + 2  # one per refusal
+    # a refusal at RCPT or DATA concerns that message: an attempt each; at MAIL FROM (or a 421)
+    # it is the relay's, before any recipient: no attempt is counted against anyone
+    counted = 0 if stage == "MAIL" or reply.startswith("421") else 2
+    assert sum(n * count for n, count in attempts.items()) == EVERYONE + counted
 
 
 def test_a_hard_bounce_fails_that_recipient_and_suppresses_the_address(
@@ -191,7 +187,7 @@ def test_a_refused_sender_stops_the_send_without_failing_anyone(
 def test_a_relay_refusing_everyone_is_a_configuration_problem(
     run_cli: Cli, project_dir: Path, server: SmtpServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("mailer.sending.engine.BREAKER", 5)
+    monkeypatch.setattr("mailer.sending.verdicts.BREAKER", 5)
     config = use_smtp(project_dir, server.port, connections=1)
     server.add_fault(Fault("RCPT", reply="550 5.7.1 relaying denied", times=None))
     code, _, err = send(run_cli, config)
@@ -242,8 +238,9 @@ def test_tls_certificates_are_verified(run_cli: Cli, project_dir: Path, tmp_path
     with SmtpServer(tls=server_tls_context(certificate, key)) as tls_server:
         config = use_smtp(project_dir, tls_server.port, security="starttls")
         code, _, err = send(run_cli, config)
-        assert code == 2 and "certificate verify failed" in err
+        assert code == 2 and "cannot be verified (self-signed certificate)" in err
         assert tls_server.received == []
+        assert ledger(config) == {"pending": EVERYONE}  # nobody failed: nothing was theirs
         text = config.read_text(encoding="utf-8")
         config.write_text(
             text.replace(
@@ -266,6 +263,7 @@ def test_a_send_after_the_session_started_is_refused_and_shown(
         str(config),
         "--now",
         "2021-04-20T13:05:00+02:00",
+        "--real-mail",
         "send",
         "2021-04-20",
         "--kind",
@@ -274,8 +272,7 @@ def test_a_send_after_the_session_started_is_refused_and_shown(
     )
     assert code == 1 and "too late: the deadline (2021-04-20 13:00 CEST) has passed" in err
     assert server.received == []
-    code, out, _ = run_cli("--config", str(config), "status", "2021-04-20")
-    assert "reminder" in out and "20 x too late" in out
+    assert ledger(config) == Counter()  # nothing recorded: a clock set wrong costs nobody
 
 
 def test_a_second_sender_is_refused_while_one_sends(
@@ -293,7 +290,15 @@ def test_confirmation_is_required_without_a_terminal(
 ) -> None:
     config = use_smtp(project_dir, server.port)
     code, _, err = run_cli(
-        "--config", str(config), "--now", NOW, "send", "2021-04-20", "--kind", "invitation"
+        "--config",
+        str(config),
+        "--now",
+        NOW,
+        "--real-mail",
+        "send",
+        "2021-04-20",
+        "--kind",
+        "invitation",
     )
     assert code == 2 and "add --yes" in err and ledger(config) == Counter()
 
@@ -311,7 +316,16 @@ def test_an_update_goes_to_those_already_served(
         encoding="utf-8",
     )
     code, out, _ = run_cli(
-        "--config", str(config), "--now", NOW, "send", "2021-04-20", "--kind", "update", "--yes"
+        "--config",
+        str(config),
+        "--now",
+        NOW,
+        "--real-mail",
+        "send",
+        "2021-04-20",
+        "--kind",
+        "update",
+        "--yes",
     )
     assert code == 0 and "to everyone sent an earlier email: 5 people" in out
     updates = server.received[5:]

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from mailer.errors import StateError
-from mailer.store.state import MIGRATIONS, SCHEMA_VERSION, State
+from mailer.store.schema import MIGRATIONS, SCHEMA_VERSION
+from mailer.store.state import State
 from tests.support.project import edit
 
 Cli = Callable[..., tuple[int, str, str]]

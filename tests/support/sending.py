@@ -7,6 +7,7 @@ import csv
 import json
 import sqlite3
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,3 +62,52 @@ def ledger(config: Path, column: str = "state") -> Counter[Any]:
         return Counter(row[0] for row in connection.execute(f"SELECT {column} FROM deliveries"))
     finally:
         connection.close()
+
+
+NOW = "2021-04-06T09:00:00+02:00"  # the invitation of session 6 is due
+Cli = Callable[..., tuple[int, str, str]]
+
+
+def send(run_cli: Cli, config: Path, *args: str, kind: str = "invitation") -> tuple[int, str, str]:
+    """`mailer --now NOW --real-mail send 2021-04-20 --kind KIND --yes ARGS...`, in-process."""
+    return run_cli(
+        "--config",
+        str(config),
+        "--now",
+        NOW,
+        "--real-mail",
+        "send",
+        "2021-04-20",
+        "--kind",
+        kind,
+        "--yes",
+        *args,
+    )
+
+
+def deliveries(config: Path, message: str = "invitation") -> dict[str, dict[str, Any]]:
+    """The delivery rows of one email in the state file, by address (read directly, not
+    through mailer)."""
+    connection = sqlite3.connect(config.parent / "state" / "mailer.db")
+    connection.row_factory = sqlite3.Row
+    try:
+        rows = connection.execute("SELECT * FROM deliveries WHERE message = ?", (message,))
+        return {row["address"]: dict(row) for row in rows}
+    finally:
+        connection.close()
+
+
+def suppressed(config: Path) -> set[str]:
+    """The suppressed addresses of the state file (read directly)."""
+    connection = sqlite3.connect(config.parent / "state" / "mailer.db")
+    try:
+        return {row[0] for row in connection.execute("SELECT address FROM suppressions")}
+    finally:
+        connection.close()
+
+
+def add_people(config: Path, rows: str) -> None:
+    """Append CSV rows (email,name,language,...) to the members list of a copied project."""
+    members = config.parent / "recipients" / "members.csv"
+    text = members.read_text(encoding="utf-8")
+    members.write_text(text.rstrip("\n") + "\n" + rows.strip("\n") + "\n", encoding="utf-8")

@@ -50,6 +50,7 @@ class Received:
     sender: str
     recipients: list[str]
     data: bytes
+    mail_options: list[str] = field(default_factory=list)
 
     @property
     def message_id(self) -> str:
@@ -102,7 +103,10 @@ class Recorder:
         with self.lock:
             self.received.append(
                 Received(
-                    str(envelope.mail_from), list(envelope.rcpt_tos), envelope.original_content
+                    str(envelope.mail_from),
+                    list(envelope.rcpt_tos),
+                    envelope.original_content,
+                    list(envelope.mail_options),
                 )
             )
         if fault is not None and fault.action == "slow":
@@ -176,11 +180,20 @@ class FaultySMTP(SMTP):
 class SmtpServer:
     """The server in a thread of its own, with its own event loop."""
 
-    def __init__(self, *, tls: ssl.SSLContext | None = None, smtputf8: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        tls: ssl.SSLContext | None = None,
+        smtputf8: bool = True,
+        port: int = 0,
+        implicit_tls: ssl.SSLContext | None = None,
+    ) -> None:
+        """`tls` offers STARTTLS; `implicit_tls` speaks TLS from the first byte (port 465)."""
         self.recorder = Recorder()
         self.tls = tls
+        self.implicit_tls = implicit_tls
         self.smtputf8 = smtputf8
-        self.port = 0
+        self.port = port
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.AbstractServer | None = None
@@ -199,7 +212,9 @@ class SmtpServer:
                     timeout=30,
                 ),
                 "127.0.0.1",
-                0,
+                self.port,
+                ssl=self.implicit_tls,
+                reuse_address=True,
             )
 
         server = asyncio.run_coroutine_threadsafe(start(), self._loop).result(10)

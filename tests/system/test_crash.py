@@ -45,6 +45,7 @@ def mailer_send(config: Path) -> subprocess.Popen[bytes]:
             str(config),
             "--now",
             "2021-04-06T09:00:00+02:00",
+            "--real-mail",
             "send",
             "2021-04-20",
             "--kind",

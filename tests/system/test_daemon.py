@@ -5,83 +5,32 @@ broken config on SIGHUP while the old one keeps running, and will not run twice.
 from __future__ import annotations
 
 import datetime as dt
-import email
-import email.policy
-import email.utils
-import json
 import os
-import re
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.support.daemon import (
+    KEY,
+    DaemonProcess,
+    ledger_ids,
+    ledger_states,
+    sent_dates,
+    wait_until,
+)
 from tests.support.project import edit, soak_rounds
 from tests.support.sending import big_list, use_smtp
 from tests.support.smtp_server import Fault, SmtpServer
 
-KEY = "daemon-test-signing-key-0123456789"
 DUE = "2021-04-06T13:00:00+02:00"  # the invitation of 2021-04-20: 14 days before 13:00
 PEOPLE = 1500
-T = TypeVar("T")
-
-
-class DaemonProcess:
-    """`mailer --now NOW daemon` in a process of its own, its log in a file."""
-
-    def __init__(self, config: Path, now: str) -> None:
-        self.log_path = config.parent / f"daemon-{time.monotonic_ns()}.log"
-        self._log = self.log_path.open("w", encoding="utf-8")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "mailer", "--config", str(config), "--now", now, "daemon"],
-            stdout=subprocess.DEVNULL,
-            stderr=self._log,
-            env={**os.environ, "MAILER_UNSUBSCRIBE_KEY": KEY},
-        )
-        found = self.wait_for_log(r"serving http://127\.0\.0\.1:(\d+)")
-        self.port = int(found.group(1))
-
-    def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8")
-
-    def wait_for_log(self, pattern: str, timeout: float = 30) -> re.Match[str]:
-        return wait_until(lambda: re.search(pattern, self.log()), timeout, self.log)
-
-    def health(self) -> dict[str, Any]:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=5) as r:
-                report: dict[str, Any] = json.load(r)
-        except urllib.error.HTTPError as error:  # 503: something is wrong, said in the body
-            assert error.code == 503
-            report = json.load(error)
-        return report
-
-    def stop(self, signum: int = signal.SIGTERM) -> int:
-        self.process.send_signal(signum)
-        code = self.process.wait(timeout=60)
-        self._log.close()
-        return code
-
-
-def wait_until(
-    condition: Callable[[], T | None], timeout: float, context: Callable[[], str] = str
-) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := condition():
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"timed out; {context()}")
 
 
 @pytest.fixture
@@ -100,33 +49,6 @@ def project(project_dir: Path) -> Iterator[tuple[Path, SmtpServer]]:
 
 def more_than(server: SmtpServer, count: int) -> Callable[[], bool]:
     return lambda: len(server.received) > count
-
-
-def ledger_states(config: Path) -> Counter[str]:
-    connection = sqlite3.connect(config.parent / "state" / "mailer.db")
-    try:
-        return Counter(row[0] for row in connection.execute("SELECT state FROM deliveries"))
-    finally:
-        connection.close()
-
-
-def sent_dates(server: SmtpServer) -> dict[str, dt.datetime]:
-    """Message-ID -> the Date header: when its send started, by the daemon's clock."""
-    found = {}
-    for message in server.received:
-        parsed = email.message_from_bytes(message.data, policy=email.policy.default)
-        found[str(parsed["Message-ID"])] = email.utils.parsedate_to_datetime(str(parsed["Date"]))
-    return found
-
-
-def ledger_ids(config: Path) -> dict[str, str]:
-    """Message-ID -> the email (invitation, reminder:PT2M45S...) the ledger sent it as."""
-    connection = sqlite3.connect(config.parent / "state" / "mailer.db")
-    try:
-        rows = connection.execute("SELECT message_id, message FROM deliveries WHERE state='sent'")
-        return dict(rows.fetchall())
-    finally:
-        connection.close()
 
 
 SECONDS_APART = """

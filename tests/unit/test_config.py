@@ -238,3 +238,52 @@ def test_without_cadence_the_default_is_14_days_1_day_and_1_hour(config_path: Pa
         ("reminder:P1D", dt.timedelta(days=1), dt.timedelta(hours=12)),
         ("reminder:PT1H", dt.timedelta(hours=1), dt.timedelta(minutes=30)),
     ]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            'en = "Solidarities, museums: what are we talking about?"',
+            'en = "Solidarities,\\nmuseums"',
+            "config.toml:22: at 'series.title.en': has a line break, which this value may not "
+            "hold. Write it on one line",
+        ),
+        (
+            'name = "ICOM France"',
+            'name = "ICOM\\r\\nBcc: x@example.org"',
+            "config.toml:57: at 'organiser.name': has a carriage return",
+        ),
+    ],
+)
+def test_a_line_break_in_a_one_line_value_is_a_located_error(
+    config_path: Path, old: str, new: str, expected: str
+) -> None:
+    edit(config_path, old, new)
+    assert any(p.startswith(expected) for p in problems_of(config_path)), problems_of(config_path)
+
+
+def test_a_description_may_have_line_breaks(config_path: Path) -> None:
+    edit(config_path, 'en = """With Covid-19,', 'en = """With\nCovid-19,')
+    load_project(config_path)
+
+
+@pytest.mark.parametrize("frequency", ["SECONDLY", "MINUTELY", "HOURLY"])
+def test_a_rule_more_frequent_than_daily_is_refused_at_once(
+    config_path: Path, frequency: str
+) -> None:
+    edit(config_path, 'rule = "FREQ=MONTHLY;BYDAY=+3TU"', f'rule = "FREQ={frequency}"')
+    (found,) = [p for p in problems_of(config_path) if "series.rule" in p]
+    assert f"FREQ={frequency} is not a rule for meetings" in found
+
+
+def test_a_series_whose_sessions_fall_in_a_clock_change_is_refused(config_path: Path) -> None:
+    """Last Sunday of March at 02:30, Paris: that hour does not exist."""
+    edit(
+        config_path, 'rule = "FREQ=MONTHLY;BYDAY=+3TU"', 'rule = "FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU"'
+    )
+    edit(config_path, "first = 2020-11-17", "first = 2021-03-28")
+    edit(config_path, "start = 13:00:00", "start = 02:30:00")
+    edit(config_path, "end = 14:30:00", "end = 04:00:00")
+    (found,) = [p for p in problems_of(config_path) if "series.start" in p]
+    assert "02:30 on 2021-03-28 does not exist in Europe/Paris" in found

@@ -23,7 +23,7 @@ EXCEL_FR = (
 )
 
 
-def test_an_excel_export_in_utf8_with_bom_semicolons_crlf_and_quoted_newlines(
+def test_an_excel_export_in_utf8_with_bom_semicolons_and_crlf_a_line_break_in_a_cell_reported(
     project_dir: Path,
 ) -> None:
     write(project_dir / "recipients" / "fr.csv", "")
@@ -32,21 +32,20 @@ def test_an_excel_export_in_utf8_with_bom_semicolons_crlf_and_quoted_newlines(
         project_dir / "config.toml", 'file = "recipients/members.csv"', 'file = "recipients/fr.csv"'
     )
     people, reader, _ = resolve_all(load_project(project_dir / "config.toml"), "francophones")
-    marie, jean = people[:2]
+    marie = people[0]
     assert (marie.email, marie.name, marie.language) == ("marie@example.org", "Marie Dubois", "fr")
     assert marie.tags == {"member", "museum"} and marie.timezone == "Europe/Paris"
     assert marie.fields["organisation"] == "Musée; Lyon"
     assert marie.source.endswith("recipients/fr.csv:2")
-    assert (jean.name, jean.language, jean.source.rsplit(":", 1)[1]) == ("Jean Dupont", "fr", "4")
+    assert "jean@example.org" not in {p.email for p in people}  # a line break is never data
     everyone, _, _ = resolve_all(load_project(project_dir / "config.toml"))
     ana = next(p for p in everyone if p.email == "ana@example.org")
     assert ana.language == "es" and ana.source.endswith("fr.csv:8")
     problems = messages(reader.report.all_problems())
     assert any(
-        "fr.csv:4: warning: line breaks or control characters in name, organisation "
-        "were replaced by spaces" in p
+        "fr.csv:4: warning: a double quote opens a field that runs over lines 4-6" in p
         for p in problems
-    )
+    ), problems
 
 
 def test_a_utf16_file_is_reported(project_dir: Path) -> None:
@@ -119,7 +118,7 @@ def test_duplicates_get_one_email_with_the_first_rows_data_and_are_reported(
         f"{project_dir}/recipients/a.csv:2: one email, with the data of "
         "that first row."
     )
-    warnings = messages(check_lists(load_project(config)))
+    warnings = messages(check_lists(load_project(config))[1])
     assert any("a.csv:4" in w for w in warnings) and not any("b.csv:2" in w for w in warnings)
 
 

@@ -1,0 +1,255 @@
+"""What the send ledger says (read-only queries): counts, statuses, who was served, retries.
+
+`mailer.store.ledger.Ledger` adds the writes (planning, claiming, recording).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections import Counter
+from dataclasses import dataclass
+from typing import Literal
+
+from mailer.model import Recipient
+from mailer.store.state import State
+
+DeliveryState = Literal["pending", "sending", "sent", "retry", "failed", "unknown", "skipped"]
+
+
+STATES: tuple[DeliveryState, ...] = (
+    "pending",
+    "sending",
+    "sent",
+    "retry",
+    "failed",
+    "unknown",
+    "skipped",
+)
+
+
+TO_SEND: tuple[DeliveryState, ...] = ("pending", "retry", "unknown")
+
+
+OPEN: tuple[DeliveryState, ...] = (*TO_SEND, "sending")  # not done with: still to send
+
+
+OPEN_SQL = "(" + ", ".join(f"'{state}'" for state in OPEN) + ")"
+
+
+def stamp(moment: dt.datetime) -> str:
+    """A UTC timestamp that sorts as text."""
+    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True)
+class SendKey:
+    """One email of one session: `message` is `invitation`, `reminder:P1D`, `update:3`..."""
+
+    series: str
+    session: dt.date
+    message: str
+
+    @property
+    def row(self) -> tuple[str, str, str]:
+        return self.series, self.session.isoformat(), self.message
+
+
+Cause = Literal["recipient", "relay", "content", "internal", "unknown"]
+
+
+NOT_THEIRS: tuple[Cause, ...] = ("relay", "content", "internal", "unknown")
+
+
+@dataclass(frozen=True)
+class SendStatus:
+    """`mailer status`: one email of one session."""
+
+    session: dt.date
+    message: str
+    kind: str
+    deadline: dt.datetime
+    counts: dict[str, int]
+    errors: list[tuple[str, int]]  # (reason, how many), most frequent first
+    next_retry: dt.datetime | None
+
+
+def snapshot_recipient(recipient: Recipient) -> str:
+    return json.dumps(
+        [
+            recipient.email,
+            recipient.key,
+            recipient.language,
+            recipient.name,
+            sorted(recipient.tags),
+            recipient.timezone,
+            dict(recipient.fields),
+            recipient.source,
+            recipient.ascii_email,
+        ],
+        ensure_ascii=False,
+    )
+
+
+def restore_recipient(text: str) -> Recipient:
+    email, key, language, name, tags, zone, fields, source, ascii_email = json.loads(text)
+    return Recipient(
+        email=email,
+        key=key,
+        language=language,
+        name=name,
+        tags=frozenset(tags),
+        timezone=zone,
+        fields=fields,
+        source=source,
+        ascii_email=ascii_email,
+    )
+
+
+class LedgerQueries:
+    """The deliveries of every send, in the state file: what they say."""
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+        self.connection: sqlite3.Connection = state.connection
+
+    def notified_sequence(self, series: str, session: dt.date) -> int | None:
+        """The latest revision of the session that anyone was sent an email about (None if
+        nobody was sent anything yet)."""
+        row = self.connection.execute(
+            "SELECT max(s.sequence) FROM sends s WHERE s.series = ? AND s.session = ? AND "
+            "s.kind != 'cancellation' AND EXISTS (SELECT 1 FROM deliveries d WHERE "
+            "d.series = s.series AND d.session = s.session AND d.message = s.message AND "
+            "d.state = 'sent')",
+            (series, session.isoformat()),
+        ).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    def complete(self, key: SendKey) -> bool:
+        """Whether the send exists and nothing in it is left to send (or retry)."""
+        row = self.connection.execute(
+            f"SELECT count(*), sum(state IN {OPEN_SQL}) FROM "
+            "deliveries WHERE series = ? AND session = ? AND message = ?",
+            key.row,
+        ).fetchone()
+        return bool(row[0]) and not row[1]
+
+    def language_of(self, recipient: str) -> str | None:
+        """The language of the latest email to this person (their identity key), if any."""
+        row = self.connection.execute(
+            "SELECT language FROM deliveries WHERE recipient = ? ORDER BY id DESC LIMIT 1",
+            (recipient,),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def recipients(self, key: SendKey) -> set[str]:
+        """The identity keys of everyone already in the ledger for this email."""
+        rows = self.connection.execute(
+            "SELECT recipient FROM deliveries WHERE series = ? AND session = ? AND message = ?",
+            key.row,
+        )
+        return {row[0] for row in rows}
+
+    def deadline(self, key: SendKey) -> dt.datetime | None:
+        row = self.connection.execute(
+            "SELECT deadline FROM sends WHERE series = ? AND session = ? AND message = ?", key.row
+        ).fetchone()
+        return None if row is None else dt.datetime.fromisoformat(row[0])
+
+    def too_late_early(self, key: SendKey, now: dt.datetime) -> int:
+        """Deliveries skipped as too late while the deadline has not passed (see
+        `reopen_too_late`)."""
+        return int(
+            self.connection.execute(
+                "SELECT count(*) FROM deliveries d JOIN sends s ON s.series = d.series AND "
+                "s.session = d.session AND s.message = d.message WHERE d.series = ? AND "
+                "d.session = ? AND d.message = ? AND d.state = 'skipped' AND "
+                "d.reason LIKE 'too late%' AND s.deadline > ?",
+                (*key.row, stamp(now)),
+            ).fetchone()[0]
+        )
+
+    def failed_not_theirs(self, key: SendKey) -> int:
+        """Failed deliveries whose failure was not the recipient's own (see `reopen_failed`)."""
+        marks = ", ".join("?" for _ in NOT_THEIRS)
+        return int(
+            self.connection.execute(
+                "SELECT count(*) FROM deliveries WHERE series = ? AND session = ? AND "
+                f"message = ? AND state = 'failed' AND cause IN ({marks})",
+                (*key.row, *NOT_THEIRS),
+            ).fetchone()[0]
+        )
+
+    def totals(self) -> Counter[str]:
+        """Deliveries by state, over every send in the state file."""
+        rows = self.connection.execute("SELECT state, count(*) FROM deliveries GROUP BY state")
+        return Counter({row[0]: row[1] for row in rows})
+
+    def counts(self, key: SendKey) -> Counter[str]:
+        rows = self.connection.execute(
+            "SELECT state, count(*) FROM deliveries WHERE series = ? AND session = ? AND "
+            "message = ? GROUP BY state",
+            key.row,
+        )
+        return Counter({row[0]: row[1] for row in rows})
+
+    def to_retry(self, key: SendKey, max_attempts: int) -> int:
+        """Deliveries that failed for now and will be tried again after a delay."""
+        return int(
+            self.connection.execute(
+                "SELECT count(*) FROM deliveries WHERE series = ? AND session = ? AND message = ? "
+                "AND state IN ('retry', 'unknown') AND attempts < ?",
+                (*key.row, max_attempts),
+            ).fetchone()[0]
+        )
+
+    def next_retry(self, key: SendKey, max_attempts: int) -> dt.datetime | None:
+        row = self.connection.execute(
+            "SELECT min(next_attempt) FROM deliveries WHERE series = ? AND session = ? AND "
+            "message = ? AND state IN ('retry', 'unknown') AND attempts < ?",
+            (*key.row, max_attempts),
+        ).fetchone()
+        return dt.datetime.fromisoformat(row[0]) if row and row[0] else None
+
+    def served(self, series: str, session: dt.date, message_prefix: str) -> list[Recipient]:
+        """Who has been sent a message of this session whose key starts with the prefix."""
+        rows = self.connection.execute(
+            "SELECT person FROM deliveries WHERE series = ? AND session = ? AND state = 'sent' "
+            "AND message LIKE ? GROUP BY recipient ORDER BY min(id)",
+            (series, session.isoformat(), message_prefix.replace("%", "") + "%"),
+        )
+        return [restore_recipient(row[0]) for row in rows]
+
+    def status(self, series: str, session: dt.date | None = None) -> list[SendStatus]:
+        """Every send of the series (or of one session), with counts and the commonest errors."""
+        where, arguments = "series = ?", [series]
+        if session is not None:
+            where += " AND session = ?"
+            arguments.append(session.isoformat())
+        sends = self.connection.execute(
+            f"SELECT session, message, kind, deadline FROM sends WHERE {where} "
+            "ORDER BY session, created_at",
+            arguments,
+        ).fetchall()
+        statuses = []
+        for session_text, message, kind, deadline in sends:
+            key = SendKey(series, dt.date.fromisoformat(session_text), message)
+            errors = self.connection.execute(
+                "SELECT coalesce(code || ' ', '') || reason, count(*) AS n FROM deliveries "
+                "WHERE series = ? AND session = ? AND message = ? AND reason IS NOT NULL "
+                "AND state != 'sent' GROUP BY 1 ORDER BY n DESC, 1 LIMIT 5",
+                key.row,
+            ).fetchall()
+            statuses.append(
+                SendStatus(
+                    key.session,
+                    message,
+                    kind,
+                    dt.datetime.fromisoformat(deadline),
+                    dict(self.counts(key)),
+                    [(row[0], row[1]) for row in errors],
+                    self.next_retry(key, 1 << 30),
+                )
+            )
+        return statuses

@@ -1,0 +1,84 @@
+"""The state file's schema, as migrations: one per version, applied forward in order.
+
+The version is `PRAGMA user_version`; a migration never changes once released (a file made by
+a mailer of any version migrates to this one, keeping its rows).
+"""
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the last revision of every calendar event (SEQUENCE and DTSTAMP)
+    """
+    CREATE TABLE revisions (
+        series TEXT NOT NULL,
+        event TEXT NOT NULL,
+        sequence INTEGER NOT NULL,
+        stamp TEXT NOT NULL,
+        significant TEXT NOT NULL,
+        content TEXT NOT NULL,
+        PRIMARY KEY (series, event)
+    );
+    """,
+    # 2: addresses never to mail again (unsubscribed, bounced, removed by hand)
+    """
+    CREATE TABLE suppressions (
+        key TEXT PRIMARY KEY,
+        address TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('unsubscribed', 'bounced', 'manual')),
+        reason TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    """,
+    # 3: the send ledger: one row per (series, session, message, recipient), made when the send
+    # is planned, before anything goes out
+    """
+    CREATE TABLE sends (
+        series TEXT NOT NULL,
+        session TEXT NOT NULL,
+        message TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        segments TEXT NOT NULL,
+        deadline TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (series, session, message)
+    );
+    CREATE TABLE deliveries (
+        id INTEGER PRIMARY KEY,
+        series TEXT NOT NULL,
+        session TEXT NOT NULL,
+        message TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        address TEXT NOT NULL,
+        language TEXT NOT NULL,
+        person TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN
+            ('pending', 'sending', 'sent', 'retry', 'failed', 'unknown', 'skipped')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt TEXT,
+        message_id TEXT,
+        code INTEGER,
+        reason TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        sent_at TEXT,
+        UNIQUE (series, session, message, recipient),
+        FOREIGN KEY (series, session, message) REFERENCES sends (series, session, message)
+    );
+    CREATE INDEX deliveries_by_state ON deliveries (series, session, message, state);
+    CREATE INDEX deliveries_by_sent_at ON deliveries (sent_at) WHERE sent_at IS NOT NULL;
+    """,
+    # 4: the revision (SEQUENCE) of the session each send was planned at, so that the daemon
+    # knows whether those served have the latest time, place and status; and a person's
+    # latest email, for the language of their unsubscribe page
+    """
+    ALTER TABLE sends ADD COLUMN sequence INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX deliveries_by_recipient ON deliveries (recipient, id);
+    """,
+    # 5: whose doing a failure was: the recipient's (their mailbox refused) or not (the relay,
+    # the content, a bug, a fate that stayed unknown), which can be sent again
+    """
+    ALTER TABLE deliveries ADD COLUMN cause TEXT CHECK (cause IN
+        ('recipient', 'relay', 'content', 'internal', 'unknown'));
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)

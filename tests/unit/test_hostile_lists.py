@@ -1,0 +1,62 @@
+"""Hostile mailing lists: a stray quote, a field far beyond any name, a crafted name. A bad
+row is a located problem, never data, and costs nobody else their email."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from mailer.project.load import load_project
+from tests.support.lists import messages, resolve_all, use_lists
+
+
+def _rows(count: int) -> list[str]:
+    return [f"person.{n}@example.org,Person {n},fr" for n in range(count)]
+
+
+@pytest.mark.parametrize("people", [600, 3000])
+def test_a_stray_quote_swallows_no_row(project_dir: Path, people: int) -> None:
+    rows = _rows(people)
+    rows[10] = 'person.10@example.org,"Jean Stray,fr'  # a quote opened, never closed
+    (project_dir / "recipients" / "big.csv").write_text(
+        "email,name,language\n" + "\n".join(rows) + "\n", encoding="utf-8"
+    )
+    config = use_lists(project_dir, {"big": "recipients/big.csv"})
+    everyone, reader, _ = resolve_all(load_project(config))
+    assert len(everyone) == people - 1  # the row with the stray quote, and only it
+    assert "person.10@example.org" not in {p.email for p in everyone}
+    assert max(len(p.name) for p in everyone) < 20  # nobody holds anybody else's row
+    (problem,) = [p for p in messages(reader.report.all_problems()) if "double quote" in p]
+    assert "big.csv:12: warning: a double quote opens a field that runs over lines 12-" in problem
+
+
+def test_a_field_far_beyond_any_real_name_is_a_located_error(project_dir: Path) -> None:
+    (project_dir / "recipients" / "odd.csv").write_text(
+        "email,name,language,notes\n"
+        f"long.name@example.org,{'X' * 300},fr,\n"
+        f"long.notes@example.org,Lou,fr,{'y' * 5000}\n"
+        "fine@example.org,Fine,fr,short\n",
+        encoding="utf-8",
+    )
+    config = use_lists(project_dir, {"odd": "recipients/odd.csv"})
+    everyone, reader, _ = resolve_all(load_project(config))
+    assert [p.email for p in everyone] == ["fine@example.org"]
+    problems = messages(reader.report.all_problems())
+    for expected in (
+        "odd.csv:2: warning: the name column is 300 characters long",
+        "odd.csv:3: warning: the notes column is 5,000 characters long",
+    ):
+        assert any(expected in problem for problem in problems), problems
+
+
+def test_a_field_beyond_the_csv_modules_limit_stops_nothing(project_dir: Path) -> None:
+    field = "z" * (csv.field_size_limit() + 10)
+    (project_dir / "recipients" / "huge.csv").write_text(
+        f'email,name\na@example.org,"{field}\nb@example.org,Bea\n', encoding="utf-8"
+    )
+    config = use_lists(project_dir, {"huge": "recipients/huge.csv"})
+    everyone, reader, _ = resolve_all(load_project(config))
+    assert [p.email for p in everyone] == ["b@example.org"]
+    assert any("huge.csv:2:" in p for p in messages(reader.report.all_problems()))
