@@ -129,7 +129,7 @@ def write_preview(composer: Composer, recipient: Recipient, folder: Path) -> Pre
     paths = Preview(folder / f"{stem}.eml", folder / f"{stem}.html", folder / f"{stem}.ics")
     paths.eml.write_bytes(outgoing.data)
     paths.html.write_text(composer.render(recipient)[2], encoding="utf-8")
-    paths.ics.write_bytes(composer.calendar(recipient.language))
+    paths.ics.write_bytes(composer.calendar(recipient.language, recipient))
     return paths
 
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Literal
 
-from icalendar import Alarm, Calendar, Event, vCalAddress, vRecur, vText
+from icalendar import Alarm, Calendar, Event, vCalAddress, vDuration, vRecur, vText
 
 from mailer.calendar.describe import description, series_description, summary, zoom_of
 from mailer.calendar.revisions import SERIES_KEY, Revision, session_key
@@ -40,22 +40,46 @@ def series_uid(series: Series) -> str:
     return f"{series.id}-series"
 
 
-def _calendar(config: Config, language: str, method: Method | None) -> Calendar:
+def _calendar(config: Config, language: str, method: Method | None, *, feed: bool) -> Calendar:
+    """A VCALENDAR. Only a feed has a name (NAME, X-WR-CALNAME): Microsoft's MS-OXCICAL says a
+    single appointment must not, and Outlook desktop opens a named file as a new calendar,
+    where updates and cancellations never find the event."""
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     if method is not None:
         calendar.add("method", method)
-    calendar.add("name", config.series.title[language])
-    calendar.add("x-wr-calname", config.series.title[language])
+    if feed:  # TEXT, escaped (vobject and Radicale cut a name at a bare comma), and said to be
+        # TEXT, or icalendar and ical.js keep the backslashes of a property they do not know
+        text = {"VALUE": "TEXT"}
+        calendar.add("name", vText(config.series.title[language]), parameters=text)
+        calendar.add("x-wr-calname", vText(config.series.title[language]), parameters=text)
     return calendar
 
 
 def _organiser(config: Config) -> vCalAddress:
-    address = vCalAddress(f"mailto:{config.organiser.email}")
+    address = vCalAddress(f"mailto:{config.calendar_organizer}")
     address.params["CN"] = vText(config.organiser.name)
     return address
+
+
+ATTENDEE_SLOT = b"X-MAILER-ATTENDEE:slot\r\n"  # where each recipient's ATTENDEE line goes
+
+
+def attendee_line(address: str, name: str, *, rsvp: bool) -> bytes:
+    """The ATTENDEE content line of one recipient (RFC 5545 3.8.4.1), folded at 75 octets."""
+    attendee = vCalAddress(f"mailto:{address}")
+    if name:
+        attendee.params["CN"] = vText(name)
+    attendee.params["CUTYPE"] = "INDIVIDUAL"
+    attendee.params["ROLE"] = "REQ-PARTICIPANT"
+    attendee.params["PARTSTAT"] = "NEEDS-ACTION"
+    attendee.params["RSVP"] = "TRUE" if rsvp else "FALSE"
+    holder = Event()  # icalendar writes (escapes, quotes, folds) the line
+    holder.add("attendee", attendee)
+    data = bytes(holder.to_ical())
+    return data.removeprefix(b"BEGIN:VEVENT\r\n").removesuffix(b"END:VEVENT\r\n")
 
 
 def _common(event: Event, config: Config, revision: Revision) -> None:
@@ -119,12 +143,20 @@ def session_calendar(
     revision: Revision,
     *,
     method: Method | None = "PUBLISH",
+    with_attendee: bool = False,
 ) -> bytes:
-    """An .ics with one session's event. `method` CANCEL marks the session cancelled."""
-    calendar = _calendar(config, language, method)
+    """An .ics with one session's event. `method` CANCEL marks the session cancelled.
+
+    `with_attendee`: the event has an `ATTENDEE_SLOT` line, to be replaced by each recipient's
+    `attendee_line` (a meeting invitation, METHOD:REQUEST or CANCEL).
+    """
+    calendar = _calendar(config, language, method, feed=False)
     if method == "CANCEL" and occurrence.status != "cancelled":
         occurrence = _as_cancelled(occurrence)
-    calendar.add_component(session_event(config, occurrence, language, revision))
+    event = session_event(config, occurrence, language, revision)
+    if with_attendee:
+        event.add("x-mailer-attendee", "slot")
+    calendar.add_component(event)
     _timezones(calendar, config, occurrence.date, occurrence.date)
     return _ordered(calendar)
 
@@ -149,10 +181,10 @@ def series_calendar(
     `sessions`: one event per session given, with the same UIDs as the emailed invitations.
     `revisions` holds the revision of each session (by scheduled date) and of the series.
     """
-    calendar = _calendar(config, language, "PUBLISH")
+    calendar = _calendar(config, language, "PUBLISH", feed=True)
     calendar.add("description", config.series.description[language])
     calendar.add("refresh-interval", refresh, parameters={"VALUE": "DURATION"})
-    calendar.add("x-published-ttl", refresh)
+    calendar.add("x-published-ttl", vDuration(refresh))  # a DURATION (PT12H), as clients read it
     sessions = [o for o in occurrences if o.status != "skipped"]
     first, last = config.series.first, config.series.until or config.series.first
     if sessions:

@@ -155,6 +155,25 @@ class HttpSettings:
         return int(match.group("port"))
 
 
+# -- [calendar] --------------------------------------------------------------------------------
+
+CalendarMethod = Literal["publish", "request"]
+
+
+@dataclass(frozen=True)
+class CalendarSettings:
+    """`[calendar]`: what the emails' calendar part is.
+
+    `publish` (the default): an event to add, without attendees (METHOD:PUBLISH). `request`: a
+    real meeting invitation (METHOD:REQUEST) with the recipient as its one ATTENDEE, which the
+    calendar applies updates and cancellations to by itself; its replies go to `organizer`.
+    """
+
+    method: CalendarMethod = "publish"
+    organizer: str | None = None  # the ORGANIZER address (replies); default: the organiser's
+    rsvp: bool = True  # ask for a reply (RSVP=TRUE) in request mode
+
+
 # -- the whole file ----------------------------------------------------------------------------
 
 DEFAULT_DATABASE = "state/mailer.db"
@@ -177,3 +196,9 @@ class Config:
     cadence: tuple[CadenceEntry, ...] = DEFAULT_CADENCE
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
+    calendar: CalendarSettings = field(default_factory=CalendarSettings)
+
+    @property
+    def calendar_organizer(self) -> str:
+        """The ORGANIZER of the events: where calendar replies go."""
+        return self.calendar.organizer or self.organiser.email

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mailer.config.calendar import read_calendar
 from mailer.config.daemon import read_cadence, read_daemon, read_http
 from mailer.config.delivery import read_delivery
 from mailer.config.mailing import read_mailing, read_unsubscribe
@@ -48,6 +49,7 @@ def read_config(text: str, source: str) -> ConfigParse:
     cadence = read_cadence(root, [segment.name for segment in mailing.segments])
     daemon = read_daemon(root)
     http = read_http(root)
+    calendar = read_calendar(root)
     templates = "templates"
     if (email_table := root.table("email")) is not None:
         templates = email_table.string("templates", default="templates") or "templates"
@@ -73,6 +75,7 @@ def read_config(text: str, source: str) -> ConfigParse:
             cadence=cadence,
             daemon=daemon,
             http=http,
+            calendar=calendar,
         )
     return ConfigParse(config, series, zoom, log.problems)
 

@@ -1,36 +1,28 @@
 """Composing the emails of a send: one kind, one session, many recipients.
 
-Shape of every message (the one Zoom's own invitations have, and the one Outlook 2007 needed,
-looking only at the first child of multipart/mixed):
+The MIME shape is `mailer.messages.mime`. What the calendar part is depends on `[calendar]
+method` (the sources are in docs/calendar.md and ../shared/CALENDAR.md):
 
-    multipart/mixed
-      multipart/alternative
-        text/plain; charset=utf-8                   quoted-printable
-        text/html; charset=utf-8                    quoted-printable, CSS inlined
-        [text/calendar; method=CANCEL; charset=UTF-8  base64]   cancellations only
-      text/calendar; method=...; name=X.ics         base64, attachment; filename=X.ics
-
-METHOD. Invitations, reminders and updates are METHOD:PUBLISH, without ATTENDEE: a posting to
-add to one's calendar, with no reply expected (RFC 5546 3.2.1). A REQUEST would need each
-recipient as ATTENDEE, and then Outlook and Gmail show Accept/Decline and Outlook mails a
-REPLY to the organiser for every answer: thousands of replies for a mass mailing
-(collective/icalendar#273); RSVP=FALSE does not hide Gmail's buttons (adamgibbons/ics#285),
-and Thunderbird asks "party crashing?" when the recipient is not an ATTENDEE
-(gdata-provider#358). With PUBLISH, Gmail offers "Add to calendar" instead of RSVP buttons
-(mangstadt/biweekly#102, icalendar/icalendar#229) as long as `method=` is on the Content-Type
-(PHPMailer#175), Thunderbird shows "Add", Apple Mail imports the attachment, and Outlook opens
-it to save (Outlook acts inline only on REQUEST, REPLY, CANCEL and COUNTER: MS-OXCICAL), which
-is why the emails also carry Google and Outlook.com/Office 365 links. So PUBLISH goes as the
-attachment only; no inline part, since no client acts on one.
-Cancellations are METHOD:CANCEL with the same UID, a higher SEQUENCE, STATUS:CANCELLED and no
-VALARM, inline as well as attached: Gmail applies a cancellation only with `method=CANCEL` on
-the Content-Type (Couchers#8557), and Outlook acts on CANCEL inline.
-Calendar parts are base64 (quoted-printable broke Outlook: rdv-service-public#1354) and added
-as bytes, so they are byte-identical to the .ics file (a str part would have CRLF turned into LF).
+- `publish` (the default). Invitations, reminders and updates carry METHOD:PUBLISH, without
+  ATTENDEE: an event to add, no reply expected (RFC 5546 3.2.1), as the attachment only (no
+  client acts on an inline PUBLISH; Outlook acts inline only on REQUEST, REPLY, CANCEL and
+  COUNTER: MS-OXCICAL), which is why the emails also carry Google and Outlook.com/Office 365
+  links. Gmail offers "Add to calendar" as long as `method=` is on the Content-Type
+  (PHPMailer#175); Thunderbird shows "Add"; Apple Mail imports it.
+- `request`. Invitations and updates carry METHOD:REQUEST with this recipient as the one
+  ATTENDEE (their name, RSVP as configured), inline in the multipart/alternative and attached,
+  the same bytes: clients show a meeting invitation and apply updates (a higher SEQUENCE, the
+  same UID) by themselves. Reminders carry no calendar part (the event is in the calendar
+  already, and a repeated REQUEST can reset an answer in some clients).
+- Cancellations are METHOD:CANCEL with the same UID, a higher SEQUENCE, STATUS:CANCELLED and no
+  VALARM (and the same ATTENDEE in `request` mode), inline as well as attached: Gmail applies a
+  cancellation only with `method=CANCEL` on the Content-Type (Couchers#8557), and Outlook acts
+  on CANCEL inline.
 
 Speed: the MIME skeleton, the rendered templates and the inlined CSS are made once per
 recipient shape (see `mailer.messages.slots`); each message is then its headers, its two bodies
-filled and quoted-printable encoded, and the shared calendar parts.
+filled and quoted-printable encoded, and the shared calendar parts (or, for a meeting
+invitation, the calendar with the recipient's ATTENDEE line, base64 encoded).
 """
 
 from __future__ import annotations
@@ -43,7 +35,6 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.headerregistry import Address
-from email.message import EmailMessage
 from typing import Any
 from urllib.parse import quote
 
@@ -51,9 +42,9 @@ import css_inline
 
 from mailer.audience.addresses import clean_text
 from mailer.audience.unsubscribe import make_token
-from mailer.calendar.ics import Method, session_calendar
+from mailer.calendar.ics import ATTENDEE_SLOT, Method, attendee_line, session_calendar
 from mailer.calendar.revisions import Revision
-from mailer.config.settings import Config
+from mailer.config.settings import CalendarMethod, Config
 from mailer.errors import InvalidInput
 from mailer.messages.context import (
     Proof,
@@ -64,23 +55,34 @@ from mailer.messages.context import (
     shape_of,
 )
 from mailer.messages.encoding import EncodedBody, subject_header, text_header, to_header
+from mailer.messages.mime import (
+    CALENDAR,
+    HEADERS,
+    HTML,
+    TEXT,
+    Skeleton,
+    calendar_part,
+    phrase,
+    skeleton,
+)
 from mailer.messages.slots import Filled, SlotPool, split_slots
 from mailer.messages.templates import TemplateSet
 from mailer.model import MessageKind, Occurrence, Outgoing, Recipient
 
-METHODS: Mapping[MessageKind, Method] = {
-    "invitation": "PUBLISH",
-    "reminder": "PUBLISH",
-    "update": "PUBLISH",
-    "cancellation": "CANCEL",
+METHODS: Mapping[CalendarMethod, Mapping[MessageKind, Method | None]] = {
+    "publish": {
+        "invitation": "PUBLISH",
+        "reminder": "PUBLISH",
+        "update": "PUBLISH",
+        "cancellation": "CANCEL",
+    },
+    "request": {
+        "invitation": "REQUEST",
+        "reminder": None,  # no calendar part: the invitation put the event in the calendar
+        "update": "REQUEST",
+        "cancellation": "CANCEL",
+    },
 }
-INLINE_METHODS = frozenset({"REQUEST", "CANCEL"})
-_POLICY = email.policy.SMTP
-_UTF8_POLICY = email.policy.SMTPUTF8
-_HEADERS_SLOT = b"X-Mailer-Recipient: headers\r\n"
-_LIST_ID_SLOT = b"X-Mailer-List-Id: list\r\n"
-_TEXT_SLOT = b"mailerbodyplaintext"
-_HTML_SLOT = b"mailerbodyhtmltext"
 _INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
 
 
@@ -106,14 +108,6 @@ def canonical_html(html: str) -> str:
     return _INLINER.inline(html)
 
 
-def _phrase(text: str) -> str:
-    """A display phrase for a structured header: RFC 2047 words if not ASCII (or if it looks
-    like RFC 2047 itself, so that no client decodes it into something else), else quoted."""
-    if text.isascii() and "=?" not in text:
-        return email.utils.quote(text).join('""')
-    return email.header.Header(text, "utf-8").encode(linesep="\r\n")
-
-
 @dataclass(frozen=True)
 class _Prepared:
     """What all recipients of one shape share."""
@@ -121,10 +115,7 @@ class _Prepared:
     subject: Filled
     text: EncodedBody
     html: EncodedBody
-    head: bytes
-    middle: bytes
-    between: bytes
-    tail: bytes
+    skeleton: Skeleton
 
 
 class Composer:
@@ -157,7 +148,8 @@ class Composer:
         self.occurrence = occurrence
         self.kind = kind
         self.message_key = message_key
-        self.method = METHODS[kind]
+        self.method = METHODS[config.calendar.method][kind]
+        self.invites = config.calendar.method == "request" and self.method is not None
         self.now = now
         self.signing_key = signing_key
         self.field_names = field_names
@@ -189,13 +181,28 @@ class Composer:
 
     # -- what every recipient of a language shares ----------------------------------------------
 
-    def calendar(self, language: str) -> bytes:
-        """The .ics of this send in `language` (the attachment, byte for byte)."""
+    def calendar(self, language: str, recipient: Recipient | None = None) -> bytes:
+        """The .ics of this send in `language` (the attachment, byte for byte); for a meeting
+        invitation, with `recipient` as its ATTENDEE. Empty when the email has none."""
+        if self.method is None:
+            return b""
         if language not in self._calendars:
             self._calendars[language] = session_calendar(
-                self.config, self.occurrence, language, self._revision, method=self.method
+                self.config,
+                self.occurrence,
+                language,
+                self._revision,
+                method=self.method,
+                with_attendee=self.invites,
             )
-        return self._calendars[language]
+        calendar = self._calendars[language]
+        if not self.invites:
+            return calendar
+        line = b""
+        if recipient is not None:
+            address = recipient.ascii_email or recipient.email
+            line = attendee_line(address, recipient.name, rsvp=self.config.calendar.rsvp)
+        return calendar.replace(ATTENDEE_SLOT, line)
 
     def _context(self, language: str) -> dict[str, Any]:
         if language not in self._contexts:
@@ -254,73 +261,20 @@ class Composer:
         }
         subject, text, html = self._render_parts(shape.language, context)
         where = f"{self.templates.folder}/{shape.language}/{self.kind}"
-        head, middle, between, tail = self._skeleton(shape.language)
+        shared = None if self.invites else self.calendar(shape.language)
         return _Prepared(
             split_slots(subject, pool, escape=False, where=where + ".subject.txt"),
             EncodedBody(text, pool, escape=False, where=where + ".txt"),
             EncodedBody(html, pool, escape=True, where=where + ".html"),
-            head,
-            middle,
-            between,
-            tail,
+            skeleton(
+                self.config,
+                language=shape.language,
+                method=self.method,
+                calendar=shared,
+                filename=self.filename,
+                domain=self.domain,
+            ),
         )
-
-    def _skeleton(self, language: str) -> tuple[bytes, bytes, bytes, bytes]:
-        config = self.config
-        message = EmailMessage(policy=_POLICY)
-        message.make_mixed()  # first: it would move Content-* headers into a sub-part
-        message["MIME-Version"] = "1.0"
-        message["From"] = Address(config.organiser.name, addr_spec=config.organiser.email)
-        if config.organiser.reply_to:
-            message["Reply-To"] = Address(addr_spec=config.organiser.reply_to)
-        message["X-Mailer-Recipient"] = "headers"
-        # List-Id (RFC 2919) is written directly: Python folds it as unstructured text and
-        # would leave the ":" and "?" of the title bare, which a phrase may not hold
-        message["X-Mailer-List-Id"] = "list"
-        message["Content-Language"] = language
-        message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies
-        message["X-Auto-Response-Suppress"] = "OOF, AutoReply"  # the same, for Exchange
-        alternative = EmailMessage(policy=_POLICY)
-        alternative.set_content(
-            _TEXT_SLOT.decode(), subtype="plain", charset="utf-8", cte="quoted-printable"
-        )
-        alternative.add_alternative(
-            _HTML_SLOT.decode(), subtype="html", charset="utf-8", cte="quoted-printable"
-        )
-        calendar = self.calendar(language)
-        if self.method in INLINE_METHODS:
-            alternative.add_alternative(
-                calendar,
-                maintype="text",
-                subtype="calendar",
-                cte="base64",
-                params={"method": self.method, "charset": "UTF-8"},
-            )
-        del alternative["MIME-Version"]  # once, on the message itself
-        message.attach(alternative)
-        message.add_attachment(
-            calendar,
-            maintype="text",
-            subtype="calendar",
-            cte="base64",
-            filename=self.filename,
-            params={"method": self.method, "charset": "UTF-8", "name": self.filename},
-        )
-        data = message.as_bytes(policy=_POLICY).replace(_LIST_ID_SLOT, self._list_id())
-        head, rest = data.split(_HEADERS_SLOT)
-        middle, rest = rest.split(_TEXT_SLOT + b"\r\n")
-        between, tail = rest.split(_HTML_SLOT + b"\r\n")
-        return head, middle, between, tail
-
-    def _list_id(self) -> bytes:
-        title = self.config.series.title[self.config.series.default_language]
-        if title.isascii():
-            phrase = _phrase(title)
-        else:  # encoded-words, folded to fit after "List-Id: "
-            phrase = email.header.Header(title, "utf-8", header_name="List-Id").encode(
-                linesep="\r\n"
-            )
-        return f"List-Id: {phrase}\r\n <{self.config.series.id}.{self.domain}>\r\n".encode()
 
     # -- per recipient -----------------------------------------------------------------------
 
@@ -345,17 +299,14 @@ class Composer:
             unsubscribe=unsubscribe,
             smtputf8=smtputf8,
         )
-        data = b"".join(
-            (
-                prepared.head,
-                headers,
-                prepared.middle,
-                prepared.text.encode(values),
-                prepared.between,
-                prepared.html.encode(values),
-                prepared.tail,
-            )
-        )
+        parts = {
+            HEADERS: headers,
+            TEXT: prepared.text.encode(values),
+            HTML: prepared.html.encode(values),
+        }
+        if CALENDAR in prepared.skeleton.slots:
+            parts[CALENDAR] = calendar_part(self.calendar(shape.language, recipient))
+        data = prepared.skeleton.fill(parts)
         return Outgoing(identifier, self.sender, address, data, smtputf8)
 
     def _headers(
@@ -374,7 +325,7 @@ class Composer:
         token = unsubscribe.rsplit("/", 1)[1]
         mailto = f"mailto:{self.config.unsubscribe.mailto}?subject={quote('unsubscribe ' + token)}"
         if smtputf8:  # RFC 6532: the address stays UTF-8; Address() refuses such local parts
-            to = f"To: {_phrase(name)} <{address}>\r\n" if name else f"To: {address}\r\n"
+            to = f"To: {phrase(name)} <{address}>\r\n" if name else f"To: {address}\r\n"
         else:
             to = to_header(name, address)
         lines = [

@@ -133,6 +133,11 @@ def session_context(
         "labels": config.labels[language],
         "feed": feed_for(config, language),
         "proof": _proof(config, language, proof),
+        "calendar": {
+            "method": config.calendar.method,
+            # a real meeting invitation: the calendar applies updates and cancellations itself
+            "invitation": config.calendar.method == "request",
+        },
     }
 
 

@@ -6,7 +6,7 @@
 // the tests run it with TZ=UTC, so a VTIMEZONE that is missing or wrong shows as a wrong instant.
 //
 // usage: node icaljs_dump.mjs [--until=ISO] FILE.ics [FILE.ics...]
-// One file: an object. Several: a list of objects, in order (give each its own TZIDs).
+// One file: an object. Several: a list of objects, in order.
 import ICAL from "ical.js";
 import { readFileSync } from "node:fs";
 
@@ -29,6 +29,11 @@ function describe(event) {
     sequence: event.sequence,
     status: event.component.getFirstPropertyValue("status"),
     organizer: event.organizer,
+    attendees: event.attendees.map((a) => ({
+      value: a.getFirstValue(),
+      cn: a.getParameter("cn") || null,
+      rsvp: a.getParameter("rsvp") ? a.getParameter("rsvp") === "TRUE" : null,
+    })),
     alarms: event.component.getAllSubcomponents("valarm").length,
   };
 }
@@ -58,6 +63,7 @@ function expand(events, limit) {
 }
 
 function dump(file) {
+  ICAL.TimezoneService.reset(); // each file with its own VTIMEZONEs only
   const root = new ICAL.Component(ICAL.parse(readFileSync(file, "utf8")));
   for (const vtimezone of root.getAllSubcomponents("vtimezone")) {
     ICAL.TimezoneService.register(vtimezone);
@@ -65,6 +71,11 @@ function dump(file) {
   const events = root.getAllSubcomponents("vevent").map((c) => new ICAL.Event(c));
   return {
     method: root.getFirstPropertyValue("method"),
+    names: Object.fromEntries(
+      ["name", "x-wr-calname"]
+        .filter((n) => root.hasProperty(n))
+        .map((n) => [n.toUpperCase(), root.getFirstPropertyValue(n)]),
+    ),
     timezones: root.getAllSubcomponents("vtimezone").map((tz) => tz.getFirstPropertyValue("tzid")),
     events: events.map(describe),
     occurrences: expandUntil ? expand(events, new Date(expandUntil)) : [],

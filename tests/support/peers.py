@@ -1,5 +1,6 @@
 """Independent implementations our output is checked against, beyond the Python ones: ical.js
-(Thunderbird's and Nextcloud's parser), run by node from tests/peers."""
+(JavaScript: Thunderbird's and Nextcloud's parser), run by node from tests/peers, and libical
+(C: Evolution's and GNOME's), through Debian's GObject bindings and Debian's python3."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def require_node() -> None:
 def icaljs_many(paths: list[Path], expand_until: str | None = None) -> list[dict[str, Any]]:
     """What ical.js (Thunderbird's and Nextcloud's parser) reads in each .ics file, in order.
 
-    Files parsed in one run share ical.js's time zone registry: give each its own TZIDs.
+    Each file is read with its own VTIMEZONEs only (the registry is reset between files).
     """
     require_node()
     command = ["node", str(PEERS / "icaljs_dump.mjs")]
@@ -59,3 +60,35 @@ def icaljs_many(paths: list[Path], expand_until: str | None = None) -> list[dict
 def icaljs(path: Path, expand_until: str | None = None) -> dict[str, Any]:
     """What ical.js reads in one .ics file."""
     return icaljs_many([path], expand_until)[0]
+
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def require_libical() -> None:
+    """Fail (not skip) when libical's bindings are missing: dev/test installs them."""
+    probe = subprocess.run(
+        [SYSTEM_PYTHON, "-c", "import gi; gi.require_version('ICalGLib', '3.0')"],
+        capture_output=True,
+        check=False,
+    )
+    if probe.returncode != 0:
+        if os.environ.get("MAILER_ALLOW_MISSING_PEERS"):
+            pytest.skip("libical's bindings are missing (MAILER_ALLOW_MISSING_PEERS)")
+        pytest.fail("Debian's gir1.2-ical-3.0 and python3-gi are needed: run dev/test")
+
+
+def libical_many(paths: list[Path]) -> list[dict[str, Any]]:
+    """What libical reads in each .ics file, in order (see tests/peers/libical_dump.py)."""
+    require_libical()
+    result = subprocess.run(
+        [SYSTEM_PYTHON, str(PEERS / "libical_dump.py"), *map(str, paths)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        env={**os.environ, "TZ": "UTC"},
+    )
+    assert result.returncode == 0, result.stderr
+    found: list[dict[str, Any]] = json.loads(result.stdout)
+    return found
