@@ -10,7 +10,8 @@ exit codes. No other module defines an exception (tests/unit/test_architecture.p
     │   ├── TemplateError                      a template is missing, broken, or fails to render
     │   ├── NotFound                           no such session, segment, language
     │   ├── InvalidAddress                     not an email address
-    │   └── InvalidToken                       not a genuine unsubscribe token
+    │   ├── InvalidToken                       not a genuine unsubscribe token
+    │   └── UnusableKey                        a DKIM private key that cannot sign
     ├── TooLate                       exit 1   the deadline of a send passed
     ├── StateError                    exit 1   the state file cannot be used
     │   └── LockHeld                  exit 3   another sender or daemon holds its lock
@@ -114,6 +115,10 @@ class InvalidAddress(InvalidInput, ValueError):
 
 class InvalidToken(InvalidInput, ValueError):
     """An unsubscribe token is malformed, or was not made with our key for this series."""
+
+
+class UnusableKey(InvalidInput, ValueError):
+    """A DKIM private key that cannot be used (not RSA, encrypted, too short)."""
 
 
 class TooLate(MailerError):

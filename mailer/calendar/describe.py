@@ -98,7 +98,8 @@ def zoom_block(zoom: Zoom, labels: Labels) -> str:
 
 def _closing(config: Config, languages: tuple[str, ...], language: str) -> list[str]:
     labels = config.labels[language]
-    blocks = [f"{labels.heading(labels.held_in)} {language_list(languages, language)}"]
+    listed = language_list(languages, labels.locale or language)
+    blocks = [f"{labels.heading(labels.held_in)} {listed}"]
     if config.series.partners is not None:
         blocks.append(config.series.partners[language])
     return blocks

@@ -10,7 +10,8 @@ long URLs, and the attached .ics carries everything.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import NamedTuple
 from urllib.parse import quote, urlencode
 
 from mailer.calendar.describe import zoom_block, zoom_of
@@ -86,6 +87,25 @@ def calendar_links(
     )
 
 
+class ShortLinks(NamedTuple):
+    """The "add to calendar" links, short: the daemon redirects them to the full ones (made
+    afresh, so they follow a session that moves) and serves the .ics; for the text part."""
+
+    google: str
+    outlook: str
+    office365: str
+    ics: str
+
+
+def short_links(config: Config, occurrence: Occurrence, language: str) -> ShortLinks | None:
+    """`{base_url}/c/20210420/en/google`..., when the daemon is reachable (`[http] base_url`)."""
+    base = config.http.base_url
+    if base is None:
+        return None
+    stem = f"{base}/c/{occurrence.scheduled:%Y%m%d}/{language}"
+    return ShortLinks(f"{stem}/google", f"{stem}/outlook", f"{stem}/office365", f"{stem}/ics")
+
+
 @dataclass(frozen=True)
 class FeedLinks:
     """Ways to subscribe to the series' calendar feed."""
@@ -94,6 +114,8 @@ class FeedLinks:
     webcal: str
     google: str
     outlook: str
+    short_google: str = ""  # the same two, short: redirects of the daemon (for the text part)
+    short_outlook: str = ""
 
 
 def feed_for(config: Config, language: str) -> FeedLinks | None:
@@ -101,7 +123,12 @@ def feed_for(config: Config, language: str) -> FeedLinks | None:
     base = config.http.base_url
     if base is None:
         return None
-    return feed_links(f"{base}/calendar/{language}.ics", config.series.title[language])
+    links = feed_links(f"{base}/calendar/{language}.ics", config.series.title[language])
+    return replace(
+        links,
+        short_google=f"{base}/f/{language}/google",
+        short_outlook=f"{base}/f/{language}/outlook",
+    )
 
 
 def feed_links(feed_url: str, name: str) -> FeedLinks:

@@ -44,11 +44,39 @@ def check(workspace: Workspace, offline: bool) -> None:
             f"{count.name}: {plural(count.people, 'person', 'people')} "
             f"({count.source}: {plural(count.rows, 'row')}{skipped})"
         )
+    dkim = workspace.project().config.dkim
+    if dkim is not None and not offline:
+        key = workspace.dkim_key()
+        assert key is not None
+        click.echo(
+            f"DKIM: signing as d={dkim.domain}, s={dkim.selector} ({key.bits}-bit RSA key); "
+            "`mailer dkim-record` prints the DNS record to publish"
+        )
     click.echo(
         f"OK: {workspace.config_path}, {plural(report.sessions, 'session file')}, "
         f"{plural(len(report.lists), 'mailing list')}, templates for "
         f"{plural(report.languages, 'language')}"
     )
+
+
+@cli.command("dkim-record")
+@pass_workspace
+def dkim_record(workspace: Workspace) -> None:
+    """The DNS TXT record that publishes the DKIM key of [dkim], in zone-file form.
+
+    Publish it at your DNS host, then check it (`dig TXT <name>`) before sending signed mail.
+    """
+    dkim = workspace.project().config.dkim
+    if dkim is None:
+        raise InvalidInput(
+            "config.toml has no [dkim] table: add one (domain, selector) to sign emails; "
+            "see docs/deliverability.md"
+        )
+    from mailer.transport.dkim import zone_line  # noqa: PLC0415 - dkimpy only when used
+
+    key = workspace.dkim_key()
+    assert key is not None
+    click.echo(zone_line(dkim, key))
 
 
 @cli.command()

@@ -83,7 +83,8 @@ def send(
         if proof_to is not None:
             click.echo(proof_text(plan, proof_to, config.series.languages))
         else:
-            click.echo(plan_text(plan, config.delivery.kind, workspace.now()))
+            signed = f", signed (DKIM d={config.dkim.domain})" if config.dkim else ""
+            click.echo(plan_text(plan, config.delivery.kind + signed, workspace.now()))
         show_problems(plan.problems, limit=PROBLEMS_SHOWN)
         if dry_run:
             for problem in workspace.secret_problems():
@@ -119,6 +120,7 @@ def send(
             workspace.now().isoformat() if workspace.simulated_now else None,
             signing_key,
             workspace.smtp_password(),
+            dkim_key.pem if (dkim_key := workspace.dkim_key()) else None,
         )
         result = actions.run(
             project,

@@ -174,6 +174,28 @@ class CalendarSettings:
     rsvp: bool = True  # ask for a reply (RSVP=TRUE) in request mode
 
 
+# -- [dkim] ------------------------------------------------------------------------------------
+
+DEFAULT_DKIM_KEY_ENV = "MAILER_DKIM_KEY"
+
+
+@dataclass(frozen=True)
+class DkimSettings:
+    """`[dkim]`: sign every email (DKIM, RFC 6376) with the key published at
+    `selector._domainkey.domain`. The private key (PEM) comes from the environment variable
+    `key_env`, or from `key_file` (a path relative to config.toml, readable by mailer only)."""
+
+    domain: str
+    selector: str
+    key_env: str = DEFAULT_DKIM_KEY_ENV
+    key_file: str | None = None
+
+    @property
+    def record_name(self) -> str:
+        """Where the public key is published in DNS (a TXT record)."""
+        return f"{self.selector}._domainkey.{self.domain}"
+
+
 # -- the whole file ----------------------------------------------------------------------------
 
 DEFAULT_DATABASE = "state/mailer.db"
@@ -197,6 +219,7 @@ class Config:
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
+    dkim: DkimSettings | None = None
 
     @property
     def calendar_organizer(self) -> str:

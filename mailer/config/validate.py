@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from mailer.config.calendar import read_calendar
 from mailer.config.daemon import read_cadence, read_daemon, read_http
 from mailer.config.delivery import read_delivery
+from mailer.config.dkim import read_dkim
 from mailer.config.mailing import read_mailing, read_unsubscribe
 from mailer.config.series import read_labels, read_organiser, read_series, read_zoom
 from mailer.config.settings import DEFAULT_DATABASE, Config
@@ -50,6 +51,7 @@ def read_config(text: str, source: str) -> ConfigParse:
     daemon = read_daemon(root)
     http = read_http(root)
     calendar = read_calendar(root)
+    dkim = read_dkim(root, organiser)
     templates = "templates"
     if (email_table := root.table("email")) is not None:
         templates = email_table.string("templates", default="templates") or "templates"
@@ -76,6 +78,7 @@ def read_config(text: str, source: str) -> ConfigParse:
             daemon=daemon,
             http=http,
             calendar=calendar,
+            dkim=dkim,
         )
     return ConfigParse(config, series, zoom, log.problems)
 

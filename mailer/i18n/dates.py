@@ -1,7 +1,10 @@
 """Dates and times written the way each language writes them (Babel, CLDR data).
 
-"mardi 20 avril 2021, 13 h 00 – 14 h 30 (heure de Paris)", "Tuesday, April 20, 2021,
-1:00 – 2:30 PM (Paris time)", "martes, 20 de abril de 2021, 13:00 – 14:30 (hora de París)".
+"mardi 20 avril 2021, 13 h – 14 h 30 (heure de Paris)", "Tuesday 20 April 2021,
+13:00–14:30 (Paris time)" (British English, as the shipped project sets it), "martes 20 de
+abril de 2021, 13:00–14:30 (hora de París)". The labels of a language may name the Babel
+locale to use (`locale = "en_GB"`) and override its patterns (`date_pattern`,
+`short_date_pattern`, `time_pattern`, `whole_hour_pattern`): see docs/configuration.md.
 
 CLDR separates times with thin and narrow no-break spaces (U+2009, U+202F). Some mail clients'
 fonts show those as boxes, so they become a plain space and a no-break space (U+00A0).
@@ -15,7 +18,13 @@ import re
 from collections.abc import Sequence
 
 from babel import Locale
-from babel.dates import format_date, format_interval, format_time, get_timezone_location
+from babel.dates import (
+    format_date,
+    format_interval,
+    format_skeleton,
+    format_time,
+    get_timezone_location,
+)
 from babel.lists import format_list
 
 from mailer.i18n.labels import Labels, base_language
@@ -33,19 +42,35 @@ def _locale(code: str) -> Locale:
     return Locale.parse(code)
 
 
+def dates_locale(language: str, labels: Labels) -> Locale:
+    """The locale dates and times of `language` are written in (`[labels] locale`)."""
+    return babel_locale(labels.locale or language)
+
+
 def _clean(text: str) -> str:
     return text.translate(_SPACES)
 
 
-def long_date(day: dt.date, language: str) -> str:
-    """`mardi 20 avril 2021`, `Tuesday, April 20, 2021`."""
-    return _clean(format_date(day, "full", locale=babel_locale(language)))
+def long_date(day: dt.date, language: str, labels: Labels) -> str:
+    """`mardi 20 avril 2021`, `Tuesday 20 April 2021`, `martes 20 de abril de 2021`."""
+    locale = dates_locale(language, labels)
+    return _clean(format_date(day, labels.date_pattern or "full", locale=locale))
+
+
+def short_date(day: dt.date, language: str, labels: Labels) -> str:
+    """`mar. 20 avr.`, `Tue 20 Apr`, `mar 20 abr`: for subjects and headings."""
+    locale = dates_locale(language, labels)
+    if labels.short_date_pattern:
+        return _clean(format_date(day, labels.short_date_pattern, locale=locale))
+    return _clean(format_skeleton("MMMEd", day, locale=locale))
 
 
 def clock_time(moment: dt.datetime, language: str, labels: Labels) -> str:
-    """`13 h 00`, `1:00 PM`, `13:00`."""
-    locale = babel_locale(language)
+    """`13 h`, `13 h 30`, `13:00`, `1:00 PM`."""
+    locale = dates_locale(language, labels)
     pattern = labels.time_pattern or "short"
+    if moment.minute == 0 and labels.whole_hour_pattern:
+        pattern = labels.whole_hour_pattern
     return _clean(format_time(moment, pattern, tzinfo=moment.tzinfo, locale=locale))
 
 
@@ -54,11 +79,11 @@ def _twelve_hour(locale: Locale) -> bool:
 
 
 def time_range(start: dt.datetime, end: dt.datetime, language: str, labels: Labels) -> str:
-    """`13 h 00 – 14 h 30`, `1:00 – 2:30 PM` (both in the zone of `start`)."""
+    """`13 h – 14 h 30`, `13:00–14:30`, `1:00 – 2:30 PM` (both in the zone of `start`)."""
     end = end.astimezone(start.tzinfo)
     if labels.time_pattern:
         return f"{clock_time(start, language, labels)} – {clock_time(end, language, labels)}"
-    locale = babel_locale(language)
+    locale = dates_locale(language, labels)
     skeleton = "hm" if _twelve_hour(locale) else "Hm"
     text = format_interval(start, end, skeleton, tzinfo=start.tzinfo, locale=locale)
     return _clean(text).replace("–", " – ").replace("  ", " ")
@@ -73,20 +98,30 @@ def zone_name(tz: dt.tzinfo, language: str, labels: Labels) -> str:
 def when(start: dt.datetime, end: dt.datetime, language: str, labels: Labels) -> str:
     """The full date, times and zone of a session, in the zone of `start`.
 
-    `mardi 20 avril 2021, 13 h 00 – 14 h 30 (heure de Paris)`; a session that ends on another
+    `mardi 20 avril 2021, 13 h – 14 h 30 (heure de Paris)`; a session that ends on another
     local day (seen from far away) gives both dates.
     """
     assert start.tzinfo is not None, "times are always aware"
     end = end.astimezone(start.tzinfo)
     zone = zone_name(start.tzinfo, language, labels)
     if end.date() == start.date():
-        span = f"{long_date(start.date(), language)}, {time_range(start, end, language, labels)}"
+        span = f"{long_date(start.date(), language, labels)}, "
+        span += time_range(start, end, language, labels)
     else:
         span = (
-            f"{long_date(start.date(), language)}, {clock_time(start, language, labels)} – "
-            f"{long_date(end.date(), language)}, {clock_time(end, language, labels)}"
+            f"{long_date(start.date(), language, labels)}, {clock_time(start, language, labels)}"
+            f" – {long_date(end.date(), language, labels)}, {clock_time(end, language, labels)}"
         )
     return f"{span} ({zone})"
+
+
+def day_word(day: dt.date, today: dt.date, language: str) -> str | None:
+    """`aujourd’hui`, `tomorrow`, `mañana` when `day` is today or tomorrow, else None: what a
+    reminder says instead of a countdown, which would be wrong whenever it is read."""
+    relative = babel_locale(language)._data["date_fields"]["day"]["relative"]
+    distance = (day - today).days
+    word = relative.get(distance) if distance in (0, 1) else None
+    return str(word) if word else None
 
 
 _FRENCH_BEFORE = re.compile(r" +(?=[?!:;»])")

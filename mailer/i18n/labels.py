@@ -28,7 +28,11 @@ class Labels:
     held_in: str
     zone: str  # "{city}" is replaced by the zone's city, in this language
     alarm: str
+    locale: str = ""  # the Babel locale of dates and times (`en_GB`); empty: the language's
+    date_pattern: str = ""  # a Babel/CLDR pattern for full dates; empty: the locale's own
+    short_date_pattern: str = ""  # for subjects (`EEE d MMM`); empty: the locale's own
     time_pattern: str = ""  # a Babel/CLDR pattern for clock times; empty: the locale's own
+    whole_hour_pattern: str = ""  # for a time on the hour (French: `13 h`, not `13 h 00`)
     colon: str = ":"  # French sets a no-break space before it
     quote_open: str = "“"
     quote_close: str = "”"
@@ -69,6 +73,7 @@ BUILT_IN: Mapping[str, Labels] = {
         zone="heure de {city}",
         alarm="La séance commence bientôt",
         time_pattern="H\u00a0'h'\u00a0mm",
+        whole_hour_pattern="H\u00a0'h'",
         colon="\u00a0:",
         quote_open="«\u00a0",
         quote_close="\u00a0»",
@@ -108,6 +113,8 @@ BUILT_IN: Mapping[str, Labels] = {
         held_in="Idiomas",
         zone="hora de {city}",
         alarm="La sesión empieza pronto",
+        date_pattern="EEEE d 'de' MMMM 'de' y",  # no comma: «el martes 20 de abril»
+        short_date_pattern="EEE d MMM",
         time_pattern="H:mm",
         quote_open="«",
         quote_close="»",

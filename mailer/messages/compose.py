@@ -235,6 +235,7 @@ class Composer:
                 self.config,
                 values,
                 self.field_names | recipient.fields.keys(),
+                now=self.now,
             ),
         }
         return self._render_parts(shape.language, context)
@@ -257,6 +258,7 @@ class Composer:
                 self.config,
                 pool,
                 self.field_names | recipient.fields.keys(),
+                now=self.now,
             ),
         }
         subject, text, html = self._render_parts(shape.language, context)

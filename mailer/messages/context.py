@@ -12,17 +12,16 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_timedelta
-
 from mailer.calendar.describe import held_in, person_line, summary, zoom_of
-from mailer.calendar.links import calendar_links, feed_for
+from mailer.calendar.links import calendar_links, feed_for, short_links
 from mailer.config.settings import Config
 from mailer.errors import InvalidInput
 from mailer.i18n.dates import (
-    babel_locale,
     clock_time,
+    day_word,
     language_list,
     long_date,
+    short_date,
     time_range,
     typography,
     when,
@@ -44,16 +43,41 @@ def _person(person: Person, language: str, config: Config) -> dict[str, Any]:
     }
 
 
-def _moment(start: dt.datetime, end: dt.datetime, language: str, config: Config) -> dict[str, str]:
+def _moment(
+    start: dt.datetime, end: dt.datetime, language: str, config: Config, now: dt.datetime
+) -> dict[str, str | int | None]:
+    """A session's time as templates show it, in the zone of `start`. `day_word` is "today" or
+    "tomorrow" (in the language) as of `now` there, else None: never a countdown, which would
+    be wrong whenever the email is read."""
     labels = config.labels[language]
     assert start.tzinfo is not None
     return {
         "text": when(start, end, language, labels),
-        "date": long_date(start.date(), language),
+        "date": long_date(start.date(), language, labels),
+        "short_date": short_date(start.date(), language, labels),
         "time": time_range(start, end, language, labels),
         "start_time": clock_time(start, language, labels),
         "zone": zone_name(start.tzinfo, language, labels),
+        "day_word": day_word(start.date(), now.astimezone(start.tzinfo).date(), language),
+        "days_ahead": _days_ahead(start.date(), now.astimezone(start.tzinfo).date()),
     }
+
+
+def _days_ahead(day: dt.date, today: dt.date) -> int | None:
+    """0 when `day` is today, 1 tomorrow, else None (what `day_word` says)."""
+    distance = (day - today).days
+    return distance if distance in (0, 1) else None
+
+
+SUBJECT_TITLE = 44  # characters of the title a subject holds (subjects stay under ~80)
+
+
+def shortened(text: str, limit: int = SUBJECT_TITLE) -> str:
+    """`text`, cut at a word before `limit` characters with an ellipsis if it is longer."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:–—-\u00a0")
+    return cut + "…"
 
 
 def session_context(
@@ -81,11 +105,11 @@ def session_context(
     zoom = zoom_of(config, occurrence)
     title = summary(config, occurrence, language)
     links = calendar_links(config, occurrence, language, title)
+    short = short_links(config, occurrence, language)
     original_start, original_end = occurrence.start, occurrence.end
     if content.moved_to is not None:
         original_start = dt.datetime.combine(occurrence.scheduled, series.start, series.timezone)
         original_end = dt.datetime.combine(occurrence.scheduled, series.end, series.timezone)
-    remaining = occurrence.start - now
 
     def typeset(text: str) -> str:
         return typography(text, language)
@@ -102,6 +126,7 @@ def session_context(
         "session": {
             "number": occurrence.number,
             "title": typeset(content.title[language]),
+            "short_title": typeset(shortened(content.title[language])),
             "summary": typeset(title),
             "questions": [typeset(q) for q in content.questions.get(language, ())],
             "speakers": [_person(p, language, config) for p in content.speakers],
@@ -112,16 +137,13 @@ def session_context(
             "status": occurrence.status,
             "cancelled": occurrence.status == "cancelled",
             "moved": content.moved_to is not None,
-            "languages": language_list(held_in(config, occurrence), language),
+            "languages": language_list(
+                held_in(config, occurrence), config.labels[language].locale or language
+            ),
             "language_count": len(held_in(config, occurrence)),
         },
-        "when": _moment(occurrence.start, occurrence.end, language, config),
-        "original_when": _moment(original_start, original_end, language, config),
-        "starts_in": format_timedelta(
-            remaining, threshold=1.0, add_direction=True, locale=babel_locale(language)
-        )
-        if remaining > dt.timedelta(0)
-        else None,
+        "when": _moment(occurrence.start, occurrence.end, language, config, now),
+        "original_when": _moment(original_start, original_end, language, config, now),
         "zoom": {"url": zoom.url, "meeting_id": zoom.meeting_id, "passcode": zoom.passcode},
         "organiser": {"name": config.organiser.name, "email": config.organiser.email},
         "links": {
@@ -129,6 +151,8 @@ def session_context(
             "outlook": links.outlook,
             "office365": links.office365,
             "ics_filename": ics_filename,
+            # the same, short, served by the daemon (for the text part); None without one
+            "short": short._asdict() if short is not None else None,
         },
         "labels": config.labels[language],
         "feed": feed_for(config, language),
@@ -201,6 +225,8 @@ def recipient_context(
     config: Config,
     values: Mapping[str, str] | SlotPool,
     field_names: frozenset[str],
+    *,
+    now: dt.datetime,
 ) -> dict[str, Any]:
     """The recipient part of the context: real `values`, or slots from a pool."""
 
@@ -219,6 +245,7 @@ def recipient_context(
             occurrence.end.astimezone(zone),
             shape.language,
             config,
+            now,
         )
     fields = {
         name: value(f"field:{name}", f"recipient.fields.{name}", name in shape.filled_fields)

@@ -31,6 +31,12 @@ def template_name(language: str, kind: MessageKind, part: Part) -> str:
     return f"{language}/{kind}{_SUFFIX[part]}"
 
 
+def capfirst(text: str) -> str:
+    """The text with its first letter in capitals and nothing else changed (`|capitalize`
+    would lower "París" in "martes 20 de abril (hora de París)")."""
+    return text[:1].upper() + text[1:]
+
+
 class TemplateSet:
     """Compiled templates. Raises TemplateError listing every template that does not compile."""
 
@@ -48,6 +54,7 @@ class TemplateSet:
             lstrip_blocks=True,
             keep_trailing_newline=True,
         )
+        self.environment.filters["capfirst"] = capfirst
         self._compiled: dict[str, jinja2.Template] = {}
         problems = []
         for name in sorted(self.sources):

@@ -13,16 +13,20 @@ import datetime as dt
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mailer.audience.unsubscribe import key_problem
 from mailer.config.settings import Config
-from mailer.errors import ConfigError, InvalidInput, MailerError, Problem
+from mailer.errors import ConfigError, InvalidInput, MailerError, Problem, UnusableKey
 from mailer.messages.templates import TemplateSet
 from mailer.project.clock import Clock
 from mailer.project.load import Project, load_project, load_templates
 from mailer.store.state import State
 from mailer.transport.base import Transport
 from mailer.transport.factory import build_transport
+
+if TYPE_CHECKING:
+    from mailer.transport.dkim import DkimKey, DkimSigner
 
 
 class Workspace:
@@ -46,6 +50,7 @@ class Workspace:
         self._on_warnings = on_warnings
         self._project: Project | None = None
         self._templates: TemplateSet | None = None
+        self._dkim: tuple[DkimKey | None, str | None] | None = None
 
     @property
     def simulated_now(self) -> dt.datetime | None:
@@ -125,6 +130,10 @@ class Workspace:
                     key="smtp.password_env",
                 )
             )
+        if (dkim := self._dkim_key())[1] is not None:
+            assert config.dkim is not None
+            key = "dkim.key_file" if config.dkim.key_file else "dkim.key_env"
+            problems.append(Problem(source, dkim[1], key=key))
         return problems
 
     def require_secrets(self) -> None:
@@ -138,6 +147,60 @@ class Workspace:
         if problem := self.signing_key_problem():
             raise MailerError(problem)
         return self.environ[self.project().config.unsubscribe.key_env].encode()
+
+    def _dkim_key(self) -> tuple[DkimKey | None, str | None]:
+        """The DKIM private key `[dkim]` names (from its file or the environment), or why it
+        cannot be used; (None, None) without `[dkim]`."""
+        if self._dkim is None:
+            self._dkim = self._read_dkim_key()
+        return self._dkim
+
+    def _read_dkim_key(self) -> tuple[DkimKey | None, str | None]:
+        settings = self.project().config.dkim
+        if settings is None:
+            return None, None
+        from mailer.transport.dkim import read_key  # noqa: PLC0415 - when used
+
+        if settings.key_file is not None:
+            path = self.project().path(settings.key_file)
+            try:
+                if path.stat().st_mode & 0o077:
+                    return None, (
+                        f"the DKIM key {path} can be read by other users: chmod 600 {path} "
+                        "(and let only mailer's user own it)"
+                    )
+                text = path.read_bytes()
+            except OSError as error:
+                return None, f"cannot read the DKIM key {path}: {error.strerror}"
+        elif value := self.environ.get(settings.key_env):
+            text = value.encode()
+        else:
+            return None, (
+                f'[dkim] is set but its key is not: export {settings.key_env}="$(cat '
+                'dkim.pem)" (the private key, never in config.toml), or set [dkim] key_file'
+            )
+        try:
+            return read_key(text), None
+        except UnusableKey as problem:
+            return None, str(problem)
+
+    def dkim_key(self) -> DkimKey | None:
+        """The DKIM private key, or None without `[dkim]` (MailerError when it is unusable)."""
+        key, problem = self._dkim_key()
+        if problem is not None:
+            raise MailerError(problem)
+        return key
+
+    def dkim_signer(self) -> DkimSigner | None:
+        """What signs every email, when `[dkim]` asks for it."""
+        settings = self.project().config.dkim
+        if settings is None:
+            return None
+        from mailer.transport.dkim import DkimSigner  # noqa: PLC0415 - dkimpy only when used
+
+        key = self.dkim_key()
+        assert key is not None
+        return DkimSigner(settings, key)
 
     def refuse_rehearsal_mail(self) -> None:
         """A rehearsal (--now) that would send real email through SMTP is refused (exit 2)
@@ -160,5 +223,8 @@ class Workspace:
         """The transport config.toml asks for."""
         project = self.project()
         return build_transport(
-            project.config.delivery, resolve=project.path, password=self.smtp_password()
+            project.config.delivery,
+            resolve=project.path,
+            password=self.smtp_password(),
+            signer=self.dkim_signer(),
         )

@@ -28,9 +28,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mailer.audience.segments import Resolution
+from mailer.config.settings import DkimSettings
 from mailer.errors import MailerError, SetupFailure, TransportError
 from mailer.model import MessageKind, Occurrence
 from mailer.project.clock import Clock
@@ -43,6 +44,9 @@ from mailer.store.ledger import Ledger, SendKey
 from mailer.store.revisions import session_revision
 from mailer.store.state import State
 from mailer.transport.factory import build_transport
+
+if TYPE_CHECKING:
+    from mailer.transport.dkim import DkimSigner
 
 MINIMUM_PER_WORKER = 500  # below this, one process is faster than starting others
 _PR_SET_PDEATHSIG = 1
@@ -58,6 +62,7 @@ class Launch:
     simulated_now: str | None
     signing_key: bytes
     smtp_password: str | None
+    dkim_key: bytes | None = None  # the PEM `[dkim]` signs with
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,14 @@ class WorkerJob:
 def processes_for(plan: SendPlan, configured: int) -> int:
     """How many processes are worth starting for this send."""
     return max(1, min(configured, plan.to_send // MINIMUM_PER_WORKER))
+
+
+def _signer(settings: DkimSettings | None, pem: bytes | None) -> DkimSigner | None:
+    if settings is None or pem is None:
+        return None
+    from mailer.transport.dkim import DkimSigner, read_key  # noqa: PLC0415 - dkimpy when used
+
+    return DkimSigner(settings, read_key(pem))
 
 
 def _die_with_parent(parent: int) -> None:
@@ -113,7 +126,10 @@ def _worker(job: WorkerJob, parent: int, results: multiprocessing.queues.Queue[A
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides
             signal.signal(signal.SIGHUP, signal.SIG_IGN)
             transport = build_transport(
-                config.delivery, resolve=project.path, password=launch.smtp_password
+                config.delivery,
+                resolve=project.path,
+                password=launch.smtp_password,
+                signer=_signer(config.dkim, launch.dkim_key),
             )
             result = asyncio.run(
                 run_send(

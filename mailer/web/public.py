@@ -7,6 +7,9 @@
   400 page.
 - `GET /calendar.ics` and `/calendar/<language>.ics`: the series as a subscribable calendar,
   one event per session with the UIDs of the emailed invitations, no attendees.
+- `GET /c/<YYYYMMDD>/<language>/<google|outlook|office365|ics>` and `/f/<language>/<google|
+  outlook>`: the short links of the emails' text part, redirected to the full "add to
+  calendar" and "subscribe" links (made now, so they follow a session that moved), or the .ics.
 - `GET /health` (JSON; 503 when something is wrong) and `GET /metrics` (Prometheus text).
 No page ever shows a stack trace.
 """
@@ -26,13 +29,16 @@ from aiohttp import web
 
 from mailer.audience.addresses import parse_address
 from mailer.audience.unsubscribe import read_token
-from mailer.calendar.ics import series_calendar
-from mailer.errors import InvalidAddress, InvalidToken
+from mailer.calendar.describe import summary
+from mailer.calendar.ics import series_calendar, session_calendar
+from mailer.calendar.links import calendar_links, feed_for
+from mailer.errors import InvalidAddress, InvalidToken, NotFound
+from mailer.messages.compose import ics_filename
 from mailer.messages.pages import page_context
 from mailer.project.workspace import Workspace
-from mailer.recurrence import calendar_window
+from mailer.recurrence import calendar_window, find_occurrence
 from mailer.store.ledger import OPEN, STATES, Ledger
-from mailer.store.revisions import calendar_revisions
+from mailer.store.revisions import calendar_revisions, session_revision
 from mailer.store.suppression import suppress, suppression_count
 
 log = logging.getLogger("mailer.http")
@@ -109,6 +115,15 @@ def make_app(
 
     app.router.add_get(f"{path}/{{token}}", unsubscribe_page)
     app.router.add_post(f"{path}/{{token}}", unsubscribe_page)
+
+    async def calendar_link(request: web.Request) -> web.StreamResponse:
+        return _calendar_link(current(), request)
+
+    async def feed_link(request: web.Request) -> web.StreamResponse:
+        return _feed_link(current(), request)
+
+    app.router.add_get("/c/{day:[0-9]{8}}/{language}/{target}", calendar_link)
+    app.router.add_get("/f/{language}/{target}", feed_link)
     app.router.add_get("/calendar.ics", feed)
     app.router.add_get("/calendar/{language}.ics", feed)
     app.router.add_get("/health", health_page)
@@ -152,6 +167,50 @@ def _build_feed(workspace: Workspace, language: str) -> tuple[bytes, str]:
         revisions = calendar_revisions(state, config, window, now)
     data = series_calendar(config, window, language, revisions, layout="sessions")
     return data, f'"{hashlib.sha256(data).hexdigest()[:32]}"'
+
+
+def _calendar_link(workspace: Workspace, request: web.Request) -> web.StreamResponse:
+    """A short "add to calendar" link of an email: a redirect to the full one, made now (so it
+    follows a session that moved), or the session's .ics."""
+    project = workspace.project()
+    config = project.config
+    language, target = request.match_info["language"], request.match_info["target"]
+    try:
+        digits = request.match_info["day"]
+        day = dt.date.fromisoformat(f"{digits[:4]}-{digits[4:6]}-{digits[6:]}")
+        occurrence = find_occurrence(config.series, project.sessions, day)
+    except (ValueError, NotFound):
+        raise web.HTTPNotFound(text="no such session") from None
+    if language not in config.series.languages or occurrence.status == "skipped":
+        raise web.HTTPNotFound(text="no such session")
+    if target == "ics":
+        now = workspace.now()
+        with workspace.state() as state:
+            revision = session_revision(state, config, occurrence, now)
+        data = session_calendar(config, occurrence, language, revision)
+        filename = ics_filename(config, occurrence)
+        return web.Response(
+            body=data,
+            content_type="text/calendar",
+            charset="utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+    links = calendar_links(config, occurrence, language, summary(config, occurrence, language))
+    chosen = {"google": links.google, "outlook": links.outlook, "office365": links.office365}
+    if target not in chosen:
+        raise web.HTTPNotFound(text="no such link")
+    raise web.HTTPFound(chosen[target], headers={"Cache-Control": "no-store"})
+
+
+def _feed_link(workspace: Workspace, request: web.Request) -> web.StreamResponse:
+    """A short link to subscribe to the feed: a redirect to Google's or Outlook.com's page."""
+    config = workspace.project().config
+    language, target = request.match_info["language"], request.match_info["target"]
+    links = feed_for(config, language) if language in config.series.languages else None
+    chosen = {"google": links.google, "outlook": links.outlook} if links is not None else {}
+    if target not in chosen:
+        raise web.HTTPNotFound(text="no such link")
+    raise web.HTTPFound(chosen[target])
 
 
 def _unsubscribe(workspace: Workspace, request: web.Request, *, confirm: bool) -> web.Response:

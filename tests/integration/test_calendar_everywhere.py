@@ -206,7 +206,7 @@ def test_an_invitation_then_an_update_then_a_cancellation_of_one_event(
     the one ATTENDEE of each, REQUEST, REQUEST, CANCEL."""
     monkeypatch.setenv("MAILER_UNSUBSCRIBE_KEY", KEY.decode())
     config = project_dir / "config.toml"
-    edit(config, "[state]", '[calendar]\nmethod = "request"\n\n[state]')
+    edit(config, 'method = "publish"', 'method = "request"')
     session = project_dir / "sessions" / "2021-04-20.toml"
     outbox = project_dir / "outbox" / "new"
     steps = [

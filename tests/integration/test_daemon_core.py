@@ -11,7 +11,6 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-import icalendar
 import pytest
 
 from mailer.daemon.scheduler import Reloader, daemon_core
@@ -20,6 +19,7 @@ from mailer.project.workspace import Workspace
 from mailer.sending.due import DaemonCore
 from mailer.transport.base import Transport
 from mailer.transport.memory import MemoryTransport
+from tests.support.daemon import ledger_ids
 from tests.support.project import edit, write
 
 UTC = dt.UTC
@@ -72,41 +72,19 @@ class Simulation:
             self.now = min(self.now, end)
 
     def emails(self) -> list[tuple[str, str, str, dt.datetime]]:
-        """(session date, kind of email, recipient, when sent) for everything sent."""
+        """(session date, kind of email, recipient, when sent) for everything sent, the kind as
+        the ledger recorded it."""
+        sent_as = ledger_ids(self.project_dir / "config.toml")
         found = []
         for message in self.outbox.sent:
             parsed = email.message_from_bytes(message.data, policy=email.policy.default)
-            attachment = next((p for p in parsed.walk() if p.get_filename()), None)
-            session, kind = "", "notice"
-            if attachment is not None:
-                payload = attachment.get_payload(decode=True)
-                assert isinstance(payload, bytes)
-                (event,) = icalendar.Calendar.from_ical(payload).events
-                session = event.uid.rsplit("-", 1)[1]
-                kind = _kind(str(parsed["Subject"]))
+            key = sent_as[message.message_id]
+            kind = "notice" if key.startswith("warning") else key.split(":")[0]
+            session = ""
+            if kind != "notice":
+                session = str(parsed["Message-ID"]).split(".")[1].split("@")[0]
             found.append((session, kind, message.recipient, self.sent_at[message.message_id]))
         return found
-
-
-def _kind(subject: str) -> str:
-    for word, kind in (
-        ("Invitation", "invitation"),
-        ("Invitación", "invitation"),
-        ("Rappel", "reminder"),
-        ("Reminder", "reminder"),
-        ("Recordatorio", "reminder"),
-        ("Annulée", "cancellation"),
-        ("Cancelled", "cancellation"),
-        ("Cancelada", "cancellation"),
-        ("date", "update"),
-        ("fecha", "update"),
-        ("Update", "update"),
-        ("Mise à jour", "update"),
-        ("Actualiza", "update"),
-    ):
-        if word in subject:
-            return kind
-    raise AssertionError(subject)
 
 
 @pytest.fixture

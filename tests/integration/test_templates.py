@@ -29,20 +29,22 @@ def test_the_shipped_templates_pass(
 
 
 def test_a_syntax_error_names_file_and_line(run_cli: Cli, project_dir: Path) -> None:
-    edit(project_dir / "templates" / "es" / "_session.html", "{% endfor %}", "{% endfro %}")
+    edit(project_dir / "templates" / "es" / "_details.html", "{% endfor %}", "{% endfro %}")
     code, err = check(run_cli, project_dir)
     assert code == 2
-    assert f"{project_dir}/templates/es/_session.html:13: Encountered unknown tag 'endfro'" in err
+    assert f"{project_dir}/templates/es/_details.html:9: Encountered unknown tag 'endfro'" in err
 
 
 def test_a_misspelt_variable_is_an_error_not_a_blank(run_cli: Cli, project_dir: Path) -> None:
     edit(
-        project_dir / "templates" / "en" / "_join.html", "{{ zoom.passcode }}", "{{ zoom.pascode }}"
+        project_dir / "templates" / "en" / "_essentials.html",
+        "{{ zoom.passcode }}",
+        "{{ zoom.pascode }}",
     )
     code, err = check(run_cli, project_dir)
     assert code == 2
     assert (
-        f"{project_dir}/templates/en/_join.html:5: 'dict object' has no attribute "
+        f"{project_dir}/templates/en/_essentials.html:10: 'dict object' has no attribute "
         "'pascode' (a variable or attribute the template uses does not exist)" in err
     )
 
@@ -56,7 +58,7 @@ def test_computing_with_a_per_recipient_value_is_refused(run_cli: Cli, project_d
     code, err = check(run_cli, project_dir)
     assert code == 2
     assert (
-        f"{project_dir}/templates/fr/invitation.txt:3: recipient.name is a per-recipient "
+        f"{project_dir}/templates/fr/invitation.txt:9: recipient.name is a per-recipient "
         "value: templates may print recipient.name or test it with 'if', not compute with it."
         in err
     )
@@ -97,8 +99,9 @@ def test_preview_writes_eml_html_and_ics(run_cli: Cli, project_dir: Path) -> Non
     assert [line.split(":")[0] for line in stdout.splitlines()] == ["fr", "en", "es"]
     eml = out / "2021-04-20-reminder-en.eml"
     message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.strict)
-    assert str(message["Subject"]).startswith("Reminder: Session 6")
-    assert "starts in 1 day" in (out / "2021-04-20-reminder-en.html").read_text(encoding="utf-8")
+    assert str(message["Subject"]).startswith("Tomorrow, Tue 20 Apr, 13:00 · ")
+    html = (out / "2021-04-20-reminder-en.html").read_text(encoding="utf-8")
+    assert "Tomorrow at 13:00" in html and "starts in" not in html
     assert (out / "2021-04-20-reminder-es.ics").read_bytes().startswith(b"BEGIN:VCALENDAR\r\n")
 
 

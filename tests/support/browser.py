@@ -6,6 +6,7 @@ Just what the tests need: open a page at a given viewport width, evaluate JavaSc
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import re
@@ -14,10 +15,12 @@ import subprocess
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 import pytest
+
+Dark = Literal["media", "forced"] | None
 
 FLAGS = [
     "--headless=new",
@@ -50,6 +53,7 @@ class Page:
         self.socket = socket
         self.counter = 0
         self.events: list[dict[str, Any]] = []
+        self.size = (800, 600)
 
     async def send(self, method: str, **params: Any) -> dict[str, Any]:
         self.counter += 1
@@ -74,8 +78,24 @@ class Page:
                 if message.get("method") == event:
                     return
 
-    async def open(self, url: str, width: int, height: int = 900) -> None:
+    async def open(self, url: str, width: int, height: int = 900, dark: Dark = None) -> None:
+        """Load `url` in a `width` x `height` viewport (a phone below 500 px). `dark`: "media"
+        says the reader prefers dark (`prefers-color-scheme`, which the email's own dark style
+        answers); "forced" has Chromium darken the page by itself instead, as the Gmail and
+        Outlook apps do whatever the email's styles say."""
         await self.send("Page.enable")
+        await self._viewport(width, height)
+        scheme = "dark" if dark == "media" else "light"  # forcing apps hide it from the email
+        await self.send(
+            "Emulation.setEmulatedMedia",
+            features=[{"name": "prefers-color-scheme", "value": scheme}],
+        )
+        await self.send("Emulation.setAutoDarkModeOverride", enabled=dark == "forced")
+        await self.send("Page.navigate", url=url)
+        await self.wait_for("Page.loadEventFired")
+
+    async def _viewport(self, width: int, height: int) -> None:
+        self.size = (width, height)
         await self.send(
             "Emulation.setDeviceMetricsOverride",
             width=width,
@@ -83,8 +103,6 @@ class Page:
             deviceScaleFactor=1,
             mobile=width < 500,
         )
-        await self.send("Page.navigate", url=url)
-        await self.wait_for("Page.loadEventFired")
 
     async def evaluate(self, expression: str) -> Any:
         result = await self.send(
@@ -94,10 +112,21 @@ class Page:
             raise RuntimeError(result["exceptionDetails"])
         return result["result"].get("value")
 
-    async def screenshot(self) -> bytes:
-        import base64
+    async def screenshot(self, *, whole_page: bool = True) -> bytes:
+        """A PNG of the whole page, or of what the first screen shows. The whole page is shot
+        through a viewport as tall as the page: Chromium's forced dark mode paints only what
+        is in the viewport."""
+        if not whole_page:
+            return await self._capture()
+        width, height = self.size
+        await self._viewport(width, await self.evaluate("document.documentElement.scrollHeight"))
+        try:
+            return await self._capture()
+        finally:
+            await self._viewport(width, height)
 
-        data = await self.send("Page.captureScreenshot", format="png", captureBeyondViewport=True)
+    async def _capture(self) -> bytes:
+        data = await self.send("Page.captureScreenshot", format="png")
         return base64.b64decode(data["data"])
 
 

@@ -1,18 +1,28 @@
-"""The HTML emails in a real browser (Debian's Chromium) at 320 and 600 pixels wide."""
+"""The HTML emails in a real browser (Debian's Chromium): every kind and language, as sent, at
+320, 375, 600 and 1280 pixels wide, light, dark and forced dark. The first screen of a phone
+shows when, the Join button, the meeting ID and add-to-calendar; text stays readable in every
+mode. Screenshots go to $MAILER_SCREENSHOTS when it is set (they are in the test's folder
+otherwise): look at them after changing a template."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from mailer.messages.checks import sample_recipients
-from mailer.model import MESSAGE_KINDS
-from tests.support.browser import chromium_page
-from tests.support.emails import composer, session
+from tests.support.browser import Dark, chromium_page
+from tests.support.emails import emails_as_sent
+from tests.support.pixels import background, luminance, text_contrast
 
 pytestmark = pytest.mark.browser
+
+WIDTHS = (320, 375, 600, 1280)
+PHONE = (375, 667)  # an iPhone SE: the smallest first screen still common
+DARK: tuple[Dark, ...] = ("media", "forced")
 
 MEASURE = """(() => {
   const root = document.documentElement;
@@ -20,60 +30,148 @@ MEASURE = """(() => {
   const overflowing = [...document.querySelectorAll('body *')]
     .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
     .map(e => e.tagName + '.' + e.className);
-  const visible = (selector) => {
+  const box = (selector) => {
     const e = document.querySelector(selector);
-    if (!e) return false;
-    const box = e.getBoundingClientRect();
-    return box.width > 0 && box.height > 0 && box.right <= window.innerWidth + 1;
+    if (!e) return null;
+    const r = e.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) return null;
+    return [r.left + window.scrollX, r.top + window.scrollY, r.width, r.height];
   };
   return {scrollWidth: root.scrollWidth, width: window.innerWidth, overflowing, links,
-          zoomButton: visible('a.button'), fontSize: getComputedStyle(document.body).fontSize};
+          fontSize: getComputedStyle(document.querySelector('.content')).fontSize,
+          container: box('.container'), join: box('a.button'), button: box('.button-cell'),
+          when: box('.when'), codes: box('.codes'), add: box('.add'),
+          question: box('.content ul li'), footer: box('.footer p')};
 })()"""
 
 
 def write_emails(folder: Path) -> list[Path]:
+    """Each email as its sample recipient gets it when it is due (named `kind-language.html`)."""
     paths = []
-    for kind in MESSAGE_KINDS:
-        occurrence = session()
-        if kind == "cancellation":
-            occurrence = occurrence.__class__(**{**occurrence.__dict__, "status": "cancelled"})
-        made = composer(kind, occurrence)
-        for language in ("fr", "en", "es"):
-            recipient = sample_recipients(language, frozenset({"organisation"}), "Europe/Paris")[0]
-            path = folder / f"{kind}-{language}.html"
-            path.write_text(made.render(recipient)[2], encoding="utf-8")
+    for language in ("fr", "en", "es"):
+        recipient = sample_recipients(language, frozenset({"organisation"}), "Europe/Paris")[0]
+        for name, (_, _, html) in emails_as_sent(language, recipient=recipient).items():
+            path = folder / f"{name.replace(':', '-')}-{language}.html"
+            path.write_text(html, encoding="utf-8")
             paths.append(path)
     return paths
 
 
-def test_emails_fit_320_and_600_pixels_with_their_links(tmp_path: Path) -> None:
-    paths = write_emails(tmp_path)
+def forced_copy(path: Path) -> Path:
+    """The email as an app that darkens it by itself sees it (the Gmail and Outlook apps):
+    without its colour-scheme declarations, which would keep Chromium from darkening it."""
+    html = path.read_text(encoding="utf-8")
+    for meta in (
+        '<meta name="color-scheme" content="light dark">\n',
+        '<meta name="supported-color-schemes" content="light dark">\n',
+    ):
+        assert meta in html
+        html = html.replace(meta, "")
+    forced = path.with_suffix(".forced.html")
+    forced.write_text(html, encoding="utf-8")
+    return forced
 
-    async def measure_all() -> list[tuple[Path, int, dict[str, object]]]:
-        results = []
+
+def screenshots(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("MAILER_SCREENSHOTS", tmp_path / "screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+Seen = tuple[Path, int, Dark, dict[str, Any], bytes]
+
+
+def look_at_all(paths: list[Path], shots: Path) -> list[Seen]:
+    async def run() -> list[Seen]:
+        seen: list[Seen] = []
         async with chromium_page() as page:
             for path in paths:
-                for width in (320, 600):
-                    await page.open(path.as_uri(), width)
-                    results.append((path, width, await page.evaluate(MEASURE)))
-                    if width == 320 and path.name == "invitation-fr.html":
-                        (tmp_path / "invitation-fr-320.png").write_bytes(await page.screenshot())
-        return results
+                views: list[tuple[int, Dark]] = [(width, None) for width in WIDTHS]
+                views += [(PHONE[0], dark) for dark in DARK]
+                for width, dark in views:
+                    height = PHONE[1] if width == PHONE[0] else 900
+                    shown = forced_copy(path) if dark == "forced" else path
+                    await page.open(shown.as_uri(), width, height, dark)
+                    found = await page.evaluate(MEASURE)
+                    png = await page.screenshot()
+                    seen.append((path, width, dark, found, png))
+                    if path.stem.startswith(("invitation", "reminder-PT1H")):
+                        name = f"{path.stem}-{width}{'-' + dark if dark else ''}"
+                        (shots / f"{name}.png").write_bytes(png)
+                        if width == PHONE[0]:
+                            first = await page.screenshot(whole_page=False)
+                            (shots / f"{name}-first-screen.png").write_bytes(first)
+        return seen
 
-    for path, width, found in asyncio.run(measure_all()):
-        where = f"{path.name} at {width}px"
+    return asyncio.run(run())
+
+
+@pytest.fixture(scope="module")
+def seen(tmp_path_factory: pytest.TempPathFactory) -> list[Seen]:
+    folder = tmp_path_factory.mktemp("emails")
+    return look_at_all(write_emails(folder), screenshots(folder))
+
+
+def bottom(box: list[float]) -> float:
+    return box[1] + box[3]
+
+
+def test_emails_fit_every_width_with_their_links(seen: list[Seen]) -> None:
+    for path, width, dark, found, _ in seen:
+        where = f"{path.name} at {width}px {dark or ''}"
         assert found["scrollWidth"] == found["width"] == width, where
         assert found["overflowing"] == [], where
-        links = " ".join(str(link) for link in found["links"])  # type: ignore[attr-defined]
+        assert found["container"][2] == min(width, 600), where  # one column, never wider
+        links = " ".join(found["links"])
         assert "/unsubscribe/" in links, where
-        if not path.name.startswith("cancellation"):
-            assert found["zoomButton"], where
-            assert "https://us02web.zoom.us/j/85720559693?pwd=" in links, where
+        assert found["fontSize"] == "16px", where
+        if path.name.startswith("cancellation"):
+            assert found["join"] is None, where
+            continue
+        assert found["join"] is not None, where
+        assert "https://us02web.zoom.us/j/85720559693?pwd=" in links, where
+        if path.name.startswith(("invitation", "update")):
             for calendar in (
                 "calendar.google.com/calendar/render?action=TEMPLATE",
                 "outlook.live.com/calendar/0/deeplink/compose",
                 "outlook.office.com/calendar/0/deeplink/compose",
             ):
                 assert calendar in links, (where, calendar)
-        assert found["fontSize"] == "16px", where
-    assert (tmp_path / "invitation-fr-320.png").stat().st_size > 10_000
+
+
+def test_a_phone_s_first_screen_has_when_join_codes_and_calendar(seen: list[Seen]) -> None:
+    """On a 375 x 667 screen, before any scrolling: the date, the Join button, the meeting ID
+    and passcode, and (except in reminders) the add-to-calendar links; the questions after."""
+    for path, width, dark, found, _ in seen:
+        if width != PHONE[0] or dark or path.name.startswith("cancellation"):
+            continue
+        where = path.name
+        assert bottom(found["when"]) < found["join"][1], where
+        assert bottom(found["join"]) <= PHONE[1], (where, found["join"])
+        assert bottom(found["codes"]) <= PHONE[1], (where, found["codes"])
+        if found["add"] is not None:
+            assert bottom(found["add"]) <= PHONE[1], (where, found["add"])
+        assert not path.name.startswith(("invitation", "update")) or found["add"], where
+        assert found["question"][1] > bottom(found["codes"]), where
+
+
+def test_text_and_button_stay_readable_in_light_dark_and_forced_dark(seen: list[Seen]) -> None:
+    """WCAG AA (4.5:1) for the Join button, the date, a question and the footer, measured on
+    the pixels of the screenshot."""
+    checked = 0
+    for path, width, dark, found, png in seen:
+        if width != PHONE[0] or path.name.startswith("cancellation"):
+            continue
+        for part in ("button", "when", "question", "footer"):
+            contrast = text_contrast(png, found[part])
+            assert contrast >= 4.5, (path.name, dark, part, round(contrast, 2))
+            checked += 1
+    assert checked == 3 * 5 * 3 * 4  # languages x kinds x modes x parts
+
+
+def test_dark_modes_are_dark(seen: list[Seen]) -> None:
+    """Both dark modes really repaint the email (or the contrast test would test nothing)."""
+    for path, width, dark, found, png in seen:
+        if width == PHONE[0] and path.name.startswith("invitation"):
+            light = dark is None
+            assert (luminance(background(png, found["question"])) > 0.5) == light, (path.name, dark)

@@ -77,6 +77,7 @@ ONLY_IN = {  # an outside library -> the folders (or module) allowed to import i
     "aiohttp": {"web", "daemon"},
     "click": {"cli"},
     "aiosmtplib": {"transport/smtp.py"},
+    "dkim": {"transport/dkim.py"},
     "sqlite3": {"store"},
 }
 COMPOSITION_ROOT = "mailer.project.workspace"

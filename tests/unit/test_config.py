@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,20 @@ def problems_of(config_path: Path) -> list[str]:
     with pytest.raises(ConfigError) as caught:
         load_project(config_path)
     return sorted(str(p).replace(str(config_path.parent) + "/", "") for p in caught.value.problems)
+
+
+def located(config_path: Path) -> Callable[[str], str]:
+    """ "config.toml:N: at" for the line of config.toml that reads exactly `line`."""
+    lines = config_path.read_text(encoding="utf-8").splitlines()
+    return lambda line: f"config.toml:{lines.index(line) + 1}: at"
+
+
+def assert_problems(config_path: Path, expected: list[str]) -> None:
+    """config.toml has exactly these problems (each a part of one problem's text)."""
+    found = problems_of(config_path)
+    assert len(found) == len(expected), found
+    for text in expected:
+        assert any(text in problem for problem in found), (text, found)
 
 
 def test_the_shipped_project_is_valid_and_carries_session_six() -> None:
@@ -69,7 +84,7 @@ def test_every_problem_of_config_and_session_files_is_reported_at_once(
         "config.toml:16: at 'series.sesions_dir': unknown key. Did you mean 'sessions_dir'?",
         "config.toml:20: at 'series.title.es': the 'es' text is missing. Every per-language "
         "table needs all of: fr, en, es.",
-        "config.toml:57: at 'organiser.email': An email address must have an @-sign.",
+        "config.toml:63: at 'organiser.email': An email address must have an @-sign.",
         "config.toml:7: at 'series.timezone': 'Europe/Pari' is not an IANA time zone. "
         "Did you mean 'Europe/Paris'?",
     ]
@@ -138,7 +153,7 @@ def test_a_moved_session_must_end_after_it_starts(config_path: Path) -> None:
 def test_a_syntax_error_gives_the_line(config_path: Path) -> None:
     edit(config_path, "[organiser]", "[organiser")
     (problem,) = problems_of(config_path)
-    assert problem.startswith("config.toml:56: this is not valid TOML (")
+    assert problem.startswith("config.toml:62: this is not valid TOML (")
 
 
 def test_a_language_without_built_in_labels_needs_them_in_config(config_path: Path) -> None:
@@ -207,11 +222,7 @@ def test_every_problem_of_the_daemons_sections_at_once(config_path: Path) -> Non
     )
     edit(config_path, 'listen = "127.0.0.1:8025"', 'listen = "localhost"')
     edit(config_path, 'base_url = "https://', 'base_url = "ftp://')
-    lines = config_path.read_text(encoding="utf-8").splitlines()
-
-    def at(text: str) -> str:
-        return f"config.toml:{lines.index(text) + 1}: at"
-
+    at = located(config_path)
     expected = [
         at('before = "14 days"') + " 'cadence[0].before': '14 days' is not an ISO 8601 duration",
         at('segments = ["evryone"]') + " 'cadence[1].segments[0]': there is no segment "
@@ -222,10 +233,7 @@ def test_every_problem_of_the_daemons_sections_at_once(config_path: Path) -> Non
         at('listen = "localhost"') + " 'http.listen': 'localhost' is not host:port",
         "at 'http.base_url': 'ftp://lists.icom-france.example.org' is not an http(s):// address",
     ]
-    found = problems_of(config_path)
-    assert len(found) == len(expected), found
-    for text in expected:
-        assert any(text in problem for problem in found), (text, found)
+    assert_problems(config_path, expected)
 
 
 def test_without_cadence_the_default_is_14_days_1_day_and_1_hour(config_path: Path) -> None:
@@ -252,7 +260,7 @@ def test_without_cadence_the_default_is_14_days_1_day_and_1_hour(config_path: Pa
         (
             'name = "ICOM France"',
             'name = "ICOM\\r\\nBcc: x@example.org"',
-            "config.toml:57: at 'organiser.name': has a carriage return",
+            "config.toml:63: at 'organiser.name': has a carriage return",
         ),
     ],
 )
@@ -287,3 +295,46 @@ def test_a_series_whose_sessions_fall_in_a_clock_change_is_refused(config_path: 
     edit(config_path, "end = 14:30:00", "end = 04:00:00")
     (found,) = [p for p in problems_of(config_path) if "series.start" in p]
     assert "02:30 on 2021-03-28 does not exist in Europe/Paris" in found
+
+
+def test_every_problem_of_the_dkim_table_at_once(config_path: Path) -> None:
+    text = config_path.read_text(encoding="utf-8")
+    config_path.write_text(
+        text
+        + '\n[dkim]\ndomain = "icom france.org"\nkey_env = "MAILER-DKIM"\nkey_file = "k.pem"\n',
+        encoding="utf-8",
+    )
+    at = located(config_path)
+    expected = [
+        at('domain = "icom france.org"') + " 'dkim.domain': 'icom france.org' is not a domain name",
+        "at 'dkim.selector': this key is required",
+        at('key_env = "MAILER-DKIM"') + " 'dkim.key_env': 'MAILER-DKIM' is not an environment",
+        "at 'dkim': key_file and key_env both name the private key. Keep one",
+    ]
+    assert_problems(config_path, expected)
+
+
+@pytest.mark.parametrize(
+    ("domain", "warned"),
+    [
+        ("icom-france.example.org", False),
+        ("example.org", False),  # a parent of the From domain: aligned (adkim=r)
+        ("mail.icom-france.example.org", False),  # a subdomain: aligned too
+        ("ICOM-France.Example.org.", False),  # DNS names ignore case and the final dot
+        ("mailer-relay.example.net", True),
+    ],
+)
+def test_a_signature_that_dmarc_will_not_count_is_a_warning(
+    config_path: Path, domain: str, warned: bool
+) -> None:
+    text = config_path.read_text(encoding="utf-8")
+    table = f'\n[dkim]\ndomain = "{domain}"\nselector = "mailer2026"\n'
+    config_path.write_text(text + table, encoding="utf-8")
+    project = load_project(config_path)
+    assert project.config.dkim is not None
+    assert project.config.dkim.record_name.startswith("mailer2026._domainkey.")
+    warnings = [str(problem) for problem in project.warnings]
+    assert bool(warnings) == warned, warnings
+    if warned:
+        (warning,) = warnings
+        assert "does not align with the From address's domain (icom-france.example.org)" in warning

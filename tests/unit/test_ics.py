@@ -77,10 +77,10 @@ def test_every_event_carries_what_calendars_need() -> None:
         "Bruno Maquart, Vice-president",
         "A representative of NEMO - Network of European Museum Organisations (to be confirmed)",
         "Moderator: Froso Nomikou, General Secretary of ICOM Greece",
-        "Tuesday, April 20, 2021, 1:00 – 2:30\u00a0PM (Paris time)",
+        "Tuesday 20 April 2021, 13:00 – 14:30 (Paris time)",
         "Meeting ID: 857 2055 9693",
         "Passcode: 662299",
-        "French, English, and Spanish",
+        "Languages: French, English and Spanish",
     ):
         assert expected in description
     (alarm,) = [c for c in event.subcomponents if isinstance(c, icalendar.Alarm)]
