@@ -22,7 +22,8 @@ OccurrenceStatus = Literal["scheduled", "skipped", "moved", "cancelled"]
 MessageKind = Literal["invitation", "reminder", "update", "cancellation"]
 MESSAGE_KINDS: tuple[MessageKind, ...] = ("invitation", "reminder", "update", "cancellation")
 
-SuppressionKind = Literal["unsubscribed", "bounced", "manual"]
+SuppressionKind = Literal["unsubscribed", "bounced", "manual", "erased"]
+SuppressionScope = Literal["all", "reminders"]  # every email, or the reminders only
 
 EVERYONE = "everyone"  # the segment of every list, unless config.toml defines its own
 PLACEHOLDER_DATE = "{date}"
@@ -220,10 +221,13 @@ class Segment:
 
 @dataclass(frozen=True)
 class Outgoing:
-    """One composed email, ready for a transport."""
+    """One composed email, ready for a transport. `data` has CRLF line endings only, as on
+    the wire (transports write it as it is, dot-stuffed). `dot_free`: its composer knows that
+    no line starts with a dot, so SMTP need not look for one."""
 
     message_id: str
     sender: str
     recipient: str
     data: bytes
     smtputf8: bool
+    dot_free: bool = False

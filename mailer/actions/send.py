@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import os
-import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,13 +27,11 @@ from mailer.sending.engine import Engine
 from mailer.sending.plan import SendPlan, SendRequest, plan_send
 from mailer.sending.progress import RunResult, Tally
 from mailer.sending.run import composer_for, run_send, send_proofs
-from mailer.sending.workers import Launch, processes_for, run_parallel
+from mailer.sending.workers import STOP_SIGNALS, Launch, processes_for, run_parallel
 from mailer.store.ledger import Ledger, SendStatus
 from mailer.store.locks import sender_lock
 from mailer.store.state import State
 from mailer.transport.base import Transport
-
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # SIGHUP: the terminal went away
 
 
 @contextlib.contextmanager
@@ -116,9 +113,19 @@ def run(
 ) -> RunResult:
     """Send the recorded plan, in this process or in several (`[sending] processes`)."""
     configured = project.config.delivery.sending.processes
-    processes = processes_for(send_plan, configured) if limit is None else 1
+    processes = processes_for(send_plan.to_send, configured) if limit is None else 1
     if processes > 1:
-        return run_parallel(project, send_plan, processes, on_progress, launch=launch, now=clock())
+        return run_parallel(
+            project,
+            templates,
+            state,
+            send_plan,
+            processes,
+            launch=launch,
+            clock=clock,
+            on_progress=on_progress,
+            on_hard_stop=on_hard_stop,
+        )
     return run_blocking(
         project,
         templates,
@@ -179,6 +186,7 @@ def refuse_if_too_late(send_plan: SendPlan, now: dt.datetime) -> None:
 class SendSummary:
     text: str
     to_retry: int  # deliveries waiting for a retry after this run
+    counts: dict[str, int]  # the whole send, by state
 
 
 def summary(state: State, send_plan: SendPlan, max_attempts: int, tally: Tally) -> SendSummary:
@@ -204,7 +212,7 @@ def summary(state: State, send_plan: SendPlan, max_attempts: int, tally: Tally) 
         )
     if counts.get("pending", 0):
         text += f". {counts['pending']} not sent yet: run the same command to send them"
-    return SendSummary(text + ".", to_retry)
+    return SendSummary(text + ".", to_retry, dict(sorted(counts.items())))
 
 
 # -- the daemon's plan ------------------------------------------------------------------------

@@ -86,6 +86,8 @@ def clean_text(value: str) -> tuple[str, bool]:
     Returns the cleaned text (runs of spaces collapsed, ends stripped) and whether anything
     had to be replaced. No-break spaces, which French names may contain, are kept.
     """
+    if value.isprintable() and "  " not in value:  # nothing _UNSAFE matches is printable
+        return value.strip(), False
     replaced, count = _UNSAFE.subn(" ", value)
     if count or "  " in replaced:
         replaced = _SPACE_RUN.sub(" ", replaced)

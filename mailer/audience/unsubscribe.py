@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 
 from mailer.errors import InvalidToken
@@ -29,7 +28,7 @@ def _unb64(text: str) -> bytes:
 
 def _mac(key: bytes, series_id: str, address: str) -> bytes:
     message = f"mailer-unsubscribe\n{series_id}\n{address}".encode()
-    return hmac.new(key, message, hashlib.sha256).digest()[:MAC_BYTES]
+    return hmac.digest(key, message, "sha256")[:MAC_BYTES]
 
 
 def make_token(key: bytes, series_id: str, address: str) -> str:

@@ -9,23 +9,37 @@ messages and the exit codes of `mailer.errors`; never a traceback unless MAILER_
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
 from mailer import __version__
 from mailer.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, InvalidInput, MailerError, Problem
-from mailer.project.workspace import Workspace
+
+if TYPE_CHECKING:
+    pass
 
 PROBLEMS_SHOWN = 50
+R = TypeVar("R")
 
-pass_workspace = click.make_pass_decorator(Workspace)
+
+def pass_workspace(command: Callable[..., R]) -> Callable[..., R]:
+    """Give the command the workspace as its first argument. The workspace (and what it
+    imports) is built only when a command runs: `mailer --help` imports click and little
+    else."""
+
+    @functools.wraps(command)
+    def with_workspace(*args: Any, **kwargs: Any) -> R:
+        return command(click.get_current_context().find_root().obj, *args, **kwargs)
+
+    return with_workspace
 
 
 def parse_now(_: click.Context, __: click.Parameter, value: str | None) -> dt.datetime | None:
@@ -104,6 +118,8 @@ def cli(
     context: click.Context, config_path: Path, now: dt.datetime | None, real_mail: bool
 ) -> None:
     """Invitations and reminders for a recurring online meeting series."""
+    from mailer.project.workspace import Workspace
+
     context.obj = Workspace(config_path, now, on_warnings=show_problems, real_mail=real_mail)
 
 

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from mailer.actions import send as actions
 from mailer.cli.base import JSON, cli, echo_json, pass_workspace
-from mailer.cli.reports import plan_record, plan_table
-from mailer.daemon.scheduler import run_daemon
-from mailer.project.workspace import Workspace
+
+if TYPE_CHECKING:
+    from mailer.project.workspace import Workspace
 
 
 @cli.command()
 @click.option(
     "--log-format",
-    type=click.Choice(["text", "json"]),
-    default="text",
+    type=click.Choice(["auto", "text", "journal", "json"]),
+    default="auto",
     show_default=True,
-    help="One line per event; json for log shippers.",
+    help="One line per event: journal (syslog priorities, for journalctl -p), json (for log "
+    "shippers), text; auto is journal under systemd, text otherwise.",
 )
 @click.option(
     "--once",
@@ -29,6 +31,8 @@ from mailer.project.workspace import Workspace
 def daemon(workspace: Workspace, log_format: str, once: bool) -> None:
     """Run the series: send invitations, reminders, updates by themselves; serve unsubscribe
     links, the calendar feed, /health and /metrics. SIGHUP reloads; SIGTERM stops cleanly."""
+    from mailer.daemon.scheduler import run_daemon
+
     raise SystemExit(run_daemon(workspace, log_format, once=once))
 
 
@@ -44,6 +48,9 @@ def daemon(workspace: Workspace, log_format: str, once: bool) -> None:
 @pass_workspace
 def plan(workspace: Workspace, days: int, as_json: bool) -> None:
     """What the daemon will send, when (local and UTC), to whom, and what blocks it."""
+    from mailer.actions import send as actions
+    from mailer.cli.reports import plan_record, plan_table
+
     project = workspace.project()
     with workspace.state() as state:
         rows = actions.daemon_plan(

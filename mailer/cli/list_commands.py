@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import click
 
-from mailer.actions import lists as actions
 from mailer.cli.base import (
     DATE_OPTION,
     JSON,
@@ -17,16 +17,9 @@ from mailer.cli.base import (
     plural,
     show_problems,
 )
-from mailer.cli.reports import (
-    recipient_record,
-    recipients_table,
-    summary_record,
-    summary_table,
-    suppression_record,
-    suppressions_table,
-)
-from mailer.project.workspace import Workspace
-from mailer.store.suppression import suppressed_keys, suppressions
+
+if TYPE_CHECKING:
+    from mailer.project.workspace import Workspace
 
 
 @cli.command()
@@ -38,6 +31,10 @@ def recipients(
     workspace: Workspace, segment: str | None, session: dt.date | None, as_json: bool
 ) -> None:
     """Who a SEGMENT reaches (or every segment's counts), and every problem in the lists."""
+    from mailer.actions import lists as actions
+    from mailer.cli.reports import recipient_record, recipients_table, summary_record, summary_table
+    from mailer.store.suppression import suppressed_keys
+
     project = workspace.project()
     with workspace.state() as state:
         suppressed = suppressed_keys(state)
@@ -80,6 +77,8 @@ def recipients(
 @pass_workspace
 def suppress(workspace: Workspace, address: str | None, reason: str, token: str | None) -> None:
     """Never mail ADDRESS again (or the address of an unsubscribe --token)."""
+    from mailer.actions import lists as actions
+
     project = workspace.project()
     with workspace.state() as state:
         parsed, new = actions.suppress_by_hand(
@@ -108,6 +107,8 @@ def suppress(workspace: Workspace, address: str | None, reason: str, token: str 
 @pass_workspace
 def unsuppress(workspace: Workspace, address: str) -> None:
     """Mail ADDRESS again (after it asked to, or a bounce was a mistake)."""
+    from mailer.actions import lists as actions
+
     with workspace.state() as state:
         parsed, removed = actions.unsuppress_by_hand(workspace.project(), state, address)
     click.echo(f"{parsed.email} {'can be mailed again' if removed else 'was not suppressed'}.")
@@ -118,6 +119,9 @@ def unsuppress(workspace: Workspace, address: str) -> None:
 @pass_workspace
 def suppressed(workspace: Workspace, as_json: bool) -> None:
     """Every suppressed address, with why and since when."""
+    from mailer.cli.reports import suppression_record, suppressions_table
+    from mailer.store.suppression import suppressions
+
     with workspace.state() as state:
         entries = suppressions(state)
     if as_json:

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from mailer.actions import project as actions
-from mailer.calendar.ics import Layout
 from mailer.cli.base import JSON, cli, echo_json, parse_date, pass_workspace, plural, show_problems
-from mailer.cli.reports import dates_table, occurrence_record
 from mailer.errors import InvalidInput
-from mailer.messages.checks import SAMPLE_KEY
 from mailer.model import MESSAGE_KINDS, MessageKind
-from mailer.project.workspace import Workspace
+
+if TYPE_CHECKING:
+    from mailer.calendar.ics import Layout
+    from mailer.project.workspace import Workspace
 
 
 @cli.command()
@@ -23,20 +23,55 @@ from mailer.project.workspace import Workspace
     is_flag=True,
     help="Check away from the server: missing secrets are warnings, not problems.",
 )
+@JSON
 @pass_workspace
-def check(workspace: Workspace, offline: bool) -> None:
+def check(workspace: Workspace, offline: bool, as_json: bool) -> None:
     """Validate config, session files, lists, templates and secrets; exit 2 if anything is wrong.
 
     Every email kind is rendered in every language for every session file, with sample
     recipients, so a template error shows here and never in a sent email.
     """
-    report = actions.check(
-        workspace.project(),
-        workspace.templates(),
-        now=workspace.now(),
-        secret_problems=workspace.secret_problems(),
-        offline=offline,
-    )
+    from mailer.actions import project as actions
+    from mailer.cli.reports import problem_record
+
+    try:
+        report = actions.check(
+            workspace.project(),
+            workspace.templates(),
+            now=workspace.now(),
+            secret_problems=workspace.secret_problems(),
+            offline=offline,
+        )
+    except InvalidInput as error:
+        if not as_json:
+            raise
+        echo_json({"ok": False, "problems": [problem_record(p) for p in error.problems]})
+        raise SystemExit(error.exit_code) from None
+    dkim = workspace.project().config.dkim
+    key = workspace.dkim_key() if dkim is not None and not offline else None
+    if as_json:
+        echo_json(
+            {
+                "ok": True,
+                "problems": [problem_record(p) for p in report.warnings],
+                "sessions": report.sessions,
+                "languages": report.languages,
+                "lists": [
+                    {
+                        "name": count.name,
+                        "source": count.source,
+                        "rows": count.rows,
+                        "people": count.people,
+                        "skipped": count.skipped,
+                    }
+                    for count in report.lists
+                ],
+                "dkim": None
+                if dkim is None or key is None
+                else {"domain": dkim.domain, "selector": dkim.selector, "bits": key.bits},
+            }
+        )
+        return
     show_problems(report.warnings)
     for count in report.lists:
         skipped = f", {count.skipped} skipped (see above)" if count.skipped else ""
@@ -44,10 +79,7 @@ def check(workspace: Workspace, offline: bool) -> None:
             f"{count.name}: {plural(count.people, 'person', 'people')} "
             f"({count.source}: {plural(count.rows, 'row')}{skipped})"
         )
-    dkim = workspace.project().config.dkim
-    if dkim is not None and not offline:
-        key = workspace.dkim_key()
-        assert key is not None
+    if dkim is not None and key is not None:
         click.echo(
             f"DKIM: signing as d={dkim.domain}, s={dkim.selector} ({key.bits}-bit RSA key); "
             "`mailer dkim-record` prints the DNS record to publish"
@@ -72,7 +104,7 @@ def dkim_record(workspace: Workspace) -> None:
             "config.toml has no [dkim] table: add one (domain, selector) to sign emails; "
             "see docs/deliverability.md"
         )
-    from mailer.transport.dkim import zone_line  # noqa: PLC0415 - dkimpy only when used
+    from mailer.transport.dkim import zone_line
 
     key = workspace.dkim_key()
     assert key is not None
@@ -92,6 +124,9 @@ def dkim_record(workspace: Workspace) -> None:
 @pass_workspace
 def dates(workspace: Workspace, start: dt.date | None, count: int, as_json: bool) -> None:
     """The coming sessions: number, date, status, local and UTC times."""
+    from mailer.actions import project as actions
+    from mailer.cli.reports import dates_table, occurrence_record
+
     project = workspace.project()
     found = actions.coming_sessions(project, start, count, now=workspace.now())
     files = project.sessions
@@ -128,6 +163,8 @@ def ics(
     output: Path | None,
 ) -> None:
     """The .ics of the session on DATE, or of the whole series with --series."""
+    from mailer.actions import project as actions
+
     if (day is None) == (not whole_series):
         raise InvalidInput("give either a DATE or --series (not both)")
     project = workspace.project()
@@ -159,6 +196,7 @@ def ics(
     help="Where to write the files.",
 )
 @click.option("--open", "open_browser", is_flag=True, help="Open the HTML in a browser.")
+@JSON
 @pass_workspace
 def preview(
     workspace: Workspace,
@@ -168,8 +206,12 @@ def preview(
     all_languages: bool,
     folder: Path,
     open_browser: bool,
+    as_json: bool,
 ) -> None:
     """Write an email as .eml, its HTML and its .ics, for a sample recipient, to look at."""
+    from mailer.actions import project as actions
+    from mailer.messages.checks import SAMPLE_KEY
+
     if all_languages and language:
         raise InvalidInput("give --lang or --all-languages, not both")
     project = workspace.project()
@@ -194,7 +236,15 @@ def preview(
             key=key,
             now=workspace.now(),
         )
+    if as_json:
+        echo_json(
+            [
+                {"language": code, "eml": str(w.eml), "html": str(w.html), "ics": str(w.ics)}
+                for code, w in zip(languages, written_files, strict=True)
+            ]
+        )
     for code, written in zip(languages, written_files, strict=True):
-        click.echo(f"{code}: {written.eml}  {written.html}  {written.ics}")
+        if not as_json:
+            click.echo(f"{code}: {written.eml}  {written.html}  {written.ics}")
         if open_browser:
             click.launch(str(written.html))

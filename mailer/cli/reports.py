@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mailer.actions.send import PlannedJob
 from mailer.model import Occurrence, Recipient
-from mailer.project.lists import SegmentSummary
-from mailer.sending.plan import SendPlan
-from mailer.sending.progress import Tally
-from mailer.store.ledger import SendStatus
-from mailer.store.suppression import Suppression
+
+if TYPE_CHECKING:
+    from mailer.actions.send import PlannedJob
+    from mailer.errors import Problem
+    from mailer.project.lists import SegmentSummary
+    from mailer.sending.plan import SendPlan
+    from mailer.sending.progress import Tally
+    from mailer.store.ledger import SendStatus
+    from mailer.store.suppression import Suppression
 
 
 def occurrence_record(occurrence: Occurrence, has_file: bool) -> dict[str, Any]:
@@ -299,3 +302,50 @@ def plan_table(rows: Sequence[PlannedJob], zone: dt.tzinfo) -> str:
         if row.problem:
             text += f"\n  {row.job.occurrence.scheduled} {row.job.message}: {row.problem}"
     return text
+
+
+def problem_record(problem: Problem) -> dict[str, Any]:
+    """A problem in `--json` output: where, what, and how to fix it."""
+    return {
+        "severity": problem.severity,
+        "source": problem.source,
+        "line": problem.line,
+        "key": problem.key,
+        "message": problem.message,
+        "hint": problem.hint,
+        "text": str(problem),
+    }
+
+
+def send_plan_record(plan: SendPlan, transport: str, now: dt.datetime) -> dict[str, Any]:
+    """The plan of `mailer send --json`: the same facts as its text."""
+    return {
+        "session": plan.key.session.isoformat(),
+        "number": plan.occurrence.number,
+        "kind": plan.kind,
+        "message": plan.key.message,
+        "segments": list(plan.segments),
+        "people": plan.people,
+        "languages": dict(sorted(plan.resolution.per_language.items())),
+        "suppressed": plan.resolution.suppressed,
+        "already": {state: n for state, n in sorted(plan.existing.items()) if n},
+        "not_theirs": plan.not_theirs,
+        "to_send": plan.to_send,
+        "new": plan.new,
+        "transport": transport,
+        "deadline": plan.deadline.astimezone(dt.UTC).isoformat(),
+        "too_late": plan.too_late(now),
+        "problems": [problem_record(p) for p in plan.problems],
+    }
+
+
+def tally_record(tally: Tally) -> dict[str, Any]:
+    """What one run of `mailer send --json` did."""
+    return {
+        "sent": tally.sent,
+        "failed": tally.failed,
+        "retrying": tally.retrying,
+        "unknown": tally.unknown,
+        "skipped": tally.skipped,
+        "seconds": round(tally.elapsed(), 3),
+    }

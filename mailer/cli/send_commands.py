@@ -5,11 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import click
 
-from mailer.actions import send as actions
-from mailer.actions.lists import typed_address
 from mailer.cli.base import (
     JSON,
     PROBLEMS_SHOWN,
@@ -19,13 +18,12 @@ from mailer.cli.base import (
     pass_workspace,
     show_problems,
 )
-from mailer.cli.reports import plan_text, proof_text, status_record, status_table, tally_line
 from mailer.errors import EXIT_INTERRUPTED, EXIT_TEMPFAIL, InvalidInput
 from mailer.model import MESSAGE_KINDS, MessageKind
-from mailer.project.workspace import Workspace
-from mailer.sending.plan import SendRequest, plan_send, record_plan
-from mailer.sending.progress import Tally
-from mailer.sending.workers import Launch
+
+if TYPE_CHECKING:
+    from mailer.project.workspace import Workspace
+    from mailer.sending.progress import Tally
 
 
 @cli.command()
@@ -54,6 +52,12 @@ from mailer.sending.workers import Launch
     "relay, the content, a bug, a fate that stayed unknown).",
 )
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the plan and what the run did as one JSON object (with --yes or --dry-run).",
+)
 @pass_workspace
 def send(
     workspace: Workspace,
@@ -65,6 +69,7 @@ def send(
     proof_to: str | None,
     resend_failed: bool,
     yes: bool,
+    as_json: bool,
 ) -> None:
     """Send the KIND email of the session on DATE: plan, confirm, send, summarise.
 
@@ -72,6 +77,14 @@ def send(
     interrupted send. Exit 75 when some emails wait for a retry or the relay is down (run it
     again later); nobody is failed for the relay's sake.
     """
+    from mailer.actions import send as actions
+    from mailer.actions.lists import typed_address
+    from mailer.cli.reports import plan_text, proof_text, send_plan_record, tally_record
+    from mailer.sending.plan import SendRequest, plan_send, record_plan
+    from mailer.sending.workers import Launch
+
+    if as_json and not (yes or dry_run):
+        raise InvalidInput("--json does not ask for confirmation: add --yes, or --dry-run")
     project = workspace.project()
     config = project.config
     if not dry_run:  # before anything is recorded
@@ -79,17 +92,23 @@ def send(
         workspace.refuse_rehearsal_mail()
     request = SendRequest(day, kind, segments, limit, resend_failed=resend_failed)
     with actions.sender(project.database, lock=not dry_run) as state:
-        plan = plan_send(project, state, request, workspace.now())
-        if proof_to is not None:
+        # with --yes nobody confirms: the plan is recorded as the lists are read (once)
+        at_once = yes and not dry_run and proof_to is None
+        plan = plan_send(project, state, request, workspace.now(), record=at_once)
+        signed = f", signed (DKIM d={config.dkim.domain})" if config.dkim else ""
+        record = send_plan_record(plan, config.delivery.kind + signed, workspace.now())
+        if proof_to is not None and not as_json:
             click.echo(proof_text(plan, proof_to, config.series.languages))
-        else:
-            signed = f", signed (DKIM d={config.dkim.domain})" if config.dkim else ""
+        elif not as_json:
             click.echo(plan_text(plan, config.delivery.kind + signed, workspace.now()))
-        show_problems(plan.problems, limit=PROBLEMS_SHOWN)
+            show_problems(plan.problems, limit=PROBLEMS_SHOWN)
         if dry_run:
             for problem in workspace.secret_problems():
                 click.echo(f"warning: {problem.message}: the real send will not start.", err=True)
-            click.echo("Dry run: nothing sent, nothing recorded.")
+            if as_json:
+                echo_json({"plan": record, "dry_run": True})
+            else:
+                click.echo("Dry run: nothing sent, nothing recorded.")
             return
         if proof_to is not None:
             replies = actions.proofs(
@@ -101,12 +120,18 @@ def send(
                 now=workspace.now(),
                 signing_key=workspace.signing_key(),
             )
+            if as_json:
+                echo_json({"plan": record, "proofs": dict(replies)})
             for language, reply in replies:
-                click.echo(f"proof in {language} to {proof_to}: {reply}")
+                if not as_json:
+                    click.echo(f"proof in {language} to {proof_to}: {reply}")
             return
         actions.refuse_if_too_late(plan, workspace.now())
         if plan.to_send == 0:
-            click.echo("Nothing to send: everyone in the plan has been served.")
+            if as_json:
+                echo_json({"plan": record, "run": None})
+            else:
+                click.echo("Nothing to send: everyone in the plan has been served.")
             return
         if not yes:
             if not sys.stdin.isatty():
@@ -136,7 +161,19 @@ def send(
         )
         progress.end()
         summary = actions.summary(state, plan, config.delivery.sending.max_attempts, result.tally)
-    click.echo(summary.text)
+    if as_json:
+        echo_json(
+            {
+                "plan": record,
+                "run": tally_record(result.tally),
+                "ledger": summary.counts,
+                "to_retry": summary.to_retry,
+                "stopped": result.stopped,
+                "error": None if result.abort is None else str(result.abort),
+            }
+        )
+    else:
+        click.echo(summary.text)
     if result.abort is not None:
         raise result.abort
     if result.stopped:
@@ -155,6 +192,8 @@ class _Progress:
         self.last = 0.0
 
     def show(self, tally: Tally) -> None:
+        from mailer.cli.reports import tally_line
+
         now = time.monotonic()
         if now - self.last < (0.2 if self.terminal else 5.0):
             return
@@ -184,6 +223,9 @@ class _Progress:
 @pass_workspace
 def status(workspace: Workspace, day: dt.date | None, as_json: bool) -> None:
     """What the ledger says, per session and email: sent, pending, retrying, failed..."""
+    from mailer.actions import send as actions
+    from mailer.cli.reports import status_record, status_table
+
     with workspace.state() as state:
         statuses = actions.sends_status(workspace.project(), state, day)
     if as_json:

@@ -108,7 +108,11 @@ def _read_sending(table: TableReader) -> SendingSettings:
     retry_limit = _duration(table, "retry_limit", dt.timedelta(hours=1))
     wait = _duration(table, "wait_for_retries", dt.timedelta(minutes=10))
     batch = table.integer("batch", default=200, minimum=1) or 200
-    processes = table.integer("processes", default=1, minimum=1) or 1
+    processes: int | None = None  # "auto": one per core the process may use
+    if table.data.get("processes") != "auto":
+        processes = table.integer("processes", default=None, minimum=1)
+    else:
+        table.ignore("processes")
     envelope_from = table.string("envelope_from")
     if envelope_from is not None and (problem := address_problem(envelope_from)):
         table.error("envelope_from", problem)

@@ -53,7 +53,7 @@ class SendingSettings:
     retry_limit: dt.timedelta = dt.timedelta(hours=1)  # the longest wait between attempts
     wait_for_retries: dt.timedelta = dt.timedelta(minutes=10)  # how long `mailer send` waits
     batch: int = 200  # claimed at once; also the most duplicates a crash can cause
-    processes: int = 1
+    processes: int | None = None  # None ("auto"): one per core (mailer.sending.workers)
     envelope_from: str | None = None  # the bounce address (MAIL FROM); default: organiser
 
 
@@ -211,6 +211,8 @@ class Config:
     zoom: Zoom
     labels: Mapping[str, Labels]
     database: str = DEFAULT_DATABASE
+    # delivery rows of sessions that ended longer ago than this are deleted (None: kept)
+    keep_deliveries: dt.timedelta | None = None
     templates: str = "templates"
     mailing: Mailing = field(default_factory=Mailing)
     unsubscribe: Unsubscribe = field(default_factory=Unsubscribe)

@@ -5,6 +5,7 @@ Pure: takes the file's text and name. Reading files is `mailer.project.load`'s j
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from mailer.config.calendar import read_calendar
@@ -57,8 +58,12 @@ def read_config(text: str, source: str) -> ConfigParse:
         templates = email_table.string("templates", default="templates") or "templates"
         email_table.finish()
     database = DEFAULT_DATABASE
+    keep_deliveries = None
     if (state := root.table("state")) is not None:
         database = state.string("database", default=DEFAULT_DATABASE) or DEFAULT_DATABASE
+        keep_deliveries = state.duration("keep_deliveries")
+        if keep_deliveries is not None and keep_deliveries < dt.timedelta(days=1):
+            state.error("keep_deliveries", "keep delivery rows at least a day", 'e.g. "P400D"')
         state.finish()
     root.finish()
     config = None
@@ -70,6 +75,7 @@ def read_config(text: str, source: str) -> ConfigParse:
             zoom=zoom,
             labels=labels,
             database=database,
+            keep_deliveries=keep_deliveries,
             templates=templates,
             mailing=mailing,
             unsubscribe=unsubscribe,

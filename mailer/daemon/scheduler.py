@@ -26,10 +26,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import logging
 import signal
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -39,6 +37,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from mailer.actions.project import check
+from mailer.daemon.logs import configure_logging
 from mailer.errors import EXIT_FAILURE, EXIT_TEMPFAIL, InvalidInput, MailerError
 from mailer.project.watch import fingerprint
 from mailer.project.workspace import Workspace
@@ -51,35 +50,6 @@ from mailer.web.public import make_app
 
 log = logging.getLogger("mailer.daemon")
 JOB_DEFAULTS = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line, for journald and log shippers."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
-                timespec="milliseconds"
-            ),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        if record.exc_info:
-            entry["error"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
-
-
-def configure_logging(format_name: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    if format_name == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger("mailer")
-    root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def check_workspace(workspace: Workspace) -> None:

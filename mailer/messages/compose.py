@@ -36,7 +36,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from email.headerregistry import Address
 from typing import Any
-from urllib.parse import quote
 
 import css_inline
 
@@ -91,10 +90,21 @@ def message_id(
 ) -> str:
     """Unique per (series, session, message, recipient), and the same every time it is made:
     a retried email has the Message-ID of the first attempt."""
-    digest = hashlib.sha256(
-        f"{series_id}\n{occurrence.scheduled}\n{message_key}\n{recipient_key}".encode()
-    ).hexdigest()[:24]  # 96 bits, and a line under 78 characters
-    return f"<{digest}.{occurrence.scheduled:%Y%m%d}@{domain}>"
+    return MessageIds(series_id, occurrence, message_key, domain)(recipient_key)
+
+
+class MessageIds:
+    """`message_id` for one email's recipients, its fixed parts made once."""
+
+    def __init__(
+        self, series_id: str, occurrence: Occurrence, message_key: str, domain: str
+    ) -> None:
+        self.prefix = f"{series_id}\n{occurrence.scheduled}\n{message_key}\n".encode()
+        self.suffix = f".{occurrence.scheduled:%Y%m%d}@{domain}>"
+
+    def __call__(self, recipient_key: str) -> str:
+        digest = hashlib.sha256(self.prefix + recipient_key.encode()).hexdigest()
+        return f"<{digest[:24]}{self.suffix}"  # 96 bits, and a line under 78 characters
 
 
 def ics_filename(config: Config, occurrence: Occurrence) -> str:
@@ -157,6 +167,7 @@ class Composer:
         self.domain = Address(addr_spec=config.organiser.email).domain.encode("idna").decode()
         self.date = email.utils.format_datetime(now.astimezone(dt.UTC))
         self.filename = ics_filename(config, occurrence)
+        self._message_ids = MessageIds(config.series.id, occurrence, message_key, self.domain)
         self._calendars: dict[str, bytes] = {}
         self._contexts: dict[str, dict[str, Any]] = {}
         self._prepared: dict[Shape, _Prepared] = {}
@@ -290,9 +301,7 @@ class Composer:
         values = recipient_values(recipient, unsubscribe)
         address = recipient.ascii_email or recipient.email
         smtputf8 = not address.isascii()  # only then does it need SMTPUTF8 (RFC 6531)
-        identifier = message_id(
-            self.config.series.id, self.occurrence, self.message_key, recipient.key, self.domain
-        )
+        identifier = self._message_ids(recipient.key)
         headers = self._headers(
             subject=prepared.subject.fill(values),
             name=recipient.name,
@@ -301,15 +310,14 @@ class Composer:
             unsubscribe=unsubscribe,
             smtputf8=smtputf8,
         )
-        parts = {
-            HEADERS: headers,
-            TEXT: prepared.text.encode(values),
-            HTML: prepared.html.encode(values),
-        }
-        if CALENDAR in prepared.skeleton.slots:
+        text, text_dots = prepared.text.encode(values)
+        html, html_dots = prepared.html.encode(values)
+        parts = {HEADERS: headers, TEXT: text, HTML: html}
+        if CALENDAR in prepared.skeleton.slots:  # base64: never a dot
             parts[CALENDAR] = calendar_part(self.calendar(shape.language, recipient))
         data = prepared.skeleton.fill(parts)
-        return Outgoing(identifier, self.sender, address, data, smtputf8)
+        dots = prepared.skeleton.dots or text_dots or html_dots or b"\n." in headers
+        return Outgoing(identifier, self.sender, address, data, smtputf8, dot_free=not dots)
 
     def _headers(
         self,
@@ -325,7 +333,8 @@ class Composer:
         # header would go out raw. subject_header and to_header write RFC 2047 themselves;
         # see mailer.messages.encoding.)
         token = unsubscribe.rsplit("/", 1)[1]
-        mailto = f"mailto:{self.config.unsubscribe.mailto}?subject={quote('unsubscribe ' + token)}"
+        # the token is URL-safe base64 and a dot: only the space needs escaping
+        mailto = f"mailto:{self.config.unsubscribe.mailto}?subject=unsubscribe%20{token}"
         if smtputf8:  # RFC 6532: the address stays UTF-8; Address() refuses such local parts
             to = f"To: {phrase(name)} <{address}>\r\n" if name else f"To: {address}\r\n"
         else:

@@ -55,13 +55,31 @@ class EncodedBody:
                 static.append(line)
         if static:
             self.segments.append(quoted_printable("".join(static)))
-
-    def encode(self, values: Mapping[str, str]) -> bytes:
-        """The body for one recipient, quoted-printable."""
-        return b"".join(
-            segment if isinstance(segment, bytes) else quoted_printable(segment.fill(values))
+        # each segment starts a line: whether one of its lines starts with a dot
+        self.static_dots = any(
+            starts_a_line_with_a_dot(segment)
             for segment in self.segments
+            if isinstance(segment, bytes)
         )
+
+    def encode(self, values: Mapping[str, str]) -> tuple[bytes, bool]:
+        """The body for one recipient, quoted-printable, and whether a line of it starts
+        with a dot (SMTP then has to double it: `mailer.transport.smtp.on_the_wire`)."""
+        dots = self.static_dots
+        encoded = []
+        for segment in self.segments:
+            if isinstance(segment, bytes):
+                encoded.append(segment)
+                continue
+            line = quoted_printable(segment.fill(values))
+            dots = dots or starts_a_line_with_a_dot(line)
+            encoded.append(line)
+        return b"".join(encoded), dots
+
+
+def starts_a_line_with_a_dot(data: bytes) -> bool:
+    """Whether a line of `data` (which starts a line) starts with a dot."""
+    return data.startswith(b".") or b"\n." in data
 
 
 @functools.lru_cache(maxsize=256)
@@ -90,16 +108,16 @@ def text_header(name: str, text: str, smtputf8: bool = False) -> str:
 
 def _encoded_words(text: str) -> list[str]:
     """RFC 2047 base64 encoded-words, each under 75 characters, split between characters."""
+    data = text.encode("utf-8")
     words = []
-    chunk = b""
-    for character in text:
-        data = character.encode("utf-8")
-        if len(chunk) + len(data) > _WORD_BYTES:
-            words.append(chunk)
-            chunk = b""
-        chunk += data
-    words.append(chunk)
-    return [f"=?utf-8?b?{base64.b64encode(word).decode('ascii')}?=" for word in words if word]
+    start = 0
+    while start < len(data):
+        end = min(start + _WORD_BYTES, len(data))
+        while end < len(data) and data[end] & 0xC0 == 0x80:  # not inside a character
+            end -= 1
+        words.append(f"=?utf-8?b?{base64.b64encode(data[start:end]).decode('ascii')}?=")
+        start = end
+    return words
 
 
 def _fold(name: str, parts: list[str]) -> str:

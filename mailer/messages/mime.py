@@ -20,6 +20,7 @@ import base64
 import email.header
 import email.policy
 import email.utils
+import functools
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -44,6 +45,12 @@ class Skeleton:
 
     pieces: tuple[bytes, ...]
     slots: tuple[str, ...]
+
+    @functools.cached_property
+    def dots(self) -> bool:
+        """Whether a line of a piece may start with a dot (each piece starts a line, or
+        continues a body's last line: then this says yes where SMTP would not care)."""
+        return any(piece.startswith(b".") or b"\n." in piece for piece in self.pieces)
 
     def fill(self, values: dict[str, bytes]) -> bytes:
         """The message, each slot replaced by its bytes."""

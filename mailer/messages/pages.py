@@ -9,14 +9,27 @@ from mailer.errors import Problem, TemplateError
 from mailer.i18n.dates import typography
 from mailer.messages.templates import TemplateSet
 
+STEPS = ("choose", "done", "invalid")
+# what the person receives: everything, everything but reminders, nothing (their choice), or
+# nothing for a reason the page cannot undo (a bounce, the organiser)
+CURRENT = ("subscribed", "reminders", "unsubscribed", "blocked")
+
 
 def page_context(
-    config: Config, language: str, step: str, address: str, action: str, *, with_feed: bool = True
+    config: Config,
+    language: str,
+    step: str,
+    address: str,
+    action: str,
+    *,
+    current: str = "subscribed",
+    with_feed: bool = True,
 ) -> dict[str, object]:
     """What the unsubscribe page template sees."""
     return {
         "language": language,
         "step": step,
+        "current": current,
         "address": address,
         "action": action,
         "series": {"title": typography(config.series.title[language], language)},
@@ -26,21 +39,24 @@ def page_context(
 
 
 def check_pages(config: Config, templates: TemplateSet) -> list[Problem]:
-    """Render the unsubscribe page of every language, at every step, with and without feed."""
+    """Render the unsubscribe page of every language, at every step and for every choice, with
+    and without feed."""
     problems: list[Problem] = []
     for language in config.series.languages:
-        for step in ("confirm", "done", "invalid"):
-            for with_feed in (True, False):
-                context = page_context(
-                    config,
-                    language,
-                    step,
-                    "sample@example.org",
-                    "/unsubscribe/x",
-                    with_feed=with_feed,
-                )
-                try:
-                    templates.render_page(language, "unsubscribe", context)
-                except TemplateError as error:
-                    problems.extend(error.problems)
+        for step in STEPS:
+            for current in CURRENT:
+                for with_feed in (True, False):
+                    context = page_context(
+                        config,
+                        language,
+                        step,
+                        "sample@example.org",
+                        "/unsubscribe/x",
+                        current=current,
+                        with_feed=with_feed,
+                    )
+                    try:
+                        templates.render_page(language, "unsubscribe", context)
+                    except TemplateError as error:
+                        problems.extend(error.problems)
     return problems

@@ -29,7 +29,7 @@ from mailer.store.ledger import Ledger, Outcome, SendKey
 from mailer.store.locks import sender_lock
 from mailer.store.revisions import session_revision
 from mailer.store.state import State
-from mailer.store.suppression import suppression_count
+from mailer.store.suppression import suppression_version
 from mailer.transport.base import Transport
 
 log = logging.getLogger("mailer.daemon")
@@ -115,7 +115,7 @@ class DaemonCore:
         self.should_stop = should_stop
         self.on_engine = on_engine
         self._reported: set[str] = set()  # blocked or missed jobs already logged
-        self._settled: dict[str, tuple[object, int]] = {}  # job id -> what it was complete for
+        self._settled: dict[str, tuple[object, object]] = {}  # job id -> what it was complete for
         self._retry_at: dt.datetime | None = None  # the relay again, after it was down
 
     def use(
@@ -227,10 +227,10 @@ class DaemonCore:
             with self.state() as state:
                 # a finished send is looked at again only when a list (or any file) or the
                 # suppression list changed: resolving 100,000 people every few minutes is waste
-                settled = (self.version, suppression_count(state))
+                settled = (self.version, suppression_version(state))
                 if self._settled.get(job.id) == settled:
                     return
-                plan = plan_send(self.project, state, request, now)
+                plan = plan_send(self.project, state, request, now, record=True)
                 if plan.to_send == 0:
                     if Ledger(state).complete(plan.key):
                         self._settled[job.id] = settled

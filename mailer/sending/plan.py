@@ -4,6 +4,11 @@
 is what `--dry-run` shows, and what the organiser confirms); `record_plan` writes the rows, and
 `mailer.sending.run` sends them (plan, then apply, as vdirsyncer does). `mailer send` and the
 daemon both go through here, holding the sender lock.
+
+When nobody is asked to confirm (`mailer send --yes`, the daemon), `plan_send(record=True)`
+records the rows in the same pass over the lists (what the plan says is then what was written):
+a 100,000-person list is read once, not twice, and no set of who is already in the ledger is
+held in memory. A send whose deadline has passed records nothing either way.
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ class SendPlan:
     not_theirs: int = 0  # failed for a reason that is not the recipient's own
     too_late_early: int = 0  # skipped as too late by a clock ahead of this one
     resend_failed: bool = False
+    recorded: bool = False  # the rows are in the ledger already (`plan_send(record=True)`)
 
     @property
     def reopened(self) -> int:
@@ -77,8 +83,17 @@ def message_key(kind: MessageKind, revision: Revision) -> str:
     return f"update:{revision.sequence}" if kind == "update" else kind
 
 
-def plan_send(project: Project, state: State, request: SendRequest, now: dt.datetime) -> SendPlan:
-    """Resolve who would get the email, and what the ledger already says. Writes no delivery."""
+def plan_send(
+    project: Project,
+    state: State,
+    request: SendRequest,
+    now: dt.datetime,
+    *,
+    record: bool = False,
+) -> SendPlan:
+    """Resolve who would get the email, and what the ledger already says. Writes no delivery,
+    unless `record` (and the deadline is still ahead): then the rows are written as they are
+    resolved, and `record_plan` only opens again what it sends again."""
     config = project.config
     occurrence = find_occurrence(config.series, project.sessions, request.day)
     if occurrence.content is None:
@@ -94,7 +109,7 @@ def plan_send(project: Project, state: State, request: SendRequest, now: dt.date
         request.message or message_key(request.kind, revision),
     )
     ledger = Ledger(state)
-    blocked = suppressed_keys(state)
+    blocked = suppressed_keys(state, request.kind)
     if not request.segments and request.kind in ("update", "cancellation"):
         # whoever was sent something about this session may have it in their calendar
         segments: tuple[str, ...] = ()
@@ -115,30 +130,52 @@ def plan_send(project: Project, state: State, request: SendRequest, now: dt.date
         def people(resolution: Resolution, reader: ListReader) -> Iterator[Recipient]:
             return audience(reader, chosen, blocked, resolution, occurrence.scheduled)
 
-    # A first pass counts (what the organiser confirms); recording resolves again, streaming
-    # into the ledger: 100,000 recipients are never all in memory.
+    deadline = request.deadline or occurrence.start
+    existing = ledger.counts(key)
     resolution, reader = Resolution(), ListReader(project)
-    known = ledger.recipients(key)
     count = new = 0
-    for recipient in people(resolution, reader):
-        count += 1
-        new += recipient.key not in known
+    recorded = record and now < deadline
+    if recorded:
+
+        def counted() -> Iterator[Recipient]:
+            nonlocal count
+            for recipient in people(resolution, reader):
+                count += 1
+                yield recipient
+
+        new = ledger.plan(
+            key,
+            request.kind,
+            segments=segments,
+            deadline=deadline,
+            recipients=counted(),
+            now=now,
+            sequence=revision.sequence,
+        )
+    else:
+        # A first pass counts (what the organiser confirms); recording resolves again,
+        # streaming into the ledger: 100,000 recipients are never all in memory.
+        known = ledger.recipients(key)
+        for recipient in people(resolution, reader):
+            count += 1
+            new += recipient.key not in known
     return SendPlan(
         key,
         request.kind,
         occurrence,
         revision,
         segments,
-        request.deadline or occurrence.start,
+        deadline,
         lambda: people(Resolution(), ListReader(project)),
         count,
         resolution,
         [*reader.report.all_problems(), *resolution.merged],
-        existing=ledger.counts(key),
+        existing=existing,
         new=new,
         not_theirs=ledger.failed_not_theirs(key),
         too_late_early=ledger.too_late_early(key, now),
         resend_failed=request.resend_failed,
+        recorded=recorded,
     )
 
 
@@ -151,6 +188,8 @@ def record_plan(state: State, plan: SendPlan, now: dt.datetime) -> int:
         ledger.reopen_too_late(plan.key, now)
     if plan.resend_failed and plan.not_theirs:
         ledger.reopen_failed(plan.key, NOT_THEIRS, now)
+    if plan.recorded:
+        return plan.new
     return ledger.plan(
         plan.key,
         plan.kind,

@@ -87,7 +87,7 @@ async def run_send(
         key=plan.key,
         deadline=plan.deadline,
         clock=clock,
-        suppressed=lambda: suppressed_keys(state),
+        suppressed=lambda: suppressed_keys(state, plan.kind),
         on_bounce=bounce,
         on_progress=on_progress,
         limit=limit,

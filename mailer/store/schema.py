@@ -79,6 +79,30 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE deliveries ADD COLUMN cause TEXT CHECK (cause IN
         ('recipient', 'relay', 'content', 'internal', 'unknown'));
     """,
+    # 6: what a person chose on the unsubscribe page (everything, or reminders only), erased
+    # people (only a hash of their address is kept, so that they are never mailed again), and
+    # the notices emailed to the organiser, once per problem
+    """
+    CREATE TABLE suppressions_6 (
+        key TEXT PRIMARY KEY,
+        address TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('unsubscribed', 'bounced', 'manual', 'erased')),
+        reason TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        scope TEXT NOT NULL DEFAULT 'all' CHECK (scope IN ('all', 'reminders'))
+    );
+    INSERT INTO suppressions_6 (key, address, kind, reason, created_at)
+        SELECT key, address, kind, reason, created_at FROM suppressions;
+    DROP TABLE suppressions;
+    ALTER TABLE suppressions_6 RENAME TO suppressions;
+    CREATE TABLE notices (
+        key TEXT PRIMARY KEY,
+        subject TEXT NOT NULL,
+        message_id TEXT,
+        created_at TEXT NOT NULL,
+        sent_at TEXT
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -8,6 +8,7 @@ by a newer mailer is refused rather than misread.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -79,7 +80,7 @@ class State:
                     "restore it from a backup (mailer will not start from nothing, which would "
                     "send every email again), or delete it to start a new project's ledger"
                 )
-            path.parent.mkdir(parents=True, exist_ok=True)
+            _create_private(path)
             connection = sqlite3.connect(
                 path,
                 isolation_level=None,
@@ -153,3 +154,12 @@ _ROOM = 1 << 20  # bytes: less free space than this is a full disk for the state
 
 def _wal_of(path: Path) -> Path:
     return path.with_name(path.name + "-wal")
+
+
+def _create_private(path: Path) -> None:
+    """Create the state file (and its folder) readable by this user only: it holds everyone's
+    address. SQLite gives its -wal and -shm files the same mode. An existing file is left as the
+    operator made it."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))

@@ -1,13 +1,30 @@
-"""The suppression list in the state file: addresses that are never mailed again."""
+"""The suppression list in the state file: addresses that are never mailed again, or no longer
+sent reminders (what the person chose on the unsubscribe page).
+
+An erased person (`mailer person --erase`) is kept only as a hash of their address, so that a
+list that still holds them never mails them again.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import sqlite3
+from collections.abc import Container
 from dataclasses import dataclass
+from typing import Literal
 
 from mailer.audience.addresses import Address
-from mailer.model import SuppressionKind
+from mailer.model import MessageKind, SuppressionKind, SuppressionScope
 from mailer.store.state import State
+
+ERASED = "erased:"
+Choice = Literal["all", "reminders", "resubscribe"]  # what the unsubscribe page offers
+
+
+def erased_key(key: str) -> str:
+    """The key an erased person is suppressed under: a hash of their address's key."""
+    return ERASED + hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -17,19 +34,78 @@ class Suppression:
     kind: SuppressionKind
     reason: str
     created_at: dt.datetime
+    scope: SuppressionScope = "all"
+
+
+class Blocklist(Container[str]):
+    """The keys not to mail with one kind of email: `key in blocklist`."""
+
+    def __init__(self, keys: frozenset[str]) -> None:
+        self.keys = keys
+        self._hashed = any(key.startswith(ERASED) for key in keys)
+
+    def __contains__(self, key: object) -> bool:
+        if key in self.keys:
+            return True
+        return self._hashed and isinstance(key, str) and erased_key(key) in self.keys
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+def _stamp(now: dt.datetime) -> str:
+    return now.astimezone(dt.UTC).isoformat()
 
 
 def suppress(
-    state: State, address: Address, kind: SuppressionKind, reason: str, now: dt.datetime
+    state: State,
+    address: Address,
+    kind: SuppressionKind,
+    reason: str,
+    now: dt.datetime,
+    *,
+    scope: SuppressionScope = "all",
 ) -> bool:
-    """Suppress an address; True if it was not already. The first reason recorded is kept."""
+    """Suppress an address; True if it was not already. The first reason recorded is kept,
+    except that stopping everything widens a reminders-only choice."""
     with state.transaction() as connection:
         cursor = connection.execute(
-            "INSERT INTO suppressions (key, address, kind, reason, created_at) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
-            (address.key, address.email, kind, reason, now.astimezone(dt.UTC).isoformat()),
+            "INSERT INTO suppressions (key, address, kind, reason, created_at, scope) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET scope = 'all', "
+            "kind = excluded.kind, reason = excluded.reason, created_at = excluded.created_at "
+            "WHERE suppressions.scope = 'reminders' AND excluded.scope = 'all'",
+            (address.key, address.email, kind, reason, _stamp(now), scope),
         )
         return cursor.rowcount == 1
+
+
+def choose(state: State, address: Address, choice: Choice, now: dt.datetime) -> bool:
+    """What a person chose on the unsubscribe page; True if it changed anything. Only their
+    own unsubscribing can be undone there: a bounce or an organiser's suppression stays."""
+    if choice == "all":
+        return suppress(state, address, "unsubscribed", "unsubscribe page", now)
+    with state.transaction() as connection:
+        row = connection.execute(
+            "SELECT kind, scope FROM suppressions WHERE key = ?", (address.key,)
+        ).fetchone()
+        if row is not None and row["kind"] != "unsubscribed":
+            return False
+        if choice == "resubscribe":
+            deleted = connection.execute("DELETE FROM suppressions WHERE key = ?", (address.key,))
+            return deleted.rowcount == 1
+        if row is not None:
+            updated = connection.execute(
+                "UPDATE suppressions SET scope = 'reminders', reason = 'no reminders (page)', "
+                "created_at = ? WHERE key = ? AND scope != 'reminders'",
+                (_stamp(now), address.key),
+            )
+            return updated.rowcount == 1
+        connection.execute(
+            "INSERT INTO suppressions (key, address, kind, reason, created_at, scope) "
+            "VALUES (?, ?, 'unsubscribed', 'no reminders (page)', ?, 'reminders')",
+            (address.key, address.email, _stamp(now)),
+        )
+        return True
 
 
 def unsuppress(state: State, key: str) -> bool:
@@ -38,10 +114,13 @@ def unsuppress(state: State, key: str) -> bool:
         return connection.execute("DELETE FROM suppressions WHERE key = ?", (key,)).rowcount == 1
 
 
-def suppressed_keys(state: State) -> frozenset[str]:
-    """The identity keys of every suppressed address."""
-    rows = state.connection.execute("SELECT key FROM suppressions")
-    return frozenset(row[0] for row in rows)
+def suppressed_keys(state: State, kind: MessageKind | None = None) -> Blocklist:
+    """Who is not to be sent an email of `kind` (None: not to be sent anything at all)."""
+    if kind == "reminder":
+        rows = state.connection.execute("SELECT key FROM suppressions")
+    else:
+        rows = state.connection.execute("SELECT key FROM suppressions WHERE scope = 'all'")
+    return Blocklist(frozenset(row[0] for row in rows))
 
 
 def suppression_count(state: State) -> int:
@@ -49,18 +128,39 @@ def suppression_count(state: State) -> int:
     return int(state.connection.execute("SELECT count(*) FROM suppressions").fetchone()[0])
 
 
+def suppression_version(state: State) -> tuple[int, int, str | None]:
+    """Something that changes whenever the suppression list does."""
+    row = state.connection.execute(
+        "SELECT count(*), coalesce(sum(scope = 'reminders'), 0), max(created_at) FROM suppressions"
+    ).fetchone()
+    return int(row[0]), int(row[1]), row[2]
+
+
+def _row(row: sqlite3.Row) -> Suppression:
+    return Suppression(
+        row["key"],
+        row["address"],
+        row["kind"],
+        row["reason"],
+        dt.datetime.fromisoformat(row["created_at"]),
+        row["scope"],
+    )
+
+
 def suppressions(state: State) -> list[Suppression]:
     """Every suppression, oldest first."""
     rows = state.connection.execute(
-        "SELECT key, address, kind, reason, created_at FROM suppressions ORDER BY created_at, key"
+        "SELECT key, address, kind, reason, created_at, scope FROM suppressions "
+        "ORDER BY created_at, key"
     )
-    return [
-        Suppression(
-            row["key"],
-            row["address"],
-            row["kind"],
-            row["reason"],
-            dt.datetime.fromisoformat(row["created_at"]),
-        )
-        for row in rows
-    ]
+    return [_row(row) for row in rows]
+
+
+def suppression_of(state: State, key: str) -> Suppression | None:
+    """The suppression of one person, if any (an erased one is found by its hash)."""
+    row = state.connection.execute(
+        "SELECT key, address, kind, reason, created_at, scope FROM suppressions "
+        "WHERE key IN (?, ?)",
+        (key, erased_key(key)),
+    ).fetchone()
+    return None if row is None else _row(row)

@@ -32,7 +32,8 @@ class OutboxLane(Lane):
             f"Return-Path: <{message.sender}>\r\nDelivered-To: {message.recipient}\r\n"
         ).encode()
         try:
-            with temporary.open("wb") as file:
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "wb") as file:
                 file.write(envelope + message.data)
                 file.flush()
                 os.fsync(file.fileno())
@@ -73,8 +74,11 @@ class OutboxTransport(Transport):
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         try:
+            # readable by this user only: the emails hold everyone's address
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(mode=0o700, exist_ok=True)
             for sub in ("tmp", "new", "cur"):
-                (folder / sub).mkdir(parents=True, exist_ok=True)
+                (folder / sub).mkdir(mode=0o700, exist_ok=True)
         except OSError as error:
             raise SetupFailure(f"cannot create the outbox {folder}: {error.strerror}") from error
 

@@ -1,10 +1,10 @@
 """The daemon's web side (aiohttp, in the daemon's event loop).
 
 - `POST <unsubscribe path>/<token>`: RFC 8058 one-click unsubscribe (the body is
-  `List-Unsubscribe=One-Click`), and the button of the confirmation page: the address is
-  suppressed. `GET` and `HEAD` only show the confirmation page (mail scanners and link checkers
-  follow links: they must never unsubscribe), in the recipient's language. A bad token gets a
-  400 page.
+  `List-Unsubscribe=One-Click`): the address gets nothing more; and the page's choices (stop
+  everything, stop the reminders only, receive everything again). `GET` and `HEAD` only show
+  the page (mail scanners and link checkers follow links: they must never unsubscribe), in the
+  recipient's language, saying what they receive now. A bad token gets a 400 page.
 - `GET /calendar.ics` and `/calendar/<language>.ics`: the series as a subscribable calendar,
   one event per session with the UIDs of the emailed invitations, no attendees.
 - `GET /c/<YYYYMMDD>/<language>/<google|outlook|office365|ics>` and `/f/<language>/<google|
@@ -39,7 +39,13 @@ from mailer.project.workspace import Workspace
 from mailer.recurrence import calendar_window, find_occurrence
 from mailer.store.ledger import OPEN, STATES, Ledger
 from mailer.store.revisions import calendar_revisions, session_revision
-from mailer.store.suppression import suppress, suppression_count
+from mailer.store.suppression import (
+    Choice,
+    Suppression,
+    choose,
+    suppression_count,
+    suppression_of,
+)
 
 log = logging.getLogger("mailer.http")
 HEADERS = {
@@ -80,7 +86,7 @@ def make_app(
     async def unsubscribe_page(request: web.Request) -> web.Response:
         # only a POST unsubscribes (RFC 8058's one-click, or the page's button): a GET or a
         # HEAD (link checkers, mail scanners) only shows the page
-        return _unsubscribe(current(), request, confirm=request.method != "POST")
+        return await _unsubscribe(current(), request)
 
     feeds = FeedCache()
 
@@ -213,7 +219,29 @@ def _feed_link(workspace: Workspace, request: web.Request) -> web.StreamResponse
     raise web.HTTPFound(chosen[target])
 
 
-def _unsubscribe(workspace: Workspace, request: web.Request, *, confirm: bool) -> web.Response:
+CHOICES: frozenset[Choice] = frozenset(("all", "reminders", "resubscribe"))
+
+
+def _current(suppression: Suppression | None) -> str:
+    """What the page says the person receives now."""
+    if suppression is None:
+        return "subscribed"
+    if suppression.kind != "unsubscribed":
+        return "blocked"
+    return "reminders" if suppression.scope == "reminders" else "unsubscribed"
+
+
+async def _choice(request: web.Request) -> Choice | None:
+    """What a POST asks: RFC 8058's one-click body (or no choice) stops everything; the page's
+    buttons choose. None for anything else."""
+    if request.method != "POST":
+        return None
+    form = await request.post()
+    choice = form.get("choice", "all")
+    return next((c for c in CHOICES if c == choice), None)
+
+
+async def _unsubscribe(workspace: Workspace, request: web.Request) -> web.Response:
     project = workspace.project()
     config = project.config
     templates = workspace.templates()
@@ -228,15 +256,20 @@ def _unsubscribe(workspace: Workspace, request: web.Request, *, confirm: bool) -
             page_context(config, config.series.default_language, "invalid", "", request.path),
         )
         return web.Response(status=400, text=html, content_type="text/html", headers=HEADERS)
+    choice = await _choice(request)
+    if request.method == "POST" and choice is None:
+        raise web.HTTPBadRequest(text="unknown choice", headers=HEADERS)
     with workspace.state() as state:
         known = Ledger(state).language_of(address.key)
         language = known if known in config.series.languages else config.series.default_language
-        now = workspace.now()
-        if not confirm and suppress(state, address, "unsubscribed", "one-click unsubscribe", now):
-            log.info("unsubscribed %s", address.email)
-    step = "confirm" if confirm else "done"
+        if choice is not None and choose(state, address, choice, workspace.now()):
+            log.info("unsubscribe page: %s chose %s", address.email, choice)
+        current = _current(suppression_of(state, address.key))
+    step = "choose" if choice is None else "done"
     html = templates.render_page(
-        language, "unsubscribe", page_context(config, language, step, address.email, request.path)
+        language,
+        "unsubscribe",
+        page_context(config, language, step, address.email, request.path, current=current),
     )
     return web.Response(text=html, content_type="text/html", headers=HEADERS)
 

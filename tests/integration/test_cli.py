@@ -164,3 +164,44 @@ def test_ics_writes_the_file_and_the_series(run_cli: Cli, project_dir: Path) -> 
         "--config", config, "--now", "2021-04-01T00:00:00Z", "ics", "--series"
     )
     assert code == 0 and "RRULE:FREQ=MONTHLY;BYDAY=+3TU" in stdout
+
+
+IMPORTED = """
+import contextlib, io, sys
+from mailer.cli.base import run
+import mailer.cli
+with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    code = run(sys.argv[1:])
+print(code, " ".join(sorted({name.split(".")[0] for name in sys.modules})))
+"""
+SERVING = {"aiohttp", "apscheduler", "aiosmtplib", "dkim", "dns"}  # sending, serving, signing
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["--help"], ["send", "--help"], ["dates"], ["status"], ["recipients"], ["plan"]],
+    ids=" ".join,
+)
+def test_a_command_imports_only_what_it_runs(command: list[str], config_path: Path) -> None:
+    """What makes `mailer --help` start in a tenth of a second, and the commands that do not
+    send or serve in well under a third: they never import the daemon's, SMTP's or DKIM's
+    libraries (bench/startup.py measures the times)."""
+    import subprocess
+    import sys
+
+    arguments = ["--config", str(config_path), "--now", "2021-04-06T09:00:00+02:00", *command]
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORTED, *arguments],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"MAILER_UNSUBSCRIBE_KEY": "an-import-test-signing-key", "PATH": ""},
+    )
+    code, modules = result.stdout.split(" ", 1)
+    assert code == "0", result
+    imported = set(modules.split())
+    assert "mailer" in imported
+    assert not imported & SERVING, imported & SERVING
+    if command[-1] == "--help" and len(command) == 1:
+        heavy = {"jinja2", "icalendar", "babel", "sqlite3", "asyncio", "email_validator"}
+        assert not imported & heavy, imported & heavy

@@ -80,7 +80,7 @@ def invited_in_spanish(project_dir: Path) -> str:
 
 def suppressed(project_dir: Path) -> frozenset[str]:
     with workspace(project_dir).state() as state:
-        return suppressed_keys(state)
+        return suppressed_keys(state).keys
 
 
 def test_a_get_only_asks_and_a_one_click_post_unsubscribes(project_dir: Path) -> None:

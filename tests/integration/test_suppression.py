@@ -46,7 +46,7 @@ def test_unsuppress_restores_the_address(tmp_path: Path) -> None:
         suppress(state, address, "bounced", "550 5.1.1 user unknown", NOW)
         assert unsuppress(state, address.key)
         assert not unsuppress(state, address.key)
-        assert suppressed_keys(state) == frozenset()
+        assert suppressed_keys(state).keys == frozenset()
 
 
 def test_suppress_unsuppress_and_list_from_the_cli(run_cli: Cli, project_dir: Path) -> None:

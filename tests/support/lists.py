@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from pathlib import Path
 
 from mailer.audience.segments import Resolution
@@ -26,7 +26,7 @@ def resolve_all(
     project: Project,
     *segments: str,
     date: dt.date | None = None,
-    suppressed: frozenset[str] = frozenset(),
+    suppressed: Container[str] = frozenset(),
 ) -> tuple[list[Recipient], ListReader, Resolution]:
     reader = ListReader(project)
     resolution = Resolution()

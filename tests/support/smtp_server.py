@@ -23,7 +23,7 @@ from typing import Any, Literal
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 Stage = Literal["MAIL", "RCPT", "DATA", "STARTTLS"]
-Action = Literal["reply", "drop_before_dot", "drop_after_dot", "slow", "drip"]
+Action = Literal["reply", "drop_before_dot", "drop_after_dot", "slow", "drip", "open_data"]
 _DROP = "\x00drop"
 _DRIP = "\x00drip"
 
@@ -65,6 +65,7 @@ class Recorder:
     received: list[Received] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     commands: Counter[str] = field(default_factory=Counter)
+    reads: list[bytes] = field(default_factory=list)  # what each read from a client got
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def fault(self, stage: Stage, recipient: str) -> Fault | None:
@@ -130,12 +131,16 @@ class Recorder:
 
 
 class FaultySMTP(SMTP):
-    """aiosmtpd's server, able to drop the connection or drip its replies."""
+    """aiosmtpd's server, able to drop the connection or drip its replies, and to offer
+    PIPELINING (RFC 2920), which it handles anyway (it reads one command line at a time)."""
 
     drip_delay = 0.0
+    pipelining = True
 
     async def push(self, status: Any) -> None:
         text = status if isinstance(status, str) else status.decode()
+        if text == "250 HELP" and self.pipelining:  # the last line of the EHLO reply
+            await super().push("250-PIPELINING")
         if text.endswith(_DROP):
             assert self.transport is not None
             self.transport.close()  # the message was received; the reply never goes
@@ -148,9 +153,22 @@ class FaultySMTP(SMTP):
             return
         await super().push(status)
 
+    def data_received(self, data: bytes) -> None:
+        recorder: Recorder = self.event_handler
+        with recorder.lock:
+            recorder.reads.append(bytes(data[:200]))
+        super().data_received(data)
+
     async def smtp_DATA(self, arg: str) -> None:
         recorder: Recorder = self.event_handler
         assert self.envelope is not None
+        opens = any(f.action == "open_data" and f.stage == "DATA" for f in recorder.faults)
+        if not self.envelope.rcpt_tos and opens:  # as some servers do with PIPELINING
+            await super().push("354 End data with <CR><LF>.<CR><LF>")
+            while await self._reader.readuntil(b"\r\n") != b".\r\n":
+                pass
+            await super().push("554 5.5.1 Error: no valid recipients")
+            return
         fault = next(
             (
                 f
@@ -187,12 +205,15 @@ class SmtpServer:
         smtputf8: bool = True,
         port: int = 0,
         implicit_tls: ssl.SSLContext | None = None,
+        pipelining: bool = True,
     ) -> None:
-        """`tls` offers STARTTLS; `implicit_tls` speaks TLS from the first byte (port 465)."""
+        """`tls` offers STARTTLS; `implicit_tls` speaks TLS from the first byte (port 465);
+        `pipelining` offers PIPELINING, as every real relay does."""
         self.recorder = Recorder()
         self.tls = tls
         self.implicit_tls = implicit_tls
         self.smtputf8 = smtputf8
+        self.pipelining = pipelining
         self.port = port
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -201,16 +222,21 @@ class SmtpServer:
     def __enter__(self) -> SmtpServer:
         self._thread.start()
 
+        def serve() -> FaultySMTP:
+            server = FaultySMTP(
+                self.recorder,
+                hostname="localhost",
+                tls_context=self.tls,
+                enable_SMTPUTF8=self.smtputf8,
+                decode_data=False,
+                timeout=30,
+            )
+            server.pipelining = self.pipelining
+            return server
+
         async def start() -> asyncio.AbstractServer:
             return await self._loop.create_server(
-                lambda: FaultySMTP(
-                    self.recorder,
-                    hostname="localhost",
-                    tls_context=self.tls,
-                    enable_SMTPUTF8=self.smtputf8,
-                    decode_data=False,
-                    timeout=30,
-                ),
+                serve,
                 "127.0.0.1",
                 self.port,
                 ssl=self.implicit_tls,

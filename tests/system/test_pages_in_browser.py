@@ -77,7 +77,7 @@ def invited_in_spanish(project_dir: Path) -> str:
 
 def suppressed(project_dir: Path) -> frozenset[str]:
     with workspace(project_dir).state() as state:
-        return suppressed_keys(state)
+        return suppressed_keys(state).keys
 
 
 @pytest.mark.browser

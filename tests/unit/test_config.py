@@ -338,3 +338,18 @@ def test_a_signature_that_dmarc_will_not_count_is_a_warning(
     if warned:
         (warning,) = warnings
         assert "does not align with the From address's domain (icom-france.example.org)" in warning
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [(None, None), ('"auto"', None), ("3", 3), ('"many"', "error")]
+)
+def test_sending_processes_default_to_one_per_core(
+    config_path: Path, value: str | None, expected: int | str | None
+) -> None:
+    if value is not None:
+        text = config_path.read_text(encoding="utf-8")
+        config_path.write_text(text + f"\n[sending]\nprocesses = {value}\n", encoding="utf-8")
+    if expected == "error":
+        assert any("at 'sending.processes'" in problem for problem in problems_of(config_path))
+        return
+    assert load_project(config_path).config.delivery.sending.processes == expected

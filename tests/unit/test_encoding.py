@@ -13,7 +13,10 @@ from mailer.audience.addresses import clean_text
 from mailer.messages.encoding import EncodedBody, quoted_printable, subject_header, to_header
 from mailer.messages.slots import SlotPool, split_slots
 
-TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=120)
+TEXT = st.one_of(
+    st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=120),
+    st.text(".\n a=é", max_size=200),  # lines that start with a dot, long lines, "="
+)
 VALUE = st.text(
     st.characters(codec="utf-8", exclude_categories=["Cs", "Cc", "Zl", "Zp"]), max_size=40
 )
@@ -32,8 +35,10 @@ def test_a_body_encoded_once_per_shape_equals_encoding_it_whole(
     text = "".join(piece + (slots[i] if i < len(slots) else "") for i, piece in enumerate(pieces))
     mapping = {f"k{i}": values[i % len(values)] for i in range(len(slots))}
     whole = split_slots(text, pool, escape=escape, where="test").fill(mapping)
-    encoded = EncodedBody(text, pool, escape=escape, where="test").encode(mapping)
+    encoded, dots = EncodedBody(text, pool, escape=escape, where="test").encode(mapping)
     assert encoded == quoted_printable(whole)
+    # what SMTP needs to know: whether a line starts with a dot (it then doubles it)
+    assert dots == any(line.startswith(b".") for line in encoded.split(b"\r\n"))
 
 
 NAMES = st.text(
