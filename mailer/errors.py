@@ -15,13 +15,15 @@ exit codes. No other module defines an exception (tests/unit/test_architecture.p
     ├── TooLate                       exit 1   the deadline of a send passed
     ├── StateError                    exit 1   the state file cannot be used
     │   └── LockHeld                  exit 3   another sender or daemon holds its lock
-    └── TransportError                exit 1   delivering one message failed
-        ├── TemporaryFailure                   this message: try again later (4xx)
-        ├── PermanentFailure                   this message: refused for good (5xx)
-        ├── UnknownFate                        this message may or may not have been accepted
-        ├── RelayFailure              exit 75  the relay or the connection, not the message
-        │   └── ConnectionFailure              the relay cannot be reached
-        └── SetupFailure              exit 2   no message can go (TLS, login, refused sender)
+    ├── TransportError                exit 1   delivering one message failed
+    │   ├── TemporaryFailure                   this message: try again later (4xx)
+    │   ├── PermanentFailure                   this message: refused for good (5xx)
+    │   ├── UnknownFate                        this message may or may not have been accepted
+    │   ├── RelayFailure              exit 75  the relay or the connection, not the message
+    │   │   └── ConnectionFailure              the relay cannot be reached
+    │   └── SetupFailure              exit 2   no message can go (TLS, login, refused sender)
+    └── MailboxError                  exit 75  the IMAP mailbox cannot be read (try again)
+        └── MailboxRefused            exit 2   TLS or login refused: the settings are wrong
 
 Exit codes of every command: 0 success; 1 failure; 2 bad input or configuration; 3 conflict (a
 lock is held); 70 internal error, a bug (EX_SOFTWARE); 75 try again later (EX_TEMPFAIL: emails
@@ -192,3 +194,15 @@ class SetupFailure(TransportError):
 def errors_only(problems: Iterable[Problem]) -> list[Problem]:
     """The problems that block (not the warnings)."""
     return [problem for problem in problems if problem.is_error]
+
+
+class MailboxError(MailerError):
+    """The IMAP mailbox cannot be reached or read now; nothing was marked done."""
+
+    exit_code = EXIT_TEMPFAIL
+
+
+class MailboxRefused(MailboxError):
+    """The mailbox refused our TLS or login: the settings (or the password) are wrong."""
+
+    exit_code = EXIT_INVALID_INPUT

@@ -171,6 +171,9 @@ class MailingList:
     name: str
     file: str
     delimiter: str | None = None
+    encoding: str | None = None  # None: UTF-8, checked (a legacy file names its own)
+    # the file's columns that hold email, name, language...: ("name", ("First", "Last"))
+    columns: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)

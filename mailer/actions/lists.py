@@ -7,8 +7,10 @@ import datetime as dt
 import difflib
 from collections.abc import Callable, Container
 from dataclasses import dataclass
+from pathlib import Path
 
 from mailer.audience.addresses import Address, parse_address
+from mailer.audience.imports import read_addresses
 from mailer.audience.segments import Resolution
 from mailer.audience.unsubscribe import read_token
 from mailer.errors import InvalidAddress, InvalidInput, InvalidToken, Problem
@@ -16,7 +18,7 @@ from mailer.model import Recipient, SuppressionKind
 from mailer.project.lists import ListReader, SegmentSummary, audience, segments_named, summarize
 from mailer.project.load import Project
 from mailer.store.state import State
-from mailer.store.suppression import suppress, unsuppress
+from mailer.store.suppression import suppress, suppress_many, unsuppress
 
 
 def segments_summary(
@@ -105,3 +107,33 @@ def unsuppress_by_hand(project: Project, state: State, address: str) -> tuple[Ad
     """Mail an address again; True if it was suppressed."""
     parsed = typed_address(project, address)
     return parsed, unsuppress(state, parsed.key)
+
+
+def suppress_file(
+    project: Project,
+    state: State,
+    path: Path,
+    kind: SuppressionKind,
+    reason: str,
+    *,
+    now: dt.datetime,
+) -> tuple[int, int]:
+    """Suppress every address of a file: (newly suppressed, already were). A file with any
+    unreadable line suppresses nobody (InvalidInput lists every line to fix)."""
+    source = str(path)
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise InvalidInput(
+            f"{source} is not UTF-8 (byte {error.start:,}); convert it, e.g. "
+            f"iconv -f WINDOWS-1252 -t UTF-8 {path.name} > fixed.csv"
+        ) from None
+    except OSError as error:
+        raise InvalidInput(f"cannot read {source}: {error.strerror}") from None
+    imported = read_addresses(
+        text, source, case_sensitive_local=project.config.mailing.case_sensitive_local
+    )
+    if imported.problems:
+        raise InvalidInput(f"{source} has lines to fix; nothing was suppressed", imported.problems)
+    added = suppress_many(state, [address for _, address in imported.addresses], kind, reason, now)
+    return added, len(imported.addresses) - added

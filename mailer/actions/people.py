@@ -56,10 +56,9 @@ def person(project: Project, state: State, address: Address, now: dt.datetime) -
     """Everything about the person at `address`."""
     config = project.config
     rows = _rows(project, address.key)
-    following = next(
-        iter(occurrences(config.series, project.sessions, start=now, end=now + dt.timedelta(400))),
-        None,
-    )
+    today = now.astimezone(config.series.timezone).date()
+    coming = occurrences(config.series, project.sessions, start=today, limit=1)
+    following = coming[0] if coming else None
     session = following.scheduled if following is not None else None
     segments = []
     if rows:

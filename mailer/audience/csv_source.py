@@ -15,7 +15,7 @@ import collections
 import csv
 import itertools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from mailer.errors import Problem
@@ -157,8 +157,16 @@ class _Lines:
         self._again.extendleft(reversed(lines))
 
 
-def read_table(lines: Iterable[str], source: str, delimiter: str | None = None) -> Table:
-    """Parse CSV text lines (read with newline=''). Raises ValueError for an unusable header."""
+ColumnMap = Sequence[tuple[str, Sequence[str]]]  # ("name", ("First Name", "Last Name"))
+
+
+def read_table(
+    lines: Iterable[str], source: str, delimiter: str | None = None, columns: ColumnMap = ()
+) -> Table:
+    """Parse CSV text lines (read with newline=''). Raises ValueError for an unusable header.
+
+    `columns` says which of the file's columns hold what mailer reads (an export from another
+    tool): several source columns are joined with spaces (first and last names)."""
     stream = iter(lines)
     line_offset = 0
     head = list(itertools.islice(stream, 1))
@@ -182,11 +190,38 @@ def read_table(lines: Iterable[str], source: str, delimiter: str | None = None) 
         if name and name in seen:
             raise ValueError(f"the column '{name}' appears twice in the header")
         seen.add(name)
-    if "email" not in headers:
-        found = ", ".join(repr(name.strip()) for name in raw_headers)
+    found = ", ".join(repr(name.strip()) for name in raw_headers)
+    mapping = [(target, [header_name(s) for s in sources]) for target, sources in columns]
+    for (target, sources), (_, names) in zip(columns, mapping, strict=True):
+        for original, name in zip(sources, names, strict=True):
+            if name not in seen:
+                raise ValueError(
+                    f"the column {original!r} (columns.{target} in config.toml) is not in the "
+                    f"header (found {found}; delimiter {chosen!r})"
+                )
+    if "email" not in headers and "email" not in dict(mapping):
         raise ValueError(f"the header has no 'email' column (found {found}; delimiter {chosen!r})")
     feed = _Lines(stream, line_offset + 2)
-    return Table(headers, chosen, _records(feed, headers, source, chosen))
+    records = _records(feed, headers, source, chosen)
+    return Table(headers, chosen, _mapped(records, mapping) if mapping else records)
+
+
+def _mapped(
+    records: Iterator[Record | Problem], mapping: list[tuple[str, list[str]]]
+) -> Iterator[Record | Problem]:
+    """The records with the mapped columns under mailer's names."""
+    for item in records:
+        if isinstance(item, Record):
+            values = item.values
+            joined = {
+                target: " ".join(v for name in names if (v := values.get(name, "")))
+                for target, names in mapping
+            }
+            for _, names in mapping:
+                for name in names:
+                    values.pop(name, None)
+            values.update(joined)
+        yield item
 
 
 MAX_FIELD = 1000  # characters: far beyond a real name, organisation or note

@@ -1,13 +1,22 @@
 """The `mailer` command line (click): the only package that imports click, prints, or exits."""
 
-from mailer.cli import daemon_commands, list_commands, project_commands, send_commands
+from mailer.cli import (
+    daemon_commands,
+    list_commands,
+    mailbox_commands,
+    people_commands,
+    project_commands,
+    send_commands,
+)
 from mailer.cli.base import cli, main, run
 
 __all__ = [
     "cli",
     "daemon_commands",
     "list_commands",
+    "mailbox_commands",
     "main",
+    "people_commands",
     "project_commands",
     "run",
     "send_commands",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -17,6 +18,8 @@ from mailer.cli.base import (
     plural,
     show_problems,
 )
+from mailer.errors import InvalidInput
+from mailer.model import SuppressionKind
 
 if TYPE_CHECKING:
     from mailer.project.workspace import Workspace
@@ -72,21 +75,60 @@ def recipients(
 
 @cli.command()
 @click.argument("address", required=False)
-@click.option("--reason", default="removed by hand", show_default=True)
+@click.option("--reason", help="Why (default: removed by hand; imported from FILE).")
 @click.option("--token", help="Suppress the address an unsubscribe token names instead.")
+@click.option(
+    "--from-file",
+    "from_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Suppress every address of FILE (one per line, or a CSV export with an email "
+    "column): old unsubscribes and bounces from another tool.",
+)
+@click.option(
+    "--kind",
+    type=click.Choice(["manual", "unsubscribed", "bounced"]),
+    default="manual",
+    show_default=True,
+    help="With --from-file: what the addresses are.",
+)
 @pass_workspace
-def suppress(workspace: Workspace, address: str | None, reason: str, token: str | None) -> None:
-    """Never mail ADDRESS again (or the address of an unsubscribe --token)."""
+def suppress(
+    workspace: Workspace,
+    address: str | None,
+    reason: str | None,
+    token: str | None,
+    from_file: Path | None,
+    kind: SuppressionKind,
+) -> None:
+    """Never mail ADDRESS again (or the address of an unsubscribe --token, or every address
+    of a --from-file)."""
     from mailer.actions import lists as actions
 
     project = workspace.project()
+    if from_file is not None:
+        if address is not None or token is not None:
+            raise InvalidInput("give an ADDRESS, --token or --from-file, one of them")
+        with workspace.state() as state:
+            added, known = actions.suppress_file(
+                project,
+                state,
+                from_file,
+                kind,
+                reason or f"imported from {from_file.name}",
+                now=workspace.now(),
+            )
+        click.echo(
+            f"{from_file}: {plural(added + known, 'address', 'addresses')}: "
+            f"{added:,} now suppressed, {known:,} already were."
+        )
+        return
     with workspace.state() as state:
         parsed, new = actions.suppress_by_hand(
             project,
             state,
             address,
             token,
-            reason,
+            reason or "removed by hand",
             now=workspace.now(),
             signing_key=workspace.signing_key,
         )

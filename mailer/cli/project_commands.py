@@ -248,3 +248,19 @@ def preview(
             click.echo(f"{code}: {written.eml}  {written.html}  {written.ics}")
         if open_browser:
             click.launch(str(written.html))
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@pass_workspace
+def init(workspace: Workspace, folder: Path) -> None:
+    """Write a working project for a new series in FOLDER: config.toml, one session file,
+    the templates, an example list. It passes `mailer check`; edit it from there."""
+    from mailer.actions.init import init_project
+
+    written = init_project(folder, workspace.now().date())
+    for path in written:
+        click.echo(f"wrote {path}")
+    click.echo(
+        f"Next: cd {folder}; export MAILER_UNSUBSCRIBE_KEY=$(openssl rand -hex 32); mailer check"
+    )

@@ -119,12 +119,27 @@ def suppression_record(entry: Suppression) -> dict[str, Any]:
         "kind": entry.kind,
         "reason": entry.reason,
         "since": entry.created_at.isoformat(),
+        "emails": "reminders" if entry.scope == "reminders" else "all",
     }
 
 
+def _shown(entry: Suppression) -> str:
+    """The address of a suppression, or what stands for an erased person."""
+    return entry.address or f"(erased {entry.key.removeprefix('erased:')[:12]})"
+
+
 def suppressions_table(entries: Iterable[Suppression]) -> str:
-    rows = [[e.address, e.kind, f"{e.created_at:%Y-%m-%d %H:%M}Z", e.reason] for e in entries]
-    return table(["address", "kind", "since", "reason"], rows)
+    rows = [
+        [
+            _shown(e),
+            e.kind,
+            "reminders" if e.scope == "reminders" else "all",
+            f"{e.created_at:%Y-%m-%d %H:%M}Z",
+            e.reason,
+        ]
+        for e in entries
+    ]
+    return table(["address", "kind", "stops", "since", "reason"], rows)
 
 
 def plan_text(plan: SendPlan, transport: str, now: dt.datetime) -> str:
@@ -244,8 +259,15 @@ def status_table(statuses: Sequence[SendStatus]) -> str:
     return text
 
 
-def status_record(status: SendStatus) -> dict[str, Any]:
+def answers_line(session: dt.date, counts: Mapping[str, int]) -> str:
+    """`Calendar replies for 2021-04-20: 12 accepted, 3 tentative, 2 declined.`"""
+    said = ", ".join(f"{counts.get(a, 0)} {a}" for a in ("accepted", "tentative", "declined"))
+    return f"Calendar replies for {session}: {said} (mailer answers {session})."
+
+
+def status_record(status: SendStatus, answers: Mapping[str, int] | None = None) -> dict[str, Any]:
     return {
+        "answers": dict(answers or {}),
         "session": status.session.isoformat(),
         "email": status.message,
         "kind": status.kind,

@@ -222,13 +222,18 @@ class _Progress:
 @JSON
 @pass_workspace
 def status(workspace: Workspace, day: dt.date | None, as_json: bool) -> None:
-    """What the ledger says, per session and email: sent, pending, retrying, failed..."""
+    """What the ledger says, per session and email: sent, pending, retrying, failed...; and
+    the calendar replies to meeting invitations (`mailer answers` lists who)."""
     from mailer.actions import send as actions
-    from mailer.cli.reports import status_record, status_table
+    from mailer.cli.reports import answers_line, status_record, status_table
+    from mailer.store.inbox import answer_counts
 
     with workspace.state() as state:
         statuses = actions.sends_status(workspace.project(), state, day)
+        replies = answer_counts(state, workspace.project().config.series.id)
     if as_json:
-        echo_json([status_record(s) for s in statuses])
-    else:
-        click.echo(status_table(statuses) if statuses else "Nothing sent yet.")
+        echo_json([status_record(s, replies.get(s.session)) for s in statuses])
+        return
+    click.echo(status_table(statuses) if statuses else "Nothing sent yet.")
+    for session in sorted({s.session for s in statuses} & set(replies)):
+        click.echo(answers_line(session, replies[session]))

@@ -102,6 +102,9 @@ def _read_smtp(table: TableReader) -> SmtpSettings:
     )
 
 
+VERP_LOCAL_MAX = 64 - 43  # RFC 5321: a local part is at most 64 octets; the tag takes 43
+
+
 def _read_sending(table: TableReader) -> SendingSettings:
     max_attempts = table.integer("max_attempts", default=5, minimum=1) or 5
     retry_after = _duration(table, "retry_after", dt.timedelta(minutes=1))
@@ -117,7 +120,17 @@ def _read_sending(table: TableReader) -> SendingSettings:
     if envelope_from is not None and (problem := address_problem(envelope_from)):
         table.error("envelope_from", problem)
         envelope_from = None
+    verp = table.boolean("verp", default=False)
+    if verp and envelope_from is not None:
+        local = envelope_from.rpartition("@")[0]
+        if len(local) > VERP_LOCAL_MAX or "+" in local:
+            table.error(
+                "envelope_from",
+                f"with verp = true the local part '{local}' must be at most {VERP_LOCAL_MAX} "
+                "characters and hold no '+' (each email adds +<a 42-character tag>)",
+                'E.g. envelope_from = "bounces@example.org".',
+            )
     table.finish()
     return SendingSettings(
-        max_attempts, retry_after, retry_limit, wait, batch, processes, envelope_from
+        max_attempts, retry_after, retry_limit, wait, batch, processes, envelope_from, verp
     )

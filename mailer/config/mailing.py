@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Sequence
 
@@ -31,10 +32,18 @@ def read_mailing(root: TableReader, languages: Sequence[str] | None) -> Mailing:
             )
         file = table.string("file", required=True)
         delimiter = table.choice("delimiter", ("auto", ",", ";", "tab"), default="auto")
+        encoding = _read_encoding(table)
+        columns = _read_columns(table)
         table.finish()
         if file is not None:
             lists.append(
-                MailingList(name, file, None if delimiter == "auto" else DELIMITERS[delimiter])
+                MailingList(
+                    name,
+                    file,
+                    None if delimiter == "auto" else DELIMITERS[delimiter],
+                    encoding=encoding,
+                    columns=columns,
+                )
             )
     list_names = [mailing_list.name for mailing_list in lists]
     segments = []
@@ -107,3 +116,60 @@ def read_unsubscribe(root: TableReader) -> Unsubscribe:
     key_env = table.string("key_env", default=DEFAULT_KEY_ENV) or DEFAULT_KEY_ENV
     table.finish()
     return Unsubscribe(url, mailto, key_env)
+
+
+MAPPED_COLUMNS = ("email", "name", "language", "tags", "timezone")
+
+
+def _read_encoding(table: TableReader) -> str | None:
+    """`encoding`: the file's character set, for legacy files (default: UTF-8, checked)."""
+    encoding = table.string("encoding")
+    if encoding is None:
+        return None
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        table.error(
+            "encoding",
+            f"'{encoding}' is not a character set Python knows",
+            'Use e.g. "windows-1252" (Excel\'s CSV on Windows), "latin-1" or "mac-roman".',
+        )
+        return None
+
+
+def _read_columns(table: TableReader) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """`columns = { email = "Email Address", name = ["First Name", "Last Name"] }`: which of
+    the file's columns hold what mailer reads (several are joined with spaces)."""
+    table.ignore("columns")
+    raw = table.data.get("columns")
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict):
+        table.error("columns", 'write it as a table, e.g. columns = { email = "Email Address" }')
+        return ()
+    found = []
+    for target, value in raw.items():
+        path = (*table.path, "columns", target)
+        if target not in MAPPED_COLUMNS:
+            table.log.error(
+                path,
+                f"'{target}' is not a column mailer reads",
+                f"Map any of: {', '.join(MAPPED_COLUMNS)}; other columns are read as they are.",
+            )
+            continue
+        sources = [value] if isinstance(value, str) else value
+        if (
+            not isinstance(sources, list)
+            or not sources
+            or not all(isinstance(s, str) and s.strip() for s in sources)
+            or (target != "name" and len(sources) != 1)
+        ):
+            table.log.error(
+                path,
+                "give the name of a column of the file"
+                + (" (or a list of them, joined with spaces)" if target == "name" else ""),
+                None,
+            )
+            continue
+        found.append((target, tuple(sources)))
+    return tuple(found)

@@ -55,6 +55,7 @@ class SendingSettings:
     batch: int = 200  # claimed at once; also the most duplicates a crash can cause
     processes: int | None = None  # None ("auto"): one per core (mailer.sending.workers)
     envelope_from: str | None = None  # the bounce address (MAIL FROM); default: organiser
+    verp: bool = False  # MAIL FROM local+<signed tag>@domain: a bounce names its email
 
 
 @dataclass(frozen=True)
@@ -199,6 +200,25 @@ class DkimSettings:
 # -- the whole file ----------------------------------------------------------------------------
 
 DEFAULT_DATABASE = "state/mailer.db"
+DEFAULT_MAILBOX_PASSWORD_ENV = "MAILER_MAILBOX_PASSWORD"  # noqa: S105 (a variable's name)
+
+
+@dataclass(frozen=True)
+class MailboxSettings:
+    """`[mailbox]`: the IMAP mailbox that bounces, emailed unsubscribes and replies reach."""
+
+    host: str
+    user: str
+    port: int = 993
+    security: Literal["tls", "starttls"] = "tls"
+    password_env: str = DEFAULT_MAILBOX_PASSWORD_ENV
+    folder: str = "INBOX"  # where mail arrives
+    processed: str = "Processed"  # where what mailer acted on goes
+    for_a_person: str = "For a person"  # everything else: never deleted
+    ca_file: str | None = None
+    check_every: dt.timedelta = dt.timedelta(minutes=15)
+    soft_bounces: int = 3  # this many soft bounces within soft_window suppress an address
+    soft_window: dt.timedelta = dt.timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -222,6 +242,7 @@ class Config:
     http: HttpSettings = field(default_factory=HttpSettings)
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
     dkim: DkimSettings | None = None
+    mailbox: MailboxSettings | None = None
 
     @property
     def calendar_organizer(self) -> str:

@@ -12,6 +12,7 @@ from mailer.config.calendar import read_calendar
 from mailer.config.daemon import read_cadence, read_daemon, read_http
 from mailer.config.delivery import read_delivery
 from mailer.config.dkim import read_dkim
+from mailer.config.mailbox import read_mailbox
 from mailer.config.mailing import read_mailing, read_unsubscribe
 from mailer.config.series import read_labels, read_organiser, read_series, read_zoom
 from mailer.config.settings import DEFAULT_DATABASE, Config
@@ -53,6 +54,7 @@ def read_config(text: str, source: str) -> ConfigParse:
     http = read_http(root)
     calendar = read_calendar(root)
     dkim = read_dkim(root, organiser)
+    mailbox = read_mailbox(root)
     templates = "templates"
     if (email_table := root.table("email")) is not None:
         templates = email_table.string("templates", default="templates") or "templates"
@@ -85,6 +87,7 @@ def read_config(text: str, source: str) -> ConfigParse:
             http=http,
             calendar=calendar,
             dkim=dkim,
+            mailbox=mailbox,
         )
     return ConfigParse(config, series, zoom, log.problems)
 

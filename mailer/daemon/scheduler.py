@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import logging
 import signal
 from collections.abc import Callable
@@ -38,6 +39,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from mailer.actions.project import check
 from mailer.daemon.logs import configure_logging
+from mailer.daemon.mailbox_round import read_mailbox_once
 from mailer.errors import EXIT_FAILURE, EXIT_TEMPFAIL, InvalidInput, MailerError
 from mailer.project.watch import fingerprint
 from mailer.project.workspace import Workspace
@@ -59,7 +61,7 @@ def check_workspace(workspace: Workspace) -> None:
         workspace.project(),
         workspace.templates(),
         now=workspace.now(),
-        secret_problems=workspace.secret_problems(),
+        secret_problems=workspace.secret_problems(mailbox=True),
     )
 
 
@@ -119,9 +121,12 @@ class Reloader:
         except InvalidInput as error:
             self.refused = f"{error} ({len(error.problems)} problems)"
             log.error("the new configuration is refused, the old one keeps running: %s", error)
-            for problem in error.problems:
-                if problem.is_error:
-                    log.error("  %s", problem)
+            errors = [str(problem) for problem in error.problems if problem.is_error]
+            for line in errors:
+                log.error("  %s", line)
+            detail = "\n".join(f"    {line}" for line in errors) or f"    {error}"
+            digest = hashlib.sha256(detail.encode()).hexdigest()[:16]
+            self.core.notify(f"refused:{digest}", "refused", None, detail)
             return False
         self.workspace = candidate
         self._files = fingerprint(candidate.config_path, candidate.project())
@@ -149,6 +154,8 @@ class Daemon:
         self._reload = False
         self._engine: Engine | None = None
         self._ticks = 0
+        self._mailbox_due = True  # read at start, then every [mailbox] check_every
+        self.mailbox_error: str | None = None
 
     @property
     def workspace(self) -> Workspace:
@@ -177,6 +184,9 @@ class Daemon:
         if not self.scheduler.running:
             report["status"] = "failing"
         problems = []
+        if self.mailbox_error is not None:
+            report["mailbox"] = self.mailbox_error
+            problems.append("mailbox")
         if self.reloader.refused is not None:  # still running, on the configuration before it
             report["config"] = f"the last edit was refused: {self.reloader.refused}"
             problems.append("config")
@@ -209,6 +219,22 @@ class Daemon:
         """What every scheduler job does (a coroutine: it runs in our loop, not a thread)."""
         self._wakeup.set()
 
+    async def wake_for_mailbox(self) -> None:
+        self._mailbox_due = True
+        self._wakeup.set()
+
+    async def _read_mailbox(self) -> None:
+        """The mailbox round, in a worker thread; its notices go at once."""
+        if not self._mailbox_due or self.core.config.mailbox is None:
+            return
+        self._mailbox_due = False
+        try:
+            await asyncio.to_thread(read_mailbox_once, self.workspace, self.core, self.stopping)
+            self.mailbox_error = None
+        except MailerError as error:
+            self.mailbox_error = str(error)
+        await self.core.send_notices(self.workspace.now())
+
     def _engine_started(self, engine: Engine) -> None:
         self._engine = engine
         if self._stopping:
@@ -239,6 +265,12 @@ class Daemon:
                 IntervalTrigger(seconds=config.daemon.check_every.total_seconds()),
                 id="tick",
             )
+            if (mailbox := config.mailbox) is not None:
+                self.scheduler.add_job(
+                    self.wake_for_mailbox,
+                    IntervalTrigger(seconds=mailbox.check_every.total_seconds()),
+                    id="mailbox",
+                )
             log.info("started: %s, serving http://%s", self.workspace.config_path, where)
             self._wakeup.set()  # catch up at once with whatever is due
             await self._loop()
@@ -264,6 +296,7 @@ class Daemon:
             try:
                 self._reload_if_needed()
                 self.last_round = await self.core.run_due(self.workspace.now())
+                await self._read_mailbox()
             except Exception:  # a bug must not stop the series: log it, and go on
                 log.exception("a round of the daemon failed")
             self._engine = None
@@ -311,7 +344,14 @@ def run_daemon(workspace: Workspace, log_format: str, *, once: bool = False) -> 
 
 async def _once(workspace: Workspace) -> int:
     with daemon_lock(workspace.database()):
-        result = await daemon_core(workspace).run_due(workspace.now())
+        core = daemon_core(workspace)
+        result = await core.run_due(workspace.now())
+        mailbox_failed = False
+        try:
+            await asyncio.to_thread(read_mailbox_once, workspace, core, lambda: False)
+        except MailerError:
+            mailbox_failed = True
+        await core.send_notices(workspace.now())
     log.info(
         "done: %d emails sent, %d sends too late, %d blocked",
         sum(result.sent.values()),
@@ -320,4 +360,4 @@ async def _once(workspace: Workspace) -> int:
     )
     if result.failed:
         return EXIT_FAILURE
-    return EXIT_TEMPFAIL if result.postponed or result.relay_down else 0
+    return EXIT_TEMPFAIL if result.postponed or result.relay_down or mailbox_failed else 0

@@ -40,6 +40,7 @@ from typing import Any
 import css_inline
 
 from mailer.audience.addresses import clean_text
+from mailer.audience.return_path import verp_address
 from mailer.audience.unsubscribe import make_token
 from mailer.calendar.ics import ATTENDEE_SLOT, Method, attendee_line, session_calendar
 from mailer.calendar.revisions import Revision
@@ -164,6 +165,7 @@ class Composer:
         self.signing_key = signing_key
         self.field_names = field_names
         self.sender = envelope_from or config.organiser.email  # MAIL FROM: where bounces go
+        self.verp = config.delivery.sending.verp  # each email's own, signed, return path
         self.domain = Address(addr_spec=config.organiser.email).domain.encode("idna").decode()
         self.date = email.utils.format_datetime(now.astimezone(dt.UTC))
         self.filename = ics_filename(config, occurrence)
@@ -317,7 +319,10 @@ class Composer:
             parts[CALENDAR] = calendar_part(self.calendar(shape.language, recipient))
         data = prepared.skeleton.fill(parts)
         dots = prepared.skeleton.dots or text_dots or html_dots or b"\n." in headers
-        return Outgoing(identifier, self.sender, address, data, smtputf8, dot_free=not dots)
+        sender = self.sender
+        if self.verp:
+            sender = verp_address(self.signing_key, self.config.series.id, sender, identifier)
+        return Outgoing(identifier, sender, address, data, smtputf8, dot_free=not dots)
 
     def _headers(
         self,

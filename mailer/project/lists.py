@@ -10,8 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Container, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
 
-from mailer.audience.csv_source import encoding_problem, read_table
+from mailer.audience.csv_source import encoding_problem, header_name, read_table
 from mailer.audience.recipients import KNOWN_COLUMNS, LanguageMatcher, ListReport, read_recipients
 from mailer.audience.segments import Resolution, resolve
 from mailer.errors import Problem, RecipientsError
@@ -47,13 +49,14 @@ class ListReader:
         path = self.project.path(mailing_list.file)
         source = self.source(mailing_list)
         try:
-            with path.open("rb") as raw:
-                problem = encoding_problem(iter(lambda: raw.read(_CHUNK), b""), source)
-            if problem is not None:
-                raise RecipientsError(f"cannot read the list '{name}'", [problem])
-            with path.open(encoding="utf-8-sig", newline="") as text:
+            if mailing_list.encoding is None:  # UTF-8, checked before a row is read
+                with path.open("rb") as raw:
+                    problem = encoding_problem(iter(lambda: raw.read(_CHUNK), b""), source)
+                if problem is not None:
+                    raise RecipientsError(f"cannot read the list '{name}'", [problem])
+            with _open_list(path, mailing_list) as text:
                 try:
-                    table = read_table(text, source, mailing_list.delimiter)
+                    table = read_table(text, source, mailing_list.delimiter, mailing_list.columns)
                 except ValueError as error:
                     raise RecipientsError(
                         f"cannot read the list '{name}'",
@@ -90,6 +93,24 @@ class ListReader:
                 f"cannot read the list '{name}'",
                 [Problem(source, f"this list file cannot be read: {error.strerror}")],
             ) from None
+        except UnicodeDecodeError as error:  # only with an explicit `encoding`
+            raise RecipientsError(
+                f"cannot read the list '{name}'",
+                [
+                    Problem(
+                        source,
+                        f"byte {error.object[error.start : error.start + 1]!r} at offset "
+                        f"{error.start:,} is not {mailing_list.encoding}",
+                        key=f"lists.{name}.encoding",
+                        hint="Check the file's real character set (file -i FILE tells).",
+                    )
+                ],
+            ) from None
+
+
+def _open_list(path: Path, mailing_list: MailingList) -> TextIO:
+    """A list file as text: UTF-8 (a BOM is fine), or the encoding config.toml names."""
+    return path.open(encoding=mailing_list.encoding or "utf-8-sig", newline="")
 
 
 def list_columns(project: Project) -> frozenset[str]:
@@ -98,11 +119,14 @@ def list_columns(project: Project) -> frozenset[str]:
     columns: set[str] = set()
     for mailing_list in project.config.mailing.lists:
         try:
-            with project.path(mailing_list.file).open(encoding="utf-8-sig", newline="") as text:
-                table = read_table(text, mailing_list.file, mailing_list.delimiter)
+            with _open_list(project.path(mailing_list.file), mailing_list) as text:
+                table = read_table(
+                    text, mailing_list.file, mailing_list.delimiter, mailing_list.columns
+                )
         except (OSError, UnicodeDecodeError, ValueError):
             continue  # `mailer check` reports unreadable lists on their own
-        columns.update(name for name in table.headers if name)
+        mapped = {header_name(s) for _, sources in mailing_list.columns for s in sources}
+        columns.update(name for name in table.headers if name and name not in mapped)
     return frozenset(columns - set(KNOWN_COLUMNS))
 
 

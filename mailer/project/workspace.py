@@ -26,6 +26,7 @@ from mailer.transport.base import Transport
 from mailer.transport.factory import build_transport
 
 if TYPE_CHECKING:
+    from mailer.mailbox.imap import ImapMailbox
     from mailer.transport.dkim import DkimKey, DkimSigner
 
 
@@ -112,12 +113,15 @@ class Workspace:
         variable = self.project().config.unsubscribe.key_env
         return key_problem(self.environ.get(variable), variable)
 
-    def secret_problems(self) -> list[Problem]:
+    def secret_problems(self, *, mailbox: bool = False) -> list[Problem]:
         """What is wrong with the secrets sending needs (the unsubscribe signing key; the SMTP
-        password when a login is configured), located at the config key that names them."""
+        password when a login is configured; with `mailbox`, the mailbox's password when
+        [mailbox] is set), located at the config key that names them."""
         config = self.project().config
         source = str(self.config_path)
         problems = []
+        if mailbox and config.mailbox is not None and (problem := self.mailbox_problem()):
+            problems.append(Problem(source, problem, key="mailbox.password_env"))
         if problem := self.signing_key_problem():
             problems.append(Problem(source, problem, key="unsubscribe.key_env"))
         smtp = config.delivery.smtp
@@ -135,6 +139,32 @@ class Workspace:
             key = "dkim.key_file" if config.dkim.key_file else "dkim.key_env"
             problems.append(Problem(source, dkim[1], key=key))
         return problems
+
+    def mailbox_problem(self) -> str | None:
+        """Why the mailbox cannot be read (no [mailbox], no password), or None."""
+        settings = self.project().config.mailbox
+        if settings is None:
+            return (
+                f"{self.config_path} has no [mailbox]: add one (host, user; the password "
+                "from the environment) to read bounces, emailed unsubscribes and replies"
+            )
+        if not self.environ.get(settings.password_env):
+            return (
+                f"the mailbox password is not set: export {settings.password_env}=... "
+                "(never in config.toml)"
+            )
+        return None
+
+    def mailbox(self) -> ImapMailbox:
+        """The project's IMAP mailbox, not yet connected (use it as a context manager)."""
+        from mailer.mailbox.imap import ImapMailbox  # noqa: PLC0415 - imapclient when used
+
+        if problem := self.mailbox_problem():
+            raise InvalidInput(problem)
+        settings = self.project().config.mailbox
+        assert settings is not None
+        ca_file = str(self.project().path(settings.ca_file)) if settings.ca_file else None
+        return ImapMailbox(settings, self.environ[settings.password_env], ca_file)
 
     def require_secrets(self) -> None:
         """ConfigError (exit 2) naming every missing secret: called before a send or the

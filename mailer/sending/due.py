@@ -16,17 +16,19 @@ from dataclasses import dataclass, field
 
 from mailer.config.settings import Config
 from mailer.errors import LockHeld, MailerError, RelayFailure
-from mailer.messages.notices import missing_file_notice
+from mailer.messages.notices import organiser_notice
 from mailer.messages.templates import TemplateSet
 from mailer.model import Recipient
 from mailer.project.load import Project
 from mailer.recurrence import occurrences
-from mailer.sending.cadence import WARNING_MESSAGE, Job, cadence_jobs, change_job, session_window
+from mailer.sending.cadence import Job, cadence_jobs, change_job, session_window
 from mailer.sending.engine import TOO_LATE, Engine
 from mailer.sending.plan import SendRequest, plan_send, record_plan
 from mailer.sending.run import run_send
 from mailer.store.ledger import Ledger, Outcome, SendKey
 from mailer.store.locks import sender_lock
+from mailer.store.notices import mark_sent, unsent
+from mailer.store.people import prune
 from mailer.store.revisions import session_revision
 from mailer.store.state import State
 from mailer.store.suppression import suppression_version
@@ -117,6 +119,8 @@ class DaemonCore:
         self._reported: set[str] = set()  # blocked or missed jobs already logged
         self._settled: dict[str, tuple[object, object]] = {}  # job id -> what it was complete for
         self._retry_at: dt.datetime | None = None  # the relay again, after it was down
+        self._notices: dict[str, tuple[str, dict[str, object]]] = {}  # key -> to tell
+        self._pruned: dt.date | None = None  # the day old delivery rows were last deleted
 
     def use(
         self,
@@ -149,6 +153,7 @@ class DaemonCore:
         """Do every job that is due (see the module's docstring)."""
         result = Round()
         self._retry_at = None
+        self._keep_only(now)
         for job in self.jobs(now):
             if self.should_stop():
                 break
@@ -160,7 +165,8 @@ class DaemonCore:
                 continue
             if job.blocked is not None:
                 self._report(
-                    job.id,
+                    job,
+                    "blocked",
                     f"BLOCKED: the {job.kind} of {job.occurrence.scheduled} is "
                     f"due but {job.blocked}: nothing is sent with blanks",
                 )
@@ -181,8 +187,22 @@ class DaemonCore:
                 return result
             except MailerError as error:
                 log.error("the %s of %s failed: %s", job.kind, job.occurrence.scheduled, error)
+                self.notify(f"failed:{job.id}:{error}", "failed", job, str(error))
                 result.failed.append(job.id)
+        await self.send_notices(now)
         return result
+
+    def _keep_only(self, now: dt.datetime) -> None:
+        """Once a day, forget the delivery rows older than `[state] keep_deliveries`."""
+        keep = self.config.keep_deliveries
+        if keep is None or self._pruned == now.date():
+            return
+        self._pruned = now.date()
+        before = (now - keep).date()
+        with self.state() as state:
+            deleted = prune(state, self.config.series.id, before)
+        if deleted:
+            log.info("retention: deleted %d delivery rows of sessions before %s", deleted, before)
 
     def _late(self, job: Job, now: dt.datetime, result: Round) -> None:
         """A job whose deadline passed: whatever was not sent is skipped, and said so once."""
@@ -200,17 +220,56 @@ class DaemonCore:
         if job.id not in self._reported:
             how = f"{skipped} not sent" if planned else "not sent at all (was the daemon stopped?)"
             self._report(
-                job.id,
+                job,
+                "missed",
                 f"MISSED: the {job.kind} of {job.occurrence.scheduled} "
                 f"(due {job.due:%Y-%m-%d %H:%M}Z, too late since "
                 f"{job.deadline:%Y-%m-%d %H:%M}Z): {how}",
             )
         result.skipped.append(job.id)
 
-    def _report(self, job_id: str, message: str) -> None:
-        if job_id not in self._reported:
-            self._reported.add(job_id)
+    def _report(self, job: Job, problem: str, message: str) -> None:
+        """Log a blocked or missed job once per run, and tell the organiser once for good."""
+        if job.id not in self._reported:
+            self._reported.add(job.id)
             log.warning(message)
+            self.notify(f"{problem}:{job.id}", problem, job, message.split(": ", 1)[1])
+
+    def notify(self, key: str, problem: str, job: Job | None, detail: str, **more: object) -> None:
+        """Queue a notice to the organiser; `key` names the problem: each is sent once."""
+        fields: dict[str, object] = {"detail": detail, **more}
+        if job is not None:
+            fields.update(
+                kind=job.kind, session=job.occurrence.scheduled, number=job.occurrence.number
+            )
+        self._notices[key] = (problem, fields)
+
+    async def send_notices(self, now: dt.datetime) -> None:
+        """Email the organiser the notices not sent yet; one that cannot go waits for the
+        next round (the state file says which were sent, across restarts)."""
+        if not self._notices:
+            return
+        with self.state() as state:
+            waiting = unsent(state, list(self._notices))
+        for key in list(self._notices):
+            problem, fields = self._notices[key]
+            if key not in waiting:
+                del self._notices[key]
+                continue
+            notice = organiser_notice(self.config, key, problem, now, **fields)
+            try:
+                lane = await self.transport().open_lane()
+                try:
+                    await lane.send(notice)
+                finally:
+                    await lane.close()
+            except MailerError as error:
+                log.warning("the notice to the organiser (%s) waits: %s", key, error)
+                return
+            with self.state() as state:
+                mark_sent(state, key, notice.message_id, now)
+            log.info("NOTIFIED %s: %s", notice.recipient, key)
+            del self._notices[key]
 
     async def _send(self, job: Job, now: dt.datetime, result: Round) -> None:
         assert job.kind != "warning"
@@ -263,6 +322,7 @@ class DaemonCore:
         )
         if outcome.abort is not None:
             log.error("the %s of %s stopped: %s", job.kind, plan.key.session, outcome.abort)
+            self.notify(f"stopped:{job.id}:{outcome.abort}", "failed", job, str(outcome.abort))
             if isinstance(outcome.abort, RelayFailure):
                 result.relay_down = True
                 self._retry_at = now + RELAY_RETRY
@@ -296,8 +356,16 @@ class DaemonCore:
             )
             claimed = ledger.claim(key, 1, now, config.delivery.sending.max_attempts) or []
             for item in claimed:
-                notice = missing_file_notice(
-                    config, job.occurrence, job.deadline, now, WARNING_MESSAGE
+                notice = organiser_notice(
+                    config,
+                    f"missing-file:{job.occurrence.scheduled}",
+                    "missing_file",
+                    now,
+                    number=job.occurrence.number,
+                    session=job.occurrence.scheduled,
+                    start=job.occurrence.start,
+                    due=job.deadline,
+                    path=f"{config.series.sessions_dir}/{job.occurrence.scheduled}.toml",
                 )
                 lane = await self.transport().open_lane()
                 try:

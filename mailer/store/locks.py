@@ -28,7 +28,7 @@ class FileLock:
     def acquire(self, wait: float = 0.0) -> None:
         """Take the lock, waiting up to `wait` seconds; LockHeld says who has it."""
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as error:
             raise StateError(
@@ -88,3 +88,8 @@ def sender_lock(database: Path) -> FileLock:
 def daemon_lock(database: Path) -> FileLock:
     """The lock a daemon holds for its whole life."""
     return FileLock(database.with_name(database.name + ".daemon.lock"), "daemon")
+
+
+def mailbox_lock(database: Path) -> FileLock:
+    """The lock of whoever reads the mailbox (`mailer mailbox`, the daemon's round)."""
+    return FileLock(database.with_name(database.name + ".mailbox.lock"), "mailbox reading")

@@ -103,6 +103,43 @@ MIGRATIONS: tuple[str, ...] = (
         sent_at TEXT
     );
     """,
+    # 7: what the mailbox brought: each incoming email processed once (its outcome), the
+    # bounces counted per address, the calendar replies per session and person; and finding a
+    # delivery by its Message-ID (a bounce names it)
+    """
+    CREATE TABLE inbox (
+        key TEXT PRIMARY KEY,
+        outcome TEXT NOT NULL CHECK (outcome IN
+            ('bounce', 'unsubscribe', 'reply', 'person')),
+        detail TEXT NOT NULL,
+        processed_at TEXT NOT NULL
+    );
+    CREATE TABLE bounces (
+        id INTEGER PRIMARY KEY,
+        inbox TEXT NOT NULL REFERENCES inbox (key),
+        key TEXT NOT NULL,
+        address TEXT NOT NULL,
+        permanent INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        diagnostic TEXT NOT NULL,
+        message_id TEXT,
+        received_at TEXT NOT NULL,
+        UNIQUE (inbox, key)
+    );
+    CREATE INDEX bounces_by_key ON bounces (key, received_at);
+    CREATE TABLE answers (
+        series TEXT NOT NULL,
+        session TEXT NOT NULL,
+        key TEXT NOT NULL,
+        address TEXT NOT NULL,
+        answer TEXT NOT NULL CHECK (answer IN ('accepted', 'tentative', 'declined')),
+        sequence INTEGER NOT NULL,
+        answered_at TEXT NOT NULL,
+        PRIMARY KEY (series, session, key)
+    );
+    CREATE INDEX deliveries_by_message_id ON deliveries (message_id)
+        WHERE message_id IS NOT NULL;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

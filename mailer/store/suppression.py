@@ -69,14 +69,45 @@ def suppress(
     """Suppress an address; True if it was not already. The first reason recorded is kept,
     except that stopping everything widens a reminders-only choice."""
     with state.transaction() as connection:
-        cursor = connection.execute(
-            "INSERT INTO suppressions (key, address, kind, reason, created_at, scope) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET scope = 'all', "
-            "kind = excluded.kind, reason = excluded.reason, created_at = excluded.created_at "
-            "WHERE suppressions.scope = 'reminders' AND excluded.scope = 'all'",
-            (address.key, address.email, kind, reason, _stamp(now), scope),
+        return suppress_in(connection, address, kind, reason, now, scope=scope)
+
+
+def suppress_in(
+    connection: sqlite3.Connection,
+    address: Address,
+    kind: SuppressionKind,
+    reason: str,
+    now: dt.datetime,
+    *,
+    scope: SuppressionScope = "all",
+) -> bool:
+    """`suppress`, inside a transaction of the caller's (one that records why, too)."""
+    cursor = connection.execute(
+        "INSERT INTO suppressions (key, address, kind, reason, created_at, scope) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET scope = 'all', "
+        "kind = excluded.kind, reason = excluded.reason, created_at = excluded.created_at "
+        "WHERE suppressions.scope = 'reminders' AND excluded.scope = 'all'",
+        (address.key, address.email, kind, reason, _stamp(now), scope),
+    )
+    return cursor.rowcount == 1
+
+
+def suppress_many(
+    state: State,
+    addresses: list[Address],
+    kind: SuppressionKind,
+    reason: str,
+    now: dt.datetime,
+) -> int:
+    """Suppress many addresses in one transaction; how many were not already."""
+    with state.transaction() as connection:
+        before = connection.total_changes
+        connection.executemany(
+            "INSERT INTO suppressions (key, address, kind, reason, created_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+            [(a.key, a.email, kind, reason, _stamp(now)) for a in addresses],
         )
-        return cursor.rowcount == 1
+        return connection.total_changes - before
 
 
 def choose(state: State, address: Address, choice: Choice, now: dt.datetime) -> bool:

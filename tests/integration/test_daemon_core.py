@@ -78,11 +78,13 @@ class Simulation:
         found = []
         for message in self.outbox.sent:
             parsed = email.message_from_bytes(message.data, policy=email.policy.default)
+            if message.message_id.startswith("<notice."):  # to the organiser, not in the ledger
+                subject, when = str(parsed["Subject"]), self.sent_at[message.message_id]
+                found.append((subject, "notice", message.recipient, when))
+                continue
             key = sent_as[message.message_id]
-            kind = "notice" if key.startswith("warning") else key.split(":")[0]
-            session = ""
-            if kind != "notice":
-                session = str(parsed["Message-ID"]).split(".")[1].split("@")[0]
+            kind = key.split(":")[0]
+            session = str(parsed["Message-ID"]).split(".")[1].split("@")[0]
             found.append((session, kind, message.recipient, self.sent_at[message.message_id]))
         return found
 
@@ -142,11 +144,21 @@ def test_months_of_a_series_run_by_the_daemon(simulated: Path) -> None:
     assert set(per_recipient(emails, cancelled, "invitation").values()) == {1}
     assert set(per_recipient(emails, cancelled, "cancellation").values()) == {1}
     assert not per_recipient(emails, cancelled, "reminder")
-    # June has no file: never sent with blanks, and the organiser was warned once
+    # June has no file: never sent with blanks, and the organiser was warned once; each
+    # email missed (January's reminders, the daemon started late) or blocked, told once
     assert not [e for e in emails if e[0] == "20210615"]
-    warnings = [e for e in emails if e[1] == "notice"]
-    assert [(r, t.date().isoformat()) for _, _, r, t in warnings] == [
-        ("rencontres@icom-france.example.org", "2021-05-29"),  # invitation due 06-01, -3 days
+    notices = [(s, r, t.isoformat()) for s, k, r, t in emails if k == "notice"]
+    organiser = "rencontres@icom-france.example.org"
+    missed = "[mailer] L’envoi « rappel » du 2021-01-19 n’a pas pu partir à temps"
+    blocked = "[mailer] L’envoi « {} » du 2021-06-15 est bloqué"
+    no_file = "[mailer] La séance 8 (2021-06-15) n’a pas encore de fichier"
+    assert notices == [
+        (missed, organiser, "2021-01-25T00:00:00+00:00"),  # one each: the day and the hour
+        (missed, organiser, "2021-01-25T00:00:00+00:00"),
+        (no_file, organiser, "2021-05-29T11:00:00+00:00"),  # the invitation is due 06-01
+        (blocked.format("invitation"), organiser, "2021-06-01T11:00:00+00:00"),
+        (blocked.format("rappel"), organiser, "2021-06-14T11:00:00+00:00"),
+        (blocked.format("rappel"), organiser, "2021-06-15T10:00:00+00:00"),
     ]
 
 

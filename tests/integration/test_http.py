@@ -112,6 +112,57 @@ def test_a_get_only_asks_and_a_one_click_post_unsubscribes(project_dir: Path) ->
     assert suppressed(project_dir) == {ANA}
 
 
+def test_the_page_lets_a_person_stop_reminders_only_and_change_their_mind(
+    project_dir: Path,
+) -> None:
+    path = invited_in_spanish(project_dir)
+    seen: dict[str, str] = {}
+    blocked: dict[str, tuple[bool, bool]] = {}
+
+    def now_blocked() -> tuple[bool, bool]:
+        with workspace(project_dir).state() as state:
+            return ANA in suppressed_keys(state, "reminder"), ANA in suppressed_keys(
+                state, "invitation"
+            )
+
+    async def scenario(client: aiohttp.ClientSession, base: str) -> None:
+        async with client.get(base + path) as response:
+            seen["offer"] = await response.text()
+        for choice in ("reminders", "all", "resubscribe", "bogus"):
+            async with client.post(base + path, data={"choice": choice}) as response:
+                seen[choice] = f"{response.status} {await response.text()}"
+            blocked[choice] = now_blocked()
+
+    serve(project_dir, scenario)
+    assert 'value="reminders"' in seen["offer"] and 'value="resubscribe"' not in seen["offer"]
+    # reminders only: no more reminders, the invitations and updates still come
+    assert blocked["reminders"] == (True, False)
+    assert "pero ya no los recordatorios" in seen["reminders"]
+    assert 'value="resubscribe"' in seen["reminders"] and 'value="all"' in seen["reminders"]
+    assert blocked["all"] == (True, True) and "ya no recibe mensajes" in seen["all"]
+    assert blocked["resubscribe"] == (False, False)
+    assert "recibe las invitaciones y los recordatorios" in seen["resubscribe"]
+    assert seen["bogus"].startswith("400") and blocked["bogus"] == (False, False)
+
+
+def test_the_page_cannot_undo_a_bounce(project_dir: Path) -> None:
+    from mailer.audience.addresses import parse_address
+    from mailer.store.suppression import suppress
+
+    path = invited_in_spanish(project_dir)
+    with workspace(project_dir).state() as state:
+        suppress(state, parse_address(ANA), "bounced", "550 5.1.1", NOW)
+    seen: dict[str, str] = {}
+
+    async def scenario(client: aiohttp.ClientSession, base: str) -> None:
+        async with client.post(base + path, data={"choice": "resubscribe"}) as response:
+            seen["page"] = await response.text()
+
+    serve(project_dir, scenario)
+    assert "<form" not in seen["page"] and "escriba a" in seen["page"]
+    assert suppressed(project_dir) == {ANA}
+
+
 @pytest.mark.parametrize(
     "token",
     ["not-a-token", make_token(b"another-key-0123456789abcdef", "x", ANA), "%3Cscript%3E"],

@@ -1,26 +1,77 @@
-"""The README against the CLI."""
+"""The README against the CLI: its tour replays as printed, in a copy of the project."""
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
-from collections.abc import Callable, Iterator
-from typing import Any
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
-from tests.support.project import REPO
+from tests.support.project import REPO, copy_project
 
 Cli = Callable[..., tuple[int, str, str]]
+SECTIONS = ("## A short tour", "## The daemon")
+# what changes from one run to the next: the seconds a run took, and the progress line a
+# send prints every few seconds (on stderr; the README shows the summary)
+VARYING = [(re.compile(r"in \d+\.\d s\."), "in 0.1 s.")]
+PROGRESS = re.compile(r"^\[[#-]+\] \d+/\d+ ")
 
 
-def keys(table: dict[str, Any], path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
-    for key, value in table.items():
-        if isinstance(value, dict):
-            yield from keys(value, (*path, key))
-        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-            for item in value:
-                yield from keys(item, (*path, key))
-        else:
-            yield (*path, key)
+@dataclass
+class Step:
+    command: str
+    expected: list[str]
+
+
+def tour(readme: str) -> list[Step]:
+    """The `$ command` lines of the tour's sections and the output printed under each."""
+    steps: list[Step] = []
+    for title in SECTIONS:
+        section = readme.split(title, 1)[1].split("\n## ", 1)[0]
+        for block in re.findall(r"(?:^    .*\n?)+", section, flags=re.MULTILINE):
+            current: Step | None = None  # a block without a command is not a transcript
+            for line in block.splitlines():
+                text = line[4:]
+                if text.startswith("$ "):
+                    current = Step(text[2:], [])
+                    steps.append(current)
+                elif current is not None and text.strip():
+                    current.expected.append(text)
+    return steps
+
+
+def test_the_readme_tour_replays_as_printed(tmp_path: Path) -> None:
+    steps = tour((REPO / "README.md").read_text(encoding="utf-8"))
+    assert len(steps) > 20
+    marker = "@@@ step done @@@"
+    script = "set -u\n" + "".join(f"{s.command} 2>&1\necho '{marker}'\n" for s in steps)
+    project = copy_project(tmp_path)
+    environment = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "COLUMNS": "200",
+    }
+    environment.pop("MAILER_UNSUBSCRIBE_KEY", None)
+    result = subprocess.run(
+        ["bash", "-c", script],
+        cwd=project,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    outputs = result.stdout.split(marker + "\n")
+    assert len(outputs) == len(steps) + 1, result.stdout + result.stderr
+    for step, output in zip(steps, outputs, strict=False):
+        printed = [line for line in output.splitlines() if not PROGRESS.match(line)]
+        for pattern, fixed in VARYING:
+            printed = [pattern.sub(fixed, line) for line in printed]
+        assert printed == step.expected, f"$ {step.command}"
 
 
 def test_the_readme_commands_exist(run_cli: Cli) -> None:
@@ -28,6 +79,7 @@ def test_the_readme_commands_exist(run_cli: Cli) -> None:
     commands = re.findall(r"^    \$ mailer (.+)$", readme, flags=re.MULTILINE)
     assert len(commands) > 10
     for line in commands:
-        arguments = shlex.split(line)
+        arguments = [a for a in shlex.split(line) if not a.startswith("--now")]
+        arguments = [a for a in arguments if not re.fullmatch(r"\d{4}-\d\d-\d\dT.*", a)]
         code, _, err = run_cli(*arguments, "--help")
         assert code == 0, (line, err)

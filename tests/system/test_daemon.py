@@ -12,6 +12,8 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -116,6 +118,18 @@ def test_the_daemon_sends_when_due_survives_kill_9_and_stops_cleanly(
     health = daemon.health()
     assert health["status"] == "degraded" and "refused" in health["config"]
     assert daemon.process.poll() is None
+    organiser = "rencontres@icom-france.example.org"  # told once, in the series' first language
+
+    def notices() -> list[EmailMessage]:
+        return [
+            message_from_bytes(m.data, _class=EmailMessage, policy=policy.default)
+            for m in list(server.received)
+            if m.recipients == [organiser]
+        ]
+
+    wait_until(lambda: len(notices()) == 1, 30, daemon.log)
+    notice = notices()[0]
+    assert notice["Content-Language"] == "fr" and "repeat" in notice.get_content()
     config.write_text(good, encoding="utf-8")
     daemon.process.send_signal(signal.SIGHUP)
     daemon.wait_for_log(r"reloaded the configuration")

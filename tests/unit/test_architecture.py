@@ -30,8 +30,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("audience",),  # core: who a send reaches
     ("config",),  # core: config.toml and session files -> records
     ("calendar",),  # core: events and calendar files
-    ("messages",),  # core: emails and pages
-    ("store", "transport"),  # adapters: the state file; how emails leave
+    ("messages", "inbound"),  # core: emails and pages; what comes back by mail
+    ("store", "transport", "mailbox"),  # adapters: the state file; how emails leave, come in
     ("project",),  # adapter: the project's files, clock and environment (the composition root)
     ("sending",),  # service: plan -> record -> send -> record
     ("actions",),  # service: what each command does
@@ -40,7 +40,17 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("cli",),  # interface: the command line
     ("__main__",),  # `python -m mailer`
 )
-CORE = {"model", "errors", "recurrence", "i18n", "audience", "config", "calendar", "messages"}
+CORE = {
+    "model",
+    "errors",
+    "recurrence",
+    "i18n",
+    "audience",
+    "config",
+    "calendar",
+    "messages",
+    "inbound",
+}
 INTERFACES = {"web", "daemon", "cli"}
 IO_MODULES = {
     "os",
@@ -52,6 +62,8 @@ IO_MODULES = {
     "pathlib",
     "shutil",
     "aiosmtplib",
+    "imapclient",
+    "imaplib",
     "aiohttp",
     "apscheduler",
     "click",
@@ -79,6 +91,8 @@ ONLY_IN = {  # an outside library -> the folders (or module) allowed to import i
     "aiosmtplib": {"transport/smtp.py"},
     "dkim": {"transport/dkim.py"},
     "sqlite3": {"store"},
+    "imapclient": {"mailbox"},
+    "flufl": {"inbound/bounces.py"},
 }
 COMPOSITION_ROOT = "mailer.project.workspace"
 LAYER_OF = {name: index for index, names in enumerate(LAYERS) for name in names}

@@ -353,3 +353,26 @@ def test_sending_processes_default_to_one_per_core(
         assert any("at 'sending.processes'" in problem for problem in problems_of(config_path))
         return
     assert load_project(config_path).config.delivery.sending.processes == expected
+
+
+def test_every_problem_of_the_mailbox_and_verp_at_once(config_path: Path) -> None:
+    text = config_path.read_text(encoding="utf-8")
+    config_path.write_text(
+        text + '\n[sending]\nenvelope_from = "a-very-long-bounce-mailbox-name@example.org"\n'
+        "verp = true\n"
+        '\n[mailbox]\nhost = "imap.example.org"\npassword = "hunter2"\nport = 99999\n'
+        'processed = "INBOX"\ncheck_every = "PT5S"\n',
+        encoding="utf-8",
+    )
+    at = located(config_path)
+    expected = [
+        at('envelope_from = "a-very-long-bounce-mailbox-name@example.org"')
+        + " 'sending.envelope_from': with verp = true the local part",
+        "at 'mailbox.user': this key is required",
+        at('password = "hunter2"') + " 'mailbox.password': the mailbox password does not go",
+        at("port = 99999") + " 'mailbox.port': 99999 is not a TCP port",
+        "folder, processed and for_a_person must be three different folders",
+        at('check_every = "PT5S"') + " 'mailbox.check_every': read the mailbox at most once",
+    ]
+    assert_problems(config_path, expected)
+    assert "hunter2" not in "".join(problems_of(config_path))  # a secret is never echoed

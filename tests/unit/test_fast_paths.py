@@ -14,10 +14,9 @@ from hypothesis import strategies as st
 from mailer.audience.addresses import clean_text
 from mailer.messages.checks import sample_recipients
 from mailer.messages.encoding import _encoded_words
-from mailer.messages.notices import missing_file_notice
 from mailer.model import Outgoing
 from mailer.transport.smtp import on_the_wire
-from tests.support.emails import NOW, SHIPPED, composers_as_sent, session
+from tests.support.emails import composers_as_sent
 
 LINES = st.lists(st.text(". a", max_size=12), max_size=8)  # CRLF-only, as Outgoing.data is
 
@@ -56,13 +55,6 @@ def test_every_email_says_truly_whether_a_line_starts_with_a_dot() -> None:
 
 def crlf_only(data: bytes) -> bool:
     return data.count(b"\n") == data.count(b"\r\n") == data.count(b"\r")
-
-
-def test_a_notice_has_crlf_line_endings_only() -> None:
-    """Transports write `Outgoing.data` as it is: a bare CR or LF would reach the relay."""
-
-    notice = missing_file_notice(SHIPPED.config, session(), NOW, NOW, "warning")
-    assert crlf_only(notice.data) and b"\r\n" in notice.data
 
 
 UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")

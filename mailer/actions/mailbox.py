@@ -1,0 +1,211 @@
+"""`mailer mailbox` and the daemon's mailbox round: read every incoming email once, act on
+bounces, emailed unsubscribes and calendar replies, and file everything (what mailer acted on
+into `processed`, the rest flagged into `for_a_person`). Never deletes, never replies.
+
+Crash-safe by order: an email's effect and its outcome are committed together in the state
+file, and only then is it filed in the mailbox. Killed between the two, the next run finds the
+outcome recorded and only files it; nothing is counted twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from email.headerregistry import Address as HeaderAddress
+from typing import Protocol
+
+from mailer.audience.addresses import Address, parse_address
+from mailer.config.settings import Config, MailboxSettings
+from mailer.errors import InvalidAddress
+from mailer.inbound.bounces import BounceReport
+from mailer.inbound.classify import (
+    Bounced,
+    Context,
+    ForAPerson,
+    Replied,
+    Unsubscribed,
+    Verdict,
+    classify,
+    message_key,
+    parse,
+)
+from mailer.store.inbox import (
+    Bounce,
+    Outcome,
+    outcome_of,
+    record_bounces,
+    record_for_a_person,
+    record_reply,
+    record_unsubscribe,
+    sent_as,
+    was_sent,
+)
+from mailer.store.state import State
+
+log = logging.getLogger("mailer.mailbox")
+
+
+class Inbox(Protocol):
+    """What reading needs of a mailbox (`mailer.mailbox.imap.ImapMailbox` is one)."""
+
+    def messages(self) -> Iterator[tuple[int, bytes]]: ...
+
+    def file(self, uid: int, folder: str, *, flag: bool = False) -> None: ...
+
+
+@dataclass
+class MailboxRound:
+    """What one reading of the mailbox did."""
+
+    read: int = 0
+    filed_again: int = 0  # processed by an earlier run that stopped before filing them
+    outcomes: Counter[str] = field(default_factory=Counter)
+    suppressed: list[tuple[str, str]] = field(default_factory=list)  # (address, why)
+    answers: Counter[str] = field(default_factory=Counter)
+    warnings: list[str] = field(default_factory=list)  # what deserves a look (also logged)
+    stopped: bool = False
+
+
+def context_of(config: Config, key: bytes) -> Context:
+    domain = HeaderAddress(addr_spec=config.organiser.email).domain.encode("idna").decode()
+    return Context(key=key, series_id=config.series.id, domain=domain)
+
+
+def _address(config: Config, text: str) -> Address | None:
+    try:
+        return parse_address(text, case_sensitive_local=config.mailing.case_sensitive_local)
+    except InvalidAddress:
+        return None
+
+
+def _bounces(config: Config, state: State, verdict: Bounced) -> list[Bounce]:
+    """Who a bounce is about. A signed return path, or the quoted Message-ID, names the one
+    person the bounced email went to; otherwise only addresses that were sent mail count (a
+    made-up report cannot suppress anybody else)."""
+    report: BounceReport = verdict.report
+    failures = report.failures
+    for identifier in (verdict.returned_for, report.original_id):
+        sent = sent_as(state, identifier) if identifier else None
+        if sent is None:
+            continue
+        address = _address(config, sent.address)
+        if address is None or not failures:
+            return []
+        worst = max(failures, key=lambda f: (f.permanent, bool(f.status)))
+        return [Bounce(address, worst.permanent, worst.status, worst.diagnostic, identifier)]
+    found = []
+    for failure in failures:
+        address = _address(config, failure.address)
+        if address is not None and was_sent(state, config.series.id, None, address.key):
+            found.append(
+                Bounce(address, failure.permanent, failure.status, failure.diagnostic, None)
+            )
+    return found
+
+
+def _apply(
+    config: Config,
+    state: State,
+    key: str,
+    verdict: Verdict,
+    *,
+    now: dt.datetime,
+    done: MailboxRound,
+) -> Outcome:
+    """Record what `verdict` means, with its effect, in one transaction; the outcome."""
+    settings = config.mailbox
+    assert settings is not None
+    if isinstance(verdict, Bounced):
+        bounces = _bounces(config, state, verdict)
+        if bounces or verdict.report.delayed:
+            for address, why in record_bounces(
+                state,
+                key,
+                bounces,
+                now,
+                soft_limit=settings.soft_bounces,
+                window=settings.soft_window,
+            ):
+                log.warning("SUPPRESSED %s: %s", address.email, why)
+                done.suppressed.append((address.email, why))
+            return "bounce"
+        verdict = ForAPerson("a bounce about nobody mailer sent to")
+    if isinstance(verdict, Unsubscribed):
+        asking = _address(config, verdict.address)
+        if asking is not None:
+            if record_unsubscribe(state, key, asking, now):
+                log.warning("SUPPRESSED %s: emailed unsubscribe", asking.email)
+                done.suppressed.append((asking.email, "emailed unsubscribe"))
+            return "unsubscribe"
+        verdict = ForAPerson("an unsubscribe for an address that is not valid")
+    if isinstance(verdict, Replied):
+        reply = verdict.reply
+        attendee = _address(config, reply.attendee)
+        if attendee is not None and was_sent(state, reply.series, reply.session, attendee.key):
+            record_reply(state, key, reply, attendee, now)
+            log.info("ANSWERED %s: %s (%s)", attendee.email, reply.answer, reply.session)
+            done.answers[reply.answer] += 1
+            return "reply"
+        verdict = ForAPerson("a calendar reply from someone mailer did not invite", True)
+    assert isinstance(verdict, ForAPerson)
+    if verdict.suspicious:
+        log.warning("left for a person (%s): %s", verdict.why, key)
+        done.warnings.append(f"left for a person ({verdict.why}): {key}")
+    record_for_a_person(state, key, verdict.why, now)
+    return "person"
+
+
+def read_inbox(
+    config: Config,
+    state: State,
+    inbox: Inbox,
+    key: bytes,
+    now: dt.datetime,
+    *,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> MailboxRound:
+    """Process every email in the mailbox's folder once (see the module's docstring)."""
+    settings = config.mailbox
+    assert settings is not None, "no [mailbox] in config.toml"
+    context = context_of(config, key)
+    done = MailboxRound()
+    for uid, data in inbox.messages():
+        if should_stop():
+            done.stopped = True
+            break
+        message = parse(data)
+        incoming = message_key(message, data)
+        outcome = outcome_of(state, incoming)
+        if outcome is None:
+            verdict = classify(message, context)
+            outcome = _apply(config, state, incoming, verdict, now=now, done=done)
+        else:
+            done.filed_again += 1
+        person = outcome == "person"
+        inbox.file(uid, settings.for_a_person if person else settings.processed, flag=person)
+        done.read += 1
+        done.outcomes[outcome] += 1
+    return done
+
+
+def round_summary(done: MailboxRound, settings: MailboxSettings) -> str:
+    """One paragraph: what a reading of the mailbox did."""
+    outcomes = done.outcomes
+    parts = [
+        f"{outcomes['bounce']} bounce{'s' * (outcomes['bounce'] != 1)}",
+        f"{outcomes['unsubscribe']} emailed unsubscribe{'s' * (outcomes['unsubscribe'] != 1)}",
+        f"{outcomes['reply']} calendar repl{'ies' if outcomes['reply'] != 1 else 'y'}",
+    ]
+    text = f"Read {done.read} email{'s' * (done.read != 1)}: " + ", ".join(parts)
+    text += f"; {outcomes['person']} left for a person in '{settings.for_a_person}'."
+    if done.filed_again:
+        text += f" ({done.filed_again} processed by an earlier run were only filed.)"
+    if done.suppressed:
+        text += f"\nSuppressed {len(done.suppressed)}:"
+        text += "".join(f"\n  {address}: {why}" for address, why in done.suppressed)
+    if done.answers:
+        text += "\nAnswers: " + ", ".join(f"{n} {a}" for a, n in sorted(done.answers.items()))
+    return text

@@ -1,0 +1,75 @@
+"""The commands about what comes back by mail: mailbox (read it once), answers (who accepted)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+import click
+
+from mailer.cli.base import JSON, cli, echo_json, pass_workspace
+
+if TYPE_CHECKING:
+    from mailer.project.workspace import Workspace
+
+
+@cli.command()
+@JSON
+@pass_workspace
+def mailbox(workspace: Workspace, as_json: bool) -> None:
+    """Read the [mailbox] once: bounces suppress (hard at once, soft after [mailbox]
+    soft_bounces), emailed unsubscribes with a genuine token suppress, calendar replies are
+    counted; everything else is flagged and moved for a person. Never deletes or replies."""
+    from mailer.actions.mailbox import read_inbox, round_summary
+    from mailer.store.locks import mailbox_lock
+
+    config = workspace.project().config
+    key = workspace.signing_key()  # it checks return paths and unsubscribe tokens
+    inbox = workspace.mailbox()
+    assert config.mailbox is not None
+    with mailbox_lock(workspace.database()), workspace.state() as state, inbox:
+        done = read_inbox(config, state, inbox, key, workspace.now())
+    for warning in done.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if as_json:
+        echo_json(
+            {
+                "read": done.read,
+                "filed_again": done.filed_again,
+                "outcomes": dict(done.outcomes),
+                "suppressed": [{"address": a, "reason": r} for a, r in done.suppressed],
+                "answers": dict(done.answers),
+                "warnings": done.warnings,
+            }
+        )
+    else:
+        click.echo(round_summary(done, config.mailbox))
+
+
+@cli.command()
+@click.argument("session", type=click.DateTime(["%Y-%m-%d"]))
+@click.option(
+    "--answer",
+    type=click.Choice(["accepted", "tentative", "declined"]),
+    help="Only those who answered this.",
+)
+@JSON
+@pass_workspace
+def answers(workspace: Workspace, session: dt.datetime, answer: str | None, as_json: bool) -> None:
+    """Who answered the meeting invitation of SESSION (YYYY-MM-DD), from their calendar:
+    accepted, tentative, declined ([calendar] method = "request"; `mailer mailbox` reads
+    the replies)."""
+    from mailer.store.inbox import answers as answers_of
+
+    project = workspace.project()
+    with workspace.state() as state:
+        rows = answers_of(state, project.config.series.id, session.date())
+    rows = [row for row in rows if answer is None or row[1] == answer]
+    if as_json:
+        echo_json([{"address": a, "answer": b, "at": c} for a, b, c in rows])
+        return
+    if not rows:
+        click.echo(f"No answers recorded for {session.date()}.")
+        return
+    for address, given, at in rows:
+        click.echo(f"{given:<10} {address}  ({at[:16].replace('T', ' ')}Z)")

@@ -1,0 +1,1 @@
+"""What comes back by mail (pure): bounces, emailed unsubscribes, calendar replies, the rest."""

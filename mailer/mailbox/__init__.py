@@ -1,0 +1,1 @@
+"""The mailbox adapter: reading and filing incoming mail over IMAP."""

@@ -1,0 +1,294 @@
+"""`mailer mailbox` against a real IMAP server (Dovecot, TLS from a CA made for the run),
+holding what really comes back after a send: bounces from Postfix, Exim, Exchange and Gmail's
+relay, a soft bounce, a delay warning, a bounce with a useless body, emailed unsubscribes (a
+genuine token and a forged one), calendar replies from Outlook, Google and Apple, an
+out-of-office, a human reply, spam, a made-up bounce about a stranger.
+
+Then: the right people suppressed for the right reasons, the replies counted, everything else
+left (flagged) for a person, nothing deleted, and running it again, or after a kill -9 in the
+middle, changes nothing more."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+
+from mailer.audience.unsubscribe import make_token
+from tests.support.dovecot import PASSWORD, Dovecot
+from tests.support.mailbox_samples import APPLE, GOOGLE, OUTLOOK, RETURN, Sent, calendar, sample
+from tests.support.project import edit
+from tests.support.sending import Cli, big_list, send
+
+KEY = "mailbox-tests-signing-key-0123456789"
+SERIES = "icom-france-solidarites-musees"
+PROCESSED, PERSON = "Processed", "For a person"
+
+
+@pytest.fixture(scope="module")
+def dovecot() -> Iterator[Dovecot]:
+    with Dovecot() as server:
+        yield server
+
+
+@pytest.fixture
+def mailbox_project(
+    project_dir: Path, dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """The shipped project, sending with VERP and meeting invitations, reading the Dovecot
+    mailbox (emptied before each test)."""
+    monkeypatch.setenv("MAILER_UNSUBSCRIBE_KEY", KEY)
+    monkeypatch.setenv("MAILER_MAILBOX_PASSWORD", PASSWORD)
+    config = project_dir / "config.toml"
+    edit(config, 'method = "publish"', 'method = "request"')
+    with config.open("a", encoding="utf-8") as file:
+        file.write(
+            f"""
+[sending]
+envelope_from = "{RETURN}"
+verp = true
+
+[mailbox]
+host = "127.0.0.1"
+port = {dovecot.port}
+user = "bounces"
+ca_file = "{dovecot.ca}"
+soft_bounces = 2
+"""
+        )
+    with dovecot.client() as client:
+        for folder in ("INBOX", PROCESSED, PERSON):
+            if client.folder_exists(folder):
+                client.select_folder(folder)
+                if uids := client.search("ALL"):
+                    client.delete_messages(uids)
+                    client.expunge()
+    yield config
+
+
+def sent_emails(config: Path) -> dict[tuple[str, str], Sent]:
+    """(address, email) -> what went, from the ledger and the outbox's envelope lines."""
+    envelopes = {}
+    for path in (config.parent / "outbox" / "new").iterdir():
+        message = message_from_bytes(path.read_bytes(), policy=policy.default)
+        envelopes[str(message["Message-ID"])] = str(message["Return-Path"]).strip("<>")
+    connection = sqlite3.connect(config.parent / "state" / "mailer.db")
+    rows = connection.execute(
+        "SELECT address, message, message_id FROM deliveries WHERE state = 'sent' ORDER BY id"
+    ).fetchall()
+    connection.close()
+    return {(a, m): Sent(a, i, envelopes[i]) for a, m, i in rows}
+
+
+def suppressions(config: Path) -> dict[str, tuple[str, str]]:
+    connection = sqlite3.connect(config.parent / "state" / "mailer.db")
+    rows = connection.execute("SELECT address, kind, reason FROM suppressions").fetchall()
+    connection.close()
+    return {address: (kind, reason) for address, kind, reason in rows}
+
+
+def dump(config: Path) -> str:
+    connection = sqlite3.connect(config.parent / "state" / "mailer.db")
+    text = "\n".join(connection.iterdump())
+    connection.close()
+    return text
+
+
+def test_what_comes_back_is_read_and_acted_on_once(
+    run_cli: Cli, mailbox_project: Path, dovecot: Dovecot
+) -> None:
+    config = mailbox_project
+    assert send(run_cli, config, "--segment", "everyone")[0] == 0
+    assert send(run_cli, config, "--segment", "everyone", kind="reminder")[0] == 0
+    emails = sent_emails(config)
+    people = sorted({address for address, _ in emails})
+    invited = {address: emails[(address, "invitation")] for address in people}
+    reminded = {a: s for (a, m), s in emails.items() if m.startswith("reminder")}
+    assert all(s.return_path.startswith("bounces+") for s in emails.values())  # VERP
+    p = people
+    uid = f"{SERIES}-20210420"
+    forged_token = make_token(b"not-the-key-of-this-series-0123", SERIES, p[8])
+    genuine_token = make_token(KEY.encode(), SERIES, p[9])
+    dovecot.append(
+        [
+            sample("bounce-postfix-user-unknown.eml", invited[p[0]]),
+            sample("bounce-exim-no-verp.eml", invited[p[1]]),
+            sample("bounce-exchange-recipient-not-found.eml", invited[p[2]]),
+            sample("bounce-gmail-account-disabled.eml", invited[p[3]]),
+            sample("soft-postfix-mailbox-full.eml", invited[p[4]]),
+            sample("soft-postfix-mailbox-full.eml", reminded[p[4]]),  # a second email: 2 of 2
+            sample("soft-postfix-mailbox-full.eml", invited[p[5]]),  # 1 of 2: counted only
+            sample("delayed-postfix.eml", invited[p[6]]),  # a warning: nothing failed
+            sample("bounce-useless-body.eml", invited[p[7]]),  # attributed by VERP alone
+            sample("unsubscribe-valid.eml", invited[p[9]], TOKEN=genuine_token),
+            sample("unsubscribe-forged.eml", TOKEN=forged_token),
+            sample(
+                "reply-outlook-accepted.eml",
+                invited[p[10]],
+                CALENDAR=calendar("ACCEPTED", p[10], uid, OUTLOOK),
+            ),
+            sample(
+                "reply-google-tentative.eml",
+                invited[p[11]],
+                CALENDAR=calendar("TENTATIVE", p[11], uid, GOOGLE),
+            ),
+            sample(
+                "reply-apple-declined.eml",
+                invited[p[12]],
+                CALENDAR=calendar("DECLINED", p[12], uid, APPLE),
+            ),
+            sample(
+                "reply-from-a-stranger.eml",
+                FROM="stranger@elsewhere.example",
+                MESSAGE_ID="<nothing@elsewhere.example>",
+                CALENDAR=calendar("ACCEPTED", "stranger@elsewhere.example", uid, "-//x//y//EN"),
+            ),
+            sample("out-of-office.eml", invited[p[13]]),
+            sample("human-reply.eml", invited[p[14]]),
+            sample("spam.eml"),
+            sample("bounce-forged-about-a-stranger.eml", ADDRESS="victim@example.net"),
+        ]
+    )
+    code, out, err = run_cli(
+        "--config", str(config), "--now", "2021-04-06T12:00:00+02:00", "mailbox"
+    )
+    assert code == 0, err
+    assert "Read 19 emails: 9 bounces, 1 emailed unsubscribe, 3 calendar replies" in out
+    assert "6 left for a person in 'For a person'" in out
+
+    suppressed = suppressions(config)
+    assert set(suppressed) == {p[0], p[1], p[2], p[3], p[4], p[9]}
+    for person, status in ((p[0], "5.1.1"), (p[1], "5.1.1"), (p[2], "5.1.10"), (p[3], "5.2.1")):
+        kind, reason = suppressed[person]
+        assert kind == "bounced" and reason.startswith(f"bounced 2021-04-06: {status} "), reason
+    assert "Recipient not found by SMTP address lookup" in suppressed[p[2]][1]
+    assert suppressed[p[4]][1].startswith("2 soft bounces in 30 days (last 2021-04-06: 5.2.2")
+    assert suppressed[p[9]] == ("unsubscribed", "emailed unsubscribe")
+    assert "forged or damaged unsubscribe token" in err  # ignored, and said in the log
+    code, out, _ = run_cli("--config", str(config), "suppressed")
+    assert "emailed unsubscribe" in out and "2 soft bounces" in out
+
+    connection = sqlite3.connect(config.parent / "state" / "mailer.db")
+    counted = dict(connection.execute("SELECT address, count(*) FROM bounces GROUP BY address"))
+    connection.close()
+    assert counted[p[5]] == 1 and counted[p[7]] == 1 and p[6] not in counted  # soft, counted
+
+    code, out, _ = run_cli("--config", str(config), "status")
+    assert "Calendar replies for 2021-04-20: 1 accepted, 1 tentative, 1 declined" in out
+    code, out, _ = run_cli("--config", str(config), "answers", "2021-04-20", "--answer", "accepted")
+    assert code == 0 and out.split() == ["accepted", p[10], *out.split()[2:]]
+    assert p[11] not in out
+
+    # filed: nothing left in the inbox, nothing deleted, nothing marked read
+    assert dovecot.messages("INBOX") == []
+    processed, for_a_person = dovecot.messages(PROCESSED), dovecot.messages(PERSON)
+    assert (len(processed), len(for_a_person)) == (13, 6)
+    assert all(b"\\Flagged" in flags and b"\\Seen" not in flags for _, flags in for_a_person)
+    subjects = sorted(
+        str(message_from_bytes(data, policy=policy.default)["Subject"]).split()[0]
+        for data, _ in for_a_person
+    )
+    assert subjects == ["Accepted:", "Re:", "Réponse", "Undelivered", "You", "unsubscribe"]
+
+    # again: nothing more; an email filed back by hand (or whose filing a crash cut short)
+    # is filed again, never counted twice
+    before = dump(config)
+    code, out, _ = run_cli("--config", str(config), "--now", "2021-04-06T12:10:00+02:00", "mailbox")
+    assert code == 0 and out.startswith("Read 0 emails")
+    dovecot.append([data for data, _ in processed[:3]])
+    code, out, _ = run_cli("--config", str(config), "--now", "2021-04-06T12:20:00+02:00", "mailbox")
+    assert code == 0 and "(3 processed by an earlier run were only filed.)" in out
+    assert dump(config) == before
+
+
+def test_a_kill_9_in_the_middle_changes_nothing_more(
+    mailbox_project: Path, dovecot: Dovecot
+) -> None:
+    """300 hard bounces, the reader killed mid-way and run again: each person suppressed
+    once, each email processed once and filed once."""
+    config = mailbox_project
+    big_list(config.parent / "recipients" / "members.csv", 300)
+    for other in ("partners.csv", "speakers.csv"):
+        (config.parent / "recipients" / other).write_text("email\n", encoding="utf-8")
+    environment = {**os.environ, "MAILER_UNSUBSCRIBE_KEY": KEY, "MAILER_MAILBOX_PASSWORD": PASSWORD}
+    mailer = [sys.executable, "-m", "mailer", "--config", str(config)]
+    now = ["--now", "2021-04-06T09:00:00+02:00"]
+    sent = subprocess.run(
+        [*mailer, *now, "--real-mail", "send", "2021-04-20", "--kind", "invitation", "--yes"],
+        env=environment,
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    assert sent.returncode == 0, sent.stderr
+    invited = [s for (a, m), s in sent_emails(config).items() if m == "invitation"]
+    assert len(invited) == 300
+    dovecot.append([sample("bounce-postfix-user-unknown.eml", s) for s in invited])
+
+    database = config.parent / "state" / "mailer.db"
+    reader = subprocess.Popen(
+        [*mailer, *now, "mailbox"], env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    deadline = time.monotonic() + 60
+    while _processed(database) < 40:
+        assert reader.poll() is None and time.monotonic() < deadline, reader.communicate()
+        time.sleep(0.005)
+    reader.send_signal(signal.SIGKILL)
+    reader.wait()
+    assert 40 <= _processed(database) < 300  # killed in the middle
+    again = subprocess.run(
+        [*mailer, *now, "mailbox"], env=environment, capture_output=True, text=True, check=False
+    )
+    assert again.returncode == 0, again.stderr
+    assert _processed(database) == 300
+    assert len(suppressions(config)) == 300
+    connection = sqlite3.connect(database)
+    assert connection.execute("SELECT count(*) FROM bounces").fetchone()[0] == 300
+    connection.close()
+    assert dovecot.messages("INBOX") == [] and len(dovecot.messages(PROCESSED)) == 300
+
+
+def _processed(database: Path) -> int:
+    try:
+        connection = sqlite3.connect(database, timeout=5)
+        try:
+            return int(connection.execute("SELECT count(*) FROM inbox").fetchone()[0])
+        finally:
+            connection.close()
+    except sqlite3.OperationalError:
+        return 0
+
+
+def test_the_daemon_reads_it_and_tells_the_organiser(
+    run_cli: Cli, mailbox_project: Path, dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = mailbox_project
+    assert send(run_cli, config, "--segment", "everyone")[0] == 0
+    invited = [s for (_, m), s in sent_emails(config).items() if m == "invitation"]
+    dovecot.append([sample("bounce-postfix-user-unknown.eml", invited[0])])
+    once = ("--config", str(config), "--now", "2021-04-06T12:00:00+02:00", "daemon", "--once")
+    monkeypatch.delenv("MAILER_MAILBOX_PASSWORD")
+    code, _, err = run_cli(*once)  # no password: the daemon does not start
+    assert code == 2 and "export MAILER_MAILBOX_PASSWORD" in err
+    monkeypatch.setenv("MAILER_MAILBOX_PASSWORD", PASSWORD)
+    code, _, err = run_cli(*once)
+    assert code == 0, err
+    assert set(suppressions(config)) == {invited[0].address}
+    notices = [
+        message_from_bytes(path.read_bytes(), policy=policy.default)
+        for path in (config.parent / "outbox" / "new").iterdir()
+    ]
+    (notice,) = [n for n in notices if "Adresses retirées" in str(n["Subject"])]
+    assert notice["To"] == "rencontres@icom-france.example.org"
+    assert invited[0].address in notice.get_content() and "5.1.1" in notice.get_content()
+    monkeypatch.setenv("MAILER_MAILBOX_PASSWORD", "wrong")
+    code, _, err = run_cli(*once)  # a mailbox that refuses the login: said, exit 75
+    assert code == 75 and "refused the login of bounces" in err
