@@ -13,6 +13,7 @@ from mailer.model import Recipient
 from mailer.project.lists import ListReader
 from mailer.project.load import Project
 from mailer.recurrence import occurrences
+from mailer.store.inbox import mailbox_facts
 from mailer.store.people import Delivery, Erased, deliveries_of, erase
 from mailer.store.state import State
 from mailer.store.suppression import Suppression, suppression_of
@@ -36,6 +37,7 @@ class PersonReport:
     session: dt.date | None  # that session
     suppression: Suppression | None
     deliveries: list[Delivery]
+    mailbox: dict[str, list[dict[str, object]]]  # their bounces and calendar answers
 
     @property
     def language(self) -> str | None:
@@ -74,6 +76,7 @@ def person(project: Project, state: State, address: Address, now: dt.datetime) -
         session,
         suppression_of(state, address.key),
         deliveries_of(state, address.key),
+        mailbox_facts(state, address.key),
     )
 
 
@@ -114,6 +117,8 @@ def person_record(report: PersonReport) -> dict[str, Any]:
         if report.suppression is None
         else _plain(dataclasses.asdict(report.suppression)),
         "emails": [_plain(dataclasses.asdict(d)) for d in report.deliveries],
+        "bounces": report.mailbox["bounces"],
+        "answers": report.mailbox["answers"],
     }
 
 

@@ -122,6 +122,12 @@ def person_text(report: PersonReport) -> str:
             f"  suppressed ({what}): {suppression.kind} since "
             f"{suppression.created_at:%Y-%m-%d %H:%M}Z: {suppression.reason}"
         )
+    for bounce in report.mailbox["bounces"]:
+        hard = "hard" if bounce["hard"] else "soft"
+        said = " ".join(str(bounce[k]) for k in ("status", "diagnostic") if bounce[k])
+        lines.append(f"  bounced ({hard}) {str(bounce['at'])[:10]}: {said or 'no report'}")
+    for answer in report.mailbox["answers"]:
+        lines.append(f"  answered {answer['answer']} for {answer['session']}")
     if not report.deliveries:
         lines.append("  emails: none")
         return "\n".join(lines)

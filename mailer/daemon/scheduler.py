@@ -265,12 +265,7 @@ class Daemon:
                 IntervalTrigger(seconds=config.daemon.check_every.total_seconds()),
                 id="tick",
             )
-            if (mailbox := config.mailbox) is not None:
-                self.scheduler.add_job(
-                    self.wake_for_mailbox,
-                    IntervalTrigger(seconds=mailbox.check_every.total_seconds()),
-                    id="mailbox",
-                )
+            self._schedule_mailbox()
             log.info("started: %s, serving http://%s", self.workspace.config_path, where)
             self._wakeup.set()  # catch up at once with whatever is due
             await self._loop()
@@ -326,13 +321,28 @@ class Daemon:
         if self.reloader.refresh(force=force):
             every = self.core.config.daemon.check_every.total_seconds()
             self.scheduler.reschedule_job("tick", trigger=IntervalTrigger(seconds=every))
+            self._schedule_mailbox()
+
+    def _schedule_mailbox(self) -> None:
+        """Read the mailbox every [mailbox] check_every (none without [mailbox]); a reload
+        that adds, removes or changes it takes effect at once."""
+        if self.scheduler.get_job("mailbox") is not None:
+            self.scheduler.remove_job("mailbox")
+        if (mailbox := self.core.config.mailbox) is not None:
+            self._mailbox_due = True
+            self.scheduler.add_job(
+                self.wake_for_mailbox,
+                IntervalTrigger(seconds=mailbox.check_every.total_seconds()),
+                id="mailbox",
+            )
 
 
 def run_daemon(workspace: Workspace, log_format: str, *, once: bool = False) -> int:
     """Run until SIGTERM; 0 on a clean stop. A bad configuration stops it at once.
 
-    `once`: do what is due now and exit (cron, systemd timers, rehearsals): 0 if all went
-    well, 1 if a send stopped on an error, 75 if another sender held the lock.
+    `once`: do what is due now (and read the [mailbox], if any) and exit (cron, systemd
+    timers, rehearsals): 0 if all went well, 1 if a send stopped on an error, 75 if another
+    sender held the lock or the mailbox could not be read.
     """
     configure_logging(log_format)
     check_workspace(workspace)  # a bad configuration or missing secrets: InvalidInput, exit 2

@@ -69,7 +69,7 @@ def record_for_a_person(state: State, key: str, why: str, now: dt.datetime) -> N
 def record_unsubscribe(state: State, key: str, address: Address, now: dt.datetime) -> bool:
     """An emailed unsubscribe: True if the address was not suppressed already."""
     with state.transaction() as connection:
-        _record(connection, key, "unsubscribe", address.email, now)
+        _record(connection, key, "unsubscribe", "emailed unsubscribe", now)
         return suppress_in(connection, address, "unsubscribed", "emailed unsubscribe", now)
 
 
@@ -87,7 +87,7 @@ def record_bounces(
     suppressed: list[tuple[Address, str]] = []
     day = now.astimezone(dt.UTC).date().isoformat()
     with state.transaction() as connection:
-        _record(connection, key, "bounce", ", ".join(b.address.email for b in bounces), now)
+        _record(connection, key, "bounce", f"{len(bounces)} bounced", now)  # no addresses
         for bounce in bounces:
             connection.execute(
                 "INSERT INTO bounces (inbox, key, address, permanent, status, diagnostic, "
@@ -128,8 +128,7 @@ def record_reply(
     """A calendar reply; a later answer replaces an earlier one, unless it answers an older
     version (SEQUENCE) of the event than the one already recorded."""
     with state.transaction() as connection:
-        detail = f"{address.email} {reply.answer} {reply.session}"
-        _record(connection, key, "reply", detail, now)
+        _record(connection, key, "reply", f"{reply.answer} {reply.session}", now)
         connection.execute(
             "INSERT INTO answers (series, session, key, address, answer, sequence, answered_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (series, session, key) DO UPDATE SET "
@@ -201,3 +200,28 @@ def inbox_counts(state: State) -> Counter[str]:
     """How many incoming emails were processed, by outcome."""
     rows = state.connection.execute("SELECT outcome, count(*) FROM inbox GROUP BY outcome")
     return Counter({row[0]: row[1] for row in rows})
+
+
+def mailbox_facts(state: State, key: str) -> dict[str, list[dict[str, object]]]:
+    """What the mailbox brought about one person: their bounces and calendar answers."""
+    bounces = state.connection.execute(
+        "SELECT permanent, status, diagnostic, message_id, received_at FROM bounces "
+        "WHERE key = ? ORDER BY received_at",
+        (key,),
+    )
+    answered = state.connection.execute(
+        "SELECT session, answer, answered_at FROM answers WHERE key = ? ORDER BY session", (key,)
+    )
+    return {
+        "bounces": [
+            {
+                "hard": bool(row[0]),
+                "status": row[1],
+                "diagnostic": row[2],
+                "message_id": row[3],
+                "at": row[4],
+            }
+            for row in bounces
+        ],
+        "answers": [{"session": row[0], "answer": row[1], "at": row[2]} for row in answered],
+    }

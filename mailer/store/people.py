@@ -64,6 +64,8 @@ def erase(state: State, key: str, now: dt.datetime) -> Erased:
     with state.transaction() as connection:
         deleted = connection.execute("DELETE FROM deliveries WHERE recipient = ?", (key,))
         suppression = connection.execute("DELETE FROM suppressions WHERE key = ?", (key,))
+        connection.execute("DELETE FROM bounces WHERE key = ?", (key,))  # what the mailbox
+        connection.execute("DELETE FROM answers WHERE key = ?", (key,))  # brought about them
         connection.execute(
             "INSERT INTO suppressions (key, address, kind, reason, created_at) "
             "VALUES (?, '', 'erased', 'erased on request', ?) ON CONFLICT (key) DO NOTHING",

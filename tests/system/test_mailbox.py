@@ -10,6 +10,7 @@ middle, changes nothing more."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -23,6 +24,8 @@ from pathlib import Path
 import pytest
 
 from mailer.audience.unsubscribe import make_token
+from tests.support.daemon import KEY as DAEMON_KEY
+from tests.support.daemon import DaemonProcess, wait_until
 from tests.support.dovecot import PASSWORD, Dovecot
 from tests.support.mailbox_samples import APPLE, GOOGLE, OUTLOOK, RETURN, Sent, calendar, sample
 from tests.support.project import edit
@@ -187,6 +190,17 @@ def test_what_comes_back_is_read_and_acted_on_once(
     assert code == 0 and out.split() == ["accepted", p[10], *out.split()[2:]]
     assert p[11] not in out
 
+    # a person's history says it; erasing them forgets it too
+    code, out, _ = run_cli("--config", str(config), "person", p[0])
+    assert "  bounced (hard) 2021-04-06: 5.1.1 550 5.1.1" in out
+    code, out, _ = run_cli("--config", str(config), "person", p[10], "--json")
+    assert json.loads(out)["answers"][0]["answer"] == "accepted"
+    code, _, err = run_cli("--config", str(config), "person", p[10], "--erase", "--yes")
+    assert code == 0, err
+    assert p[10] not in dump(config)
+    code, out, _ = run_cli("--config", str(config), "status")
+    assert "Calendar replies for 2021-04-20: 0 accepted, 1 tentative, 1 declined" in out
+
     # filed: nothing left in the inbox, nothing deleted, nothing marked read
     assert dovecot.messages("INBOX") == []
     processed, for_a_person = dovecot.messages(PROCESSED), dovecot.messages(PERSON)
@@ -292,3 +306,25 @@ def test_the_daemon_reads_it_and_tells_the_organiser(
     monkeypatch.setenv("MAILER_MAILBOX_PASSWORD", "wrong")
     code, _, err = run_cli(*once)  # a mailbox that refuses the login: said, exit 75
     assert code == 75 and "refused the login of bounces" in err
+
+
+def test_the_running_daemon_reads_it_beside_sending(
+    run_cli: Cli, mailbox_project: Path, dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = mailbox_project
+    monkeypatch.setenv("MAILER_UNSUBSCRIBE_KEY", DAEMON_KEY)  # the daemon's, signing the VERP
+    edit(config, 'listen = "127.0.0.1:8025"', 'listen = "127.0.0.1:0"')
+    assert send(run_cli, config, "--segment", "everyone")[0] == 0
+    invited = [s for (_, m), s in sent_emails(config).items() if m == "invitation"]
+    dovecot.append([sample("bounce-useless-body.eml", invited[0])])  # VERP alone names her
+    dovecot.append([sample("bounce-postfix-user-unknown.eml", invited[1])])
+    daemon = DaemonProcess(config, "2021-04-06T12:00:00+02:00")
+    try:
+        wait_until(lambda: set(suppressions(config)) == {invited[1].address}, 30, daemon.log)
+        wait_until(lambda: dovecot.messages("INBOX") == [], 30, daemon.log)
+        assert "mailbox: read 2 (2 bounce)" in daemon.log()
+        health = daemon.health()
+        assert health["status"] == "ok" and "mailbox" not in health
+    finally:
+        assert daemon.stop() == 0
+    assert "Traceback" not in daemon.log()
