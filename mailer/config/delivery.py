@@ -121,6 +121,12 @@ def _read_sending(table: TableReader) -> SendingSettings:
         table.error("envelope_from", problem)
         envelope_from = None
     verp = table.boolean("verp", default=False)
+    if verp and not table.has("envelope_from"):
+        table.error(
+            "verp",
+            "verp = true needs an envelope_from: the mailbox that bounces come back to",
+            'Add envelope_from = "bounces@example.org" (an address [mailbox] reads).',
+        )
     if verp and envelope_from is not None:
         local = envelope_from.rpartition("@")[0]
         if len(local) > VERP_LOCAL_MAX or "+" in local:

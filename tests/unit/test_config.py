@@ -376,3 +376,10 @@ def test_every_problem_of_the_mailbox_and_verp_at_once(config_path: Path) -> Non
     ]
     assert_problems(config_path, expected)
     assert "hunter2" not in "".join(problems_of(config_path))  # a secret is never echoed
+
+
+def test_verp_needs_a_return_path_of_its_own(config_path: Path) -> None:
+    text = config_path.read_text(encoding="utf-8")
+    config_path.write_text(text + "\n[sending]\nverp = true\n", encoding="utf-8")
+    at = located(config_path)
+    assert_problems(config_path, [at("verp = true") + " 'sending.verp': verp = true needs an"])
