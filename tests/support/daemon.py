@@ -88,12 +88,24 @@ def wait_until(
     raise AssertionError(f"timed out; {context()}")
 
 
-def ledger_states(config: Path) -> Counter[str]:
-    connection = sqlite3.connect(config.parent / "state" / "mailer.db")
+def _query(config: Path, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of the daemon's state file; none while the daemon has not made it yet (opened
+    read-only, so that polling never creates an empty file the daemon would refuse)."""
+    database = config.parent / "state" / "mailer.db"
     try:
-        return Counter(row[0] for row in connection.execute("SELECT state FROM deliveries"))
+        connection = sqlite3.connect(f"{database.as_uri()}?mode=ro", uri=True)
+    except sqlite3.OperationalError:
+        return []
+    try:
+        return connection.execute(sql).fetchall()
+    except sqlite3.OperationalError:  # the schema is being created
+        return []
     finally:
         connection.close()
+
+
+def ledger_states(config: Path) -> Counter[str]:
+    return Counter(row[0] for row in _query(config, "SELECT state FROM deliveries"))
 
 
 def sent_dates(server: SmtpServer) -> dict[str, dt.datetime]:
@@ -106,10 +118,7 @@ def sent_dates(server: SmtpServer) -> dict[str, dt.datetime]:
 
 
 def ledger_ids(config: Path) -> dict[str, str]:
-    """Message-ID -> the email (invitation, reminder:PT2M45S...) the ledger sent it as."""
-    connection = sqlite3.connect(config.parent / "state" / "mailer.db")
-    try:
-        rows = connection.execute("SELECT message_id, message FROM deliveries WHERE state='sent'")
-        return dict(rows.fetchall())
-    finally:
-        connection.close()
+    """Message-ID -> the email (invitation, reminder:PT2M45S...) the ledger sent it as; empty
+    while the daemon has not made the state file yet (read-only: polling never creates it)."""
+    sql = "SELECT message_id, message FROM deliveries WHERE state = 'sent'"
+    return {row[0]: row[1] for row in _query(config, sql)}
