@@ -112,13 +112,16 @@ def _body_text(message: Message) -> str:
     return "\n".join(texts)
 
 
-def _diagnostic(text: str, address: str) -> tuple[str, str]:
-    """The status and the server's words near `address` in a plain-text bounce."""
+def _from_text(text: str, address: str, *, permanent: bool) -> Failure:
+    """The failure of `address` in a plain-text bounce: the status and the server's words
+    near it; without a status, `permanent` (what the detector or header said) decides."""
     at = text.lower().find(address.lower())
     window = text[at : at + 600] if at >= 0 else text[:2000]
     found = STATUS.search(window)
     lines = [line.strip() for line in window.splitlines() if re.search(r"\b[45]\d\d\b", line)]
-    return (".".join(found.groups()) if found else ""), _one_line(lines[0] if lines else "")
+    status = ".".join(found.groups()) if found else ""
+    hard = _permanent(status) if status else permanent
+    return Failure(address, status, hard, _one_line(lines[0] if lines else ""))
 
 
 def read_bounce(message: EmailMessage) -> BounceReport | None:
@@ -140,15 +143,11 @@ def read_bounce(message: EmailMessage) -> BounceReport | None:
         text = _body_text(message)
         for raw, is_permanent in [(a, True) for a in permanent] + [(a, False) for a in temporary]:
             address = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-            status, said = _diagnostic(text, address)
-            hard = _permanent(status) if status else is_permanent
-            failures.append(Failure(address, status, hard, said))
+            failures.append(_from_text(text, address, permanent=is_permanent))
         for header in message.get_all("X-Failed-Recipients") or []:  # Exim, Gmail
-            for address in str(header).split(","):
-                if address.strip() and all(f.address != address.strip() for f in failures):
-                    status, said = _diagnostic(text, address.strip())
-                    hard = _permanent(status) if status else True
-                    failures.append(Failure(address.strip(), status, hard, said))
+            for address in (a.strip() for a in str(header).split(",")):
+                if address and all(f.address != address for f in failures):
+                    failures.append(_from_text(text, address, permanent=True))
     if not failures and not delayed:
         return None
     return BounceReport(tuple(failures), original_id(message), delayed=delayed and not failures)

@@ -17,6 +17,7 @@ from typing import Literal
 
 from mailer.audience.addresses import Address
 from mailer.calendar.replies import CalendarReply
+from mailer.store.ledger_queries import stamp
 from mailer.store.state import State
 from mailer.store.suppression import suppress_in
 
@@ -42,10 +43,6 @@ class Sent:
     message: str
 
 
-def _stamp(now: dt.datetime) -> str:
-    return now.astimezone(dt.UTC).isoformat()
-
-
 def outcome_of(state: State, key: str) -> Outcome | None:
     """What was made of the incoming email `key`, if it was processed already."""
     row = state.connection.execute("SELECT outcome FROM inbox WHERE key = ?", (key,)).fetchone()
@@ -57,7 +54,7 @@ def _record(
 ) -> None:
     connection.execute(
         "INSERT INTO inbox (key, outcome, detail, processed_at) VALUES (?, ?, ?, ?)",
-        (key, outcome, detail, _stamp(now)),
+        (key, outcome, detail, stamp(now)),
     )
 
 
@@ -101,14 +98,14 @@ def record_bounces(
                     bounce.status,
                     bounce.diagnostic,
                     bounce.message_id,
-                    _stamp(now),
+                    stamp(now),
                 ),
             )
             said = " ".join(filter(None, (bounce.status, bounce.diagnostic)))[:200]
             if bounce.permanent:
                 reason = f"bounced {day}: {said or 'a permanent failure'}"
             else:
-                since = _stamp(now - window)
+                since = stamp(now - window)
                 count = connection.execute(
                     "SELECT count(DISTINCT coalesce(message_id, inbox)) FROM bounces "
                     "WHERE key = ? AND permanent = 0 AND received_at >= ?",
@@ -141,7 +138,7 @@ def record_reply(
                 address.email,
                 reply.answer,
                 reply.sequence,
-                _stamp(now),
+                stamp(now),
             ),
         )
 
@@ -194,12 +191,6 @@ def answers(state: State, series: str, session: dt.date) -> list[tuple[str, str,
         (series, session.isoformat()),
     )
     return [(row[0], row[1], row[2]) for row in rows]
-
-
-def inbox_counts(state: State) -> Counter[str]:
-    """How many incoming emails were processed, by outcome."""
-    rows = state.connection.execute("SELECT outcome, count(*) FROM inbox GROUP BY outcome")
-    return Counter({row[0]: row[1] for row in rows})
 
 
 def mailbox_facts(state: State, key: str) -> dict[str, list[dict[str, object]]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from mailer.store.ledger_queries import stamp
 from mailer.store.state import State
 
 
@@ -22,11 +23,11 @@ def unsent(state: State, keys: list[str]) -> set[str]:
 
 def mark_sent(state: State, key: str, message_id: str, now: dt.datetime) -> None:
     """The notice `key` was accepted by the relay."""
-    stamp = now.astimezone(dt.UTC).isoformat()
+    when = stamp(now)
     with state.transaction() as connection:
         connection.execute(
             "INSERT INTO notices (key, subject, message_id, created_at, sent_at) "
             "VALUES (?, '', ?, ?, ?) ON CONFLICT (key) DO UPDATE SET sent_at = excluded.sent_at, "
             "message_id = excluded.message_id",
-            (key, message_id, stamp, stamp),
+            (key, message_id, when, when),
         )
