@@ -59,8 +59,11 @@ def read_reply(data: bytes) -> CalendarReply | None:
         sequence = int(event.get("sequence", 0))
     except ValueError:
         return None
-    stamp = event.get("dtstamp")
-    moment = stamp.dt if stamp is not None else None
+    try:
+        stamp = event.get("dtstamp")
+        moment = stamp.dt if stamp is not None else None
+    except ValueError:  # a broken DTSTAMP (icalendar's BrokenCalendarProperty): no stamp
+        moment = None
     return CalendarReply(
         series=found["series"],
         session=session,

@@ -94,22 +94,28 @@ def original_id(message: Message) -> str | None:
             first = inner[0] if isinstance(inner, list) and inner else None
             if isinstance(first, Message) and (identifier := first.get("Message-ID")):
                 return str(identifier).strip()
-        if kind in ("text/rfc822-headers", "text/plain"):
-            data = part.get_payload(decode=True)
-            text = data.decode("utf-8", "replace") if isinstance(data, bytes) else ""
-            if found := MESSAGE_ID.search(text):
-                return found[1]
+        if kind in ("text/rfc822-headers", "text/plain") and (
+            found := MESSAGE_ID.search(_text_of(part))
+        ):
+            return found[1]
     return None
 
 
+def _text_of(part: Message) -> str:
+    """A part's text, decoded by its charset; UTF-8 when the charset is unknown or absent."""
+    data = part.get_payload(decode=True)
+    if not isinstance(data, bytes):
+        return ""
+    try:
+        return data.decode(part.get_content_charset() or "utf-8", "replace")
+    except LookupError:  # a charset Python does not know: bounces come from anywhere
+        return data.decode("utf-8", "replace")
+
+
 def _body_text(message: Message) -> str:
-    texts = []
-    for part in message.walk():
-        if part.get_content_maintype() == "text":
-            data = part.get_payload(decode=True)
-            if isinstance(data, bytes):
-                texts.append(data.decode(part.get_content_charset() or "utf-8", "replace"))
-    return "\n".join(texts)
+    return "\n".join(
+        _text_of(part) for part in message.walk() if part.get_content_maintype() == "text"
+    )
 
 
 def _from_text(text: str, address: str, *, permanent: bool) -> Failure:

@@ -7,7 +7,7 @@ import datetime as dt
 
 import hypothesis.strategies as st
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 
 from mailer.audience.return_path import read_verp, verp_address
 from mailer.audience.unsubscribe import make_token
@@ -22,7 +22,16 @@ from mailer.inbound.classify import (
     message_key,
     parse,
 )
-from tests.support.mailbox_samples import APPLE, GOOGLE, OUTLOOK, RETURN, Sent, calendar, sample
+from tests.support.mailbox_samples import (
+    APPLE,
+    GOOGLE,
+    OUTLOOK,
+    RETURN,
+    SAMPLES,
+    Sent,
+    calendar,
+    sample,
+)
 
 KEY = b"inbound-unit-tests-key-0123456789"
 SERIES = "icom-france-solidarites-musees"
@@ -161,3 +170,55 @@ def test_a_return_path_round_trips_and_fits_in_a_local_part(
     assert read_verp(KEY, SERIES, address.upper(), DOMAIN) == message_id  # case folded
     assert read_verp(KEY, "another-series", address, DOMAIN) is None
     assert read_verp(b"another-key-0123456789", SERIES, address, DOMAIN) is None
+
+
+def test_a_charset_python_does_not_know_is_read_as_utf_8() -> None:
+    """Found by fuzzing: this used to raise LookupError, which stopped every reading of the
+    mailbox at the same email."""
+    data = sample("bounce-exim-no-verp.eml", MARIE).replace(b"us-ascii", b"x-unheard-of")
+    verdict = classify(parse(data), CONTEXT)
+    assert isinstance(verdict, Bounced) and verdict.report.original_id == MESSAGE_ID
+    assert [(f.address, f.status) for f in verdict.report.failures] == [(MARIE.address, "5.1.1")]
+
+
+def test_a_reply_with_a_broken_dtstamp_is_still_a_reply() -> None:
+    """Found by fuzzing: icalendar raised on reading the broken DTSTAMP."""
+    text = calendar("ACCEPTED", MARIE.address, UID, OUTLOOK).replace(
+        "DTSTAMP:20210406T083012Z", "DTSTAMP:2021-04-06 soon"
+    )
+    verdict = classify(parse(sample("reply-outlook-accepted.eml", MARIE, CALENDAR=text)), CONTEXT)
+    assert isinstance(verdict, Replied)
+    assert verdict.reply.answer == "accepted" and verdict.reply.stamp is None
+
+
+INSERTS = [
+    b'charset="x-bogus"',
+    b"\r\n\r\n",
+    b"Content-Type: message/delivery-status\r\n",
+    b"=?utf-8?b?####?=",
+    b"\xff\xfe",
+    b"Action: failed\r\nStatus: 5.1.1\r\n",
+    b"base64",
+]
+NAMES = sorted(path.name for path in SAMPLES.glob("*.eml"))
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    name=st.sampled_from(NAMES),
+    edits=st.lists(
+        st.tuples(st.floats(0, 1, exclude_max=True), st.sampled_from(INSERTS), st.integers(0, 30)),
+        min_size=1,
+        max_size=5,
+    ),
+)
+def test_no_email_however_mangled_makes_classifying_raise(
+    name: str, edits: list[tuple[float, bytes, int]]
+) -> None:
+    data = bytearray(
+        sample(name, MARIE, TOKEN="x.y", CALENDAR=calendar("ACCEPTED", MARIE.address, UID, APPLE))
+    )
+    for where, insert, cut in edits:
+        at = int(where * len(data))
+        data[at : at + cut] = insert  # replace a stretch by something odd
+    classify(parse(bytes(data)), CONTEXT)  # any verdict, never an exception
