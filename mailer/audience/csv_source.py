@@ -191,14 +191,14 @@ def read_table(
             raise ValueError(f"the column '{name}' appears twice in the header")
         seen.add(name)
     found = ", ".join(repr(name.strip()) for name in raw_headers)
-    mapping = [(target, [header_name(s) for s in sources]) for target, sources in columns]
-    for (target, sources), (_, names) in zip(columns, mapping, strict=True):
-        for original, name in zip(sources, names, strict=True):
-            if name not in seen:
+    for target, sources in columns:
+        for original in sources:
+            if header_name(original) not in seen:
                 raise ValueError(
                     f"the column {original!r} (columns.{target} in config.toml) is not in the "
                     f"header (found {found}; delimiter {chosen!r})"
                 )
+    mapping = [(target, [header_name(s) for s in sources]) for target, sources in columns]
     if "email" not in headers and "email" not in dict(mapping):
         raise ValueError(f"the header has no 'email' column (found {found}; delimiter {chosen!r})")
     feed = _Lines(stream, line_offset + 2)

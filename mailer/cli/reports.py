@@ -119,7 +119,7 @@ def suppression_record(entry: Suppression) -> dict[str, Any]:
         "kind": entry.kind,
         "reason": entry.reason,
         "since": entry.created_at.isoformat(),
-        "emails": "reminders" if entry.scope == "reminders" else "all",
+        "emails": entry.scope,
     }
 
 
@@ -133,7 +133,7 @@ def suppressions_table(entries: Iterable[Suppression]) -> str:
         [
             _shown(e),
             e.kind,
-            "reminders" if e.scope == "reminders" else "all",
+            e.scope,
             f"{e.created_at:%Y-%m-%d %H:%M}Z",
             e.reason,
         ]
