@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from mailer.cli.base import JSON, cli, echo_json, pass_workspace
-from mailer.errors import InvalidInput
+from mailer.errors import InvalidInput, MailerError
 
 if TYPE_CHECKING:
     from mailer.actions.people import PersonReport
@@ -81,14 +82,24 @@ def person(
         if str(export_to) == "-":
             click.echo(text, nl=False)
         else:
-            export_to.write_text(text, encoding="utf-8")
-            export_to.chmod(0o600)
+            _write_private(export_to, text)
             click.echo(f"{parsed.email}: everything held is in {export_to}.")
         return
     if as_json:
         echo_json(record)
         return
     click.echo(person_text(report))
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write `text` readable by its owner only from the first byte (personal data)."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(descriptor, 0o600)  # a file that was there already, too
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(text)
+    except OSError as error:
+        raise MailerError(f"cannot write {path}: {error.strerror}") from None
 
 
 def person_text(report: PersonReport) -> str:

@@ -212,3 +212,19 @@ def test_the_daemon_forgets_deliveries_past_the_retention(run_cli: Cli, config_p
     assert "sent" not in ledger(config_path)
     code, out, _ = run_cli("--config", str(config_path), "person", MARIE, "--json")
     assert code == 0 and json.loads(out)["emails"] == []
+
+
+def test_an_export_is_private_from_the_start_and_a_bad_path_is_said(
+    run_cli: Cli, config_path: Path, tmp_path: Path
+) -> None:
+    assert send(run_cli, config_path, "--segment", "audience")[0] == 0
+    export = tmp_path / "marie.json"
+    export.write_text("old", encoding="utf-8")
+    export.chmod(0o644)  # a file that was there: it becomes private too
+    person = ("--config", str(config_path), "person", MARIE, "--export")
+    code, _, err = run_cli(*person, str(export))
+    assert code == 0, err
+    assert stat.S_IMODE(export.stat().st_mode) == 0o600 and "Marie" in export.read_text("utf-8")
+    code, _, err = run_cli(*person, str(tmp_path / "no-such-folder" / "marie.json"))
+    assert code == 1 and "cannot write" in err and "No such file or directory" in err
+    assert "Traceback" not in err
