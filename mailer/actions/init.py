@@ -6,8 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from mailer.errors import InvalidInput
+from mailer.model import Series
+from mailer.recurrence import DEFAULT_RULE, nearest_rule_dates
 
 STARTER = Path(__file__).resolve().parent.parent / "starter_templates"
 
@@ -19,7 +22,7 @@ CONFIG = """\
 id = "{series_id}"
 timezone = "Europe/Paris"
 # RFC 5545 RRULE: here every third Tuesday of the month
-rule = "FREQ=MONTHLY;BYDAY=+3TU"
+rule = "{rule}"
 first = {first}
 start = 13:00:00
 end = 14:30:00
@@ -90,9 +93,22 @@ someone@example.org,Someone,en,member,Europe/Paris
 """
 
 
-def third_tuesday(year: int, month: int) -> dt.date:
-    first = dt.date(year, month, 1)
-    return first + dt.timedelta(days=(1 - first.weekday()) % 7 + 14)
+def first_session(today: dt.date) -> dt.date:
+    """The first date of the starter's rule on or after `today` (the series' own recurrence)."""
+    probe = Series(
+        id="new",
+        timezone=ZoneInfo("Europe/Paris"),
+        rule=DEFAULT_RULE,
+        first=today.replace(day=1),
+        start=dt.time(13),
+        end=dt.time(14, 30),
+        languages=("en",),
+        title={"en": ""},
+        description={"en": ""},
+    )
+    day = nearest_rule_dates(probe, today)[1]
+    assert day is not None  # the rule has no end
+    return day
 
 
 def init_project(folder: Path, today: dt.date) -> list[Path]:
@@ -101,13 +117,12 @@ def init_project(folder: Path, today: dt.date) -> list[Path]:
         raise InvalidInput(f"{folder} is not empty: give a new folder, mailer overwrites nothing")
     if not STARTER.is_dir():
         raise InvalidInput(f"the starter templates are missing from this install ({STARTER})")
-    day = third_tuesday(today.year, today.month)
-    if day < today:
-        following = today.replace(day=1) + dt.timedelta(days=32)
-        day = third_tuesday(following.year, following.month)
+    day = first_session(today)
     name = "".join(c if c.isalnum() else "-" for c in folder.resolve().name.lower()).strip("-")
     files = {
-        "config.toml": CONFIG.format(series_id=name or "my-series", first=day.isoformat()),
+        "config.toml": CONFIG.format(
+            series_id=name or "my-series", rule=DEFAULT_RULE, first=day.isoformat()
+        ),
         f"sessions/{day.isoformat()}.toml": SESSION.format(day=day.isoformat()),
         "recipients/members.csv": MEMBERS,
     }

@@ -26,7 +26,7 @@ def read_addresses(text: str, source: str, *, case_sensitive_local: bool = False
     found: list[tuple[int, str]] = []
     problems: list[Problem] = []
     if any(sep in first for sep in (",", ";", "\t")) or "@" not in first:
-        found, problems = _from_csv(lines, source)
+        found, problems = _from_csv(lines, first, source)
     else:
         found = [(n, line.strip()) for n, line in enumerate(lines, 1) if line.strip()]
     addresses: list[tuple[int, Address]] = []
@@ -45,8 +45,9 @@ def read_addresses(text: str, source: str, *, case_sensitive_local: bool = False
     return Imported(addresses, problems)
 
 
-def _from_csv(lines: list[str], source: str) -> tuple[list[tuple[int, str]], list[Problem]]:
-    header = next((line for line in lines if line.strip()), "")
+def _from_csv(
+    lines: list[str], header: str, source: str
+) -> tuple[list[tuple[int, str]], list[Problem]]:
     from_csv = _email_column(header)
     if from_csv is None:
         return [], [
