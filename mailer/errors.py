@@ -13,6 +13,7 @@ exit codes. No other module defines an exception (tests/unit/test_architecture.p
     │   ├── InvalidToken                       not a genuine unsubscribe token
     │   └── UnusableKey                        a DKIM private key that cannot sign
     ├── TooLate                       exit 1   the deadline of a send passed
+    ├── PlanChanged                   exit 3   a confirmed plan is no longer the plan
     ├── StateError                    exit 1   the state file cannot be used
     │   └── LockHeld                  exit 3   another sender or daemon holds its lock
     ├── TransportError                exit 1   delivering one message failed
@@ -125,6 +126,13 @@ class UnusableKey(InvalidInput, ValueError):
 
 class TooLate(MailerError):
     """The send's deadline passed: nothing is sent."""
+
+
+class PlanChanged(MailerError):
+    """The plan an organiser confirmed is not the plan any more (a list or the ledger changed
+    meanwhile): nothing is sent; they look at it again."""
+
+    exit_code = EXIT_CONFLICT
 
 
 class StateError(MailerError):

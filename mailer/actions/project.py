@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,6 +146,21 @@ def preview(
     now: dt.datetime,
 ) -> list[Preview]:
     """Write the email of `kind` for a sample recipient in each language."""
+    composer, sample = preview_composer(project, templates, state, day, kind=kind, key=key, now=now)
+    return [write_preview(composer, sample(code), folder) for code in languages]
+
+
+def preview_composer(
+    project: Project,
+    templates: TemplateSet,
+    state: State,
+    day: dt.date,
+    *,
+    kind: MessageKind,
+    key: bytes,
+    now: dt.datetime,
+) -> tuple[Composer, Callable[[str], Recipient]]:
+    """What composes the previews of an email, and the sample recipient of each language."""
     config = project.config
     occurrence = preview_occurrence(config, project.sessions, day)
     revision = session_revision(state, config, occurrence, now)
@@ -161,9 +176,26 @@ def preview(
         signing_key=key,
         field_names=columns,
     )
-    return [
-        write_preview(
-            composer, sample_recipients(code, columns, config.series.timezone.key)[0], folder
-        )
-        for code in languages
-    ]
+
+    def sample(language: str) -> Recipient:
+        return sample_recipients(language, columns, config.series.timezone.key)[0]
+
+    return composer, sample
+
+
+@dataclass(frozen=True)
+class PreviewParts:
+    """One email as its recipient gets it: subject, text, HTML, and its calendar file."""
+
+    recipient: Recipient
+    subject: str
+    text: str
+    html: str
+    ics: bytes
+
+
+def preview_parts(composer: Composer, recipient: Recipient) -> PreviewParts:
+    subject, text, html = composer.render(recipient)
+    return PreviewParts(
+        recipient, subject, text, html, composer.calendar(recipient.language, recipient)
+    )

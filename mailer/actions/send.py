@@ -10,14 +10,17 @@ import asyncio
 import contextlib
 import datetime as dt
 import os
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from mailer.audience.addresses import Address
+from mailer.calendar.revisions import session_fingerprint
 from mailer.errors import EXIT_INTERRUPTED, InvalidInput, MailerError, TooLate
 from mailer.messages.checks import sample_recipients
 from mailer.messages.templates import TemplateSet
+from mailer.model import MessageKind, Occurrence, Recipient
 from mailer.project.lists import list_columns
 from mailer.project.load import Project
 from mailer.recurrence import find_occurrence
@@ -31,6 +34,7 @@ from mailer.sending.workers import STOP_SIGNALS, Launch, processes_for, run_para
 from mailer.store.ledger import Ledger, SendStatus
 from mailer.store.locks import sender_lock
 from mailer.store.state import State
+from mailer.store.suppression import suppressed_keys
 from mailer.transport.base import Transport
 
 
@@ -298,3 +302,38 @@ def _audience_and_problem(
         first = error.problems[0] if isinstance(error, InvalidInput) and error.problems else None
         return None, str(first) if first else str(error)
     return planned.to_send, None
+
+
+# -- a session that moves or is cancelled ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChangeAudience:
+    """Who the daemon emails when a session's time, place or status changes."""
+
+    kind: MessageKind  # update or cancellation
+    recipients: list[Recipient]  # everyone already sent an email about it, not suppressed
+    suppressed: int
+    automatic: bool  # [daemon] updates: the daemon sends it by itself
+
+    def per_language(self) -> dict[str, int]:
+        return dict(sorted(Counter(r.language for r in self.recipients).items()))
+
+
+def change_audience(
+    project: Project, state: State, before: Occurrence, after: Occurrence
+) -> ChangeAudience | None:
+    """Who gets an email if the session `before` becomes `after` (None: the change is not one
+    calendars must hear of, or nobody was sent anything about it yet)."""
+    config = project.config
+    if session_fingerprint(config, before).significant == (
+        session_fingerprint(config, after).significant
+    ):
+        return None
+    kind: MessageKind = "cancellation" if after.status == "cancelled" else "update"
+    blocked = suppressed_keys(state, kind)
+    served = Ledger(state).served(config.series.id, before.scheduled, "")
+    if not served:
+        return None
+    chosen = [r for r in served if r.key not in blocked]
+    return ChangeAudience(kind, chosen, len(served) - len(chosen), config.daemon.updates)

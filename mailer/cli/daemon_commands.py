@@ -66,3 +66,35 @@ def plan(workspace: Workspace, days: int, as_json: bool) -> None:
         echo_json([plan_record(row, zone) for row in rows])
     else:
         click.echo(plan_table(rows, zone) if rows else f"Nothing in the next {days} days.")
+
+
+MIN_PASSWORD = 12
+
+
+@cli.command("hash-password")
+@click.option(
+    "--stdin",
+    "from_stdin",
+    is_flag=True,
+    help="Read the password from the first line of standard input instead of asking twice.",
+)
+def hash_password(from_stdin: bool) -> None:
+    """Make an organiser's password_hash for [[web.organisers]] (scrypt; the password itself
+    is never stored). Give the password to its owner, not to config.toml."""
+    import os
+    import sys
+
+    from mailer.config.passwords import SALT_BYTES
+    from mailer.config.passwords import hash_password as make_hash
+    from mailer.errors import InvalidInput
+
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput(
+            f"the password has {len(password)} characters: use at least {MIN_PASSWORD} "
+            "(a few words make a good one)"
+        )
+    click.echo(make_hash(password, os.urandom(SALT_BYTES)))

@@ -101,6 +101,25 @@ class Unsubscribe:
 LISTEN = re.compile(r"^(?P<host>\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(?P<port>\d{1,5})$")
 
 
+class Listening:
+    """Settings with a validated `listen` ("127.0.0.1:8025", "[::1]:8025"): its host, port."""
+
+    listen: str
+
+    def _address(self) -> tuple[str, int]:
+        match = LISTEN.match(self.listen)
+        assert match, "validated by config"
+        return match.group("host").strip("[]"), int(match.group("port"))
+
+    @property
+    def host(self) -> str:
+        return self._address()[0]
+
+    @property
+    def port(self) -> int:
+        return self._address()[1]
+
+
 @dataclass(frozen=True)
 class CadenceEntry:
     """One `[[cadence]]`: an email sent `before` each session, to `segments`."""
@@ -137,23 +156,40 @@ class DaemonSettings:
 
 
 @dataclass(frozen=True)
-class HttpSettings:
+class HttpSettings(Listening):
     """`[http]`: where the daemon listens, and the public address it is reached at."""
 
     listen: str = "127.0.0.1:8025"
     base_url: str | None = None
 
-    @property
-    def host(self) -> str:
-        match = LISTEN.match(self.listen)
-        assert match
-        return match.group("host").strip("[]")
 
-    @property
-    def port(self) -> int:
-        match = LISTEN.match(self.listen)
-        assert match
-        return int(match.group("port"))
+# -- [web] -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrganiserAccount:
+    """One `[[web.organisers]]`: who may log in to the organisers' pages."""
+
+    email: str  # the login; proofs go there
+    name: str
+    password_hash: str  # scrypt, made by `mailer hash-password`
+
+
+@dataclass(frozen=True)
+class WebSettings(Listening):
+    """`[web]`: the organisers' pages, served by the daemon on their own address (off when the
+    table is absent)."""
+
+    listen: str
+    organisers: tuple[OrganiserAccount, ...]
+    session_lifetime: dt.timedelta = dt.timedelta(hours=8)
+    # where organisers reach the pages (behind a reverse proxy); checked against Origin
+    base_url: str | None = None
+
+    def account(self, email: str) -> OrganiserAccount | None:
+        """The account whose login is `email` (case-insensitive), if any."""
+        wanted = email.strip().casefold()
+        return next((a for a in self.organisers if a.email.casefold() == wanted), None)
 
 
 # -- [calendar] --------------------------------------------------------------------------------
@@ -243,6 +279,7 @@ class Config:
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
     dkim: DkimSettings | None = None
     mailbox: MailboxSettings | None = None
+    web: WebSettings | None = None
 
     @property
     def calendar_organizer(self) -> str:

@@ -18,6 +18,7 @@ from mailer.config.series import read_labels, read_organiser, read_series, read_
 from mailer.config.settings import DEFAULT_DATABASE, Config
 from mailer.config.tables import ProblemLog, TableReader
 from mailer.config.toml_source import parse_toml
+from mailer.config.web import read_web
 from mailer.errors import ConfigError, Problem, errors_only
 from mailer.model import Series, Zoom
 
@@ -55,6 +56,7 @@ def read_config(text: str, source: str) -> ConfigParse:
     calendar = read_calendar(root)
     dkim = read_dkim(root, organiser)
     mailbox = read_mailbox(root)
+    web = read_web(root, http)
     templates = "templates"
     if (email_table := root.table("email")) is not None:
         templates = email_table.string("templates", default="templates") or "templates"
@@ -88,6 +90,7 @@ def read_config(text: str, source: str) -> ConfigParse:
             calendar=calendar,
             dkim=dkim,
             mailbox=mailbox,
+            web=web,
         )
     return ConfigParse(config, series, zoom, log.problems)
 

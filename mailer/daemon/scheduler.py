@@ -48,7 +48,9 @@ from mailer.sending.engine import Engine
 from mailer.store.locks import daemon_lock
 from mailer.transport.base import Transport
 from mailer.web.guard import KEEPALIVE, GuardedServer
+from mailer.web.organisers import make_organisers_app
 from mailer.web.public import make_app
+from mailer.web.sends import WebSends
 
 log = logging.getLogger("mailer.daemon")
 JOB_DEFAULTS = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
@@ -156,6 +158,9 @@ class Daemon:
         self._ticks = 0
         self._mailbox_due = True  # read at start, then every [mailbox] check_every
         self.mailbox_error: str | None = None
+        # one-off sends started from the organisers' pages; the daemon's own sends wait for
+        # them (the sender lock), and go as soon as one ends
+        self.web_sends = WebSends(on_finished=self._wakeup.set)
 
     @property
     def workspace(self) -> Workspace:
@@ -209,6 +214,7 @@ class Daemon:
         self._stopping = True
         if self._engine is not None:
             self._engine.stop()
+        self.web_sends.stop()
         self._wakeup.set()
 
     def request_reload(self) -> None:
@@ -257,8 +263,11 @@ class Daemon:
         )
         await runner.setup()
         server = GuardedServer(runner, config.http.host, config.http.port)
+        pages = await self._organisers_server()
         try:
             where = await server.start()  # the real port when [http] listen says 0
+            if pages is not None:
+                log.info("serving the organisers' pages on http://%s", await pages.start())
             self.scheduler.start()
             self.scheduler.add_job(
                 self.wake,
@@ -271,11 +280,31 @@ class Daemon:
             await self._loop()
         finally:
             self.scheduler.shutdown(wait=False)
+            await self.web_sends.wait()
             server.close()
             await runner.cleanup()
+            if pages is not None:
+                pages.close()
+                await pages.runner.cleanup()
             lock.release()
             log.info("stopped")
         return 0
+
+    async def _organisers_server(self) -> GuardedServer | None:
+        """The organisers' pages on `[web] listen`, if config.toml has `[web]` (read at start:
+        a reload changes the accounts, not where the pages listen)."""
+        settings = self.workspace.project().config.web
+        if settings is None:
+            return None
+        app = make_organisers_app(
+            lambda: self.workspace,
+            reload=self.request_reload,
+            health=self.health,
+            sends=self.web_sends,
+        )
+        runner = web.AppRunner(app, access_log=None, keepalive_timeout=KEEPALIVE)
+        await runner.setup()
+        return GuardedServer(runner, settings.host, settings.port)
 
     def stopping(self) -> bool:
         """Whether a stop was asked for (a signal handler may set it during any await)."""

@@ -140,6 +140,26 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX deliveries_by_message_id ON deliveries (message_id)
         WHERE message_id IS NOT NULL;
     """,
+    # 8: the organisers' pages: who is logged in (by the hash of their cookie), and what each
+    # organiser changed or sent (the audit log; never deleted by mailer)
+    """
+    CREATE TABLE web_sessions (
+        token_hash TEXT PRIMARY KEY,
+        organiser TEXT NOT NULL,
+        account TEXT NOT NULL,
+        csrf TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    );
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        organiser TEXT NOT NULL,
+        action TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        detail TEXT NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -383,3 +383,51 @@ def test_verp_needs_a_return_path_of_its_own(config_path: Path) -> None:
     config_path.write_text(text + "\n[sending]\nverp = true\n", encoding="utf-8")
     at = located(config_path)
     assert_problems(config_path, [at("verp = true") + " 'sending.verp': verp = true needs an"])
+
+
+def test_every_problem_of_the_organisers_pages_at_once(config_path: Path) -> None:
+    from tests.support.organisers import PASSWORD_HASH
+
+    text = config_path.read_text(encoding="utf-8")
+    config_path.write_text(
+        text + '\n[web]\nlisten = "127.0.0.1:8025"\nsession_lifetime = "P30D"\n'
+        '\n[[web.organisers]]\nemail = "marie@example.org"\nname = "Marie"\n'
+        'password = "hunter2hunter2"\n'
+        '\n[[web.organisers]]\nemail = "not an address"\nname = "Paul"\n'
+        'password_hash = "$2b$12$bcryptisnotscrypt"\n'
+        f'\n[[web.organisers]]\nemail = "MARIE@example.org"\nname = "Twice"\n'
+        f'password_hash = "{PASSWORD_HASH}"\n',
+        encoding="utf-8",
+    )
+    at = located(config_path)
+    expected = [
+        f"config.toml:{len(text.splitlines()) + 3}: at 'web.listen': the organisers' pages "
+        "cannot share [http] listen",
+        at('session_lifetime = "P30D"') + " 'web.session_lifetime': must be between PT5M",
+        at('password = "hunter2hunter2"') + " 'web.organisers[0].password': a plain password",
+        "'web.organisers[0].password_hash': this key is required",
+        at('email = "not an address"') + " 'web.organisers[1].email'",
+        " 'web.organisers[1].password_hash': this is not a password hash made by `mailer",
+    ]
+    found = problems_of(config_path)
+    assert_problems(config_path, expected)
+    assert "hunter2" not in "".join(found)  # a password is never echoed
+    # the third is valid: once the others are fixed, only the duplicate remains
+    config_path.write_text(
+        text + '\n[web]\nlisten = "127.0.0.1:8026"\n'
+        f'\n[[web.organisers]]\nemail = "marie@example.org"\nname = "Marie"\n'
+        f'password_hash = "{PASSWORD_HASH}"\n'
+        f'\n[[web.organisers]]\nemail = "MARIE@example.org"\nname = "Twice"\n'
+        f'password_hash = "{PASSWORD_HASH}"\n',
+        encoding="utf-8",
+    )
+    assert_problems(config_path, ["'web.organisers[1].email': MARIE@example.org has two accounts"])
+
+
+def test_the_organisers_pages_are_off_without_web_and_need_an_organiser(
+    config_path: Path,
+) -> None:
+    assert load_project(config_path).config.web is None
+    text = config_path.read_text(encoding="utf-8")
+    config_path.write_text(text + '\n[web]\nlisten = "127.0.0.1:8026"\n', encoding="utf-8")
+    assert_problems(config_path, ["'web.organisers': nobody can log in: add an organiser"])

@@ -1,0 +1,149 @@
+"""The organisers' pages that only look: the series, what was sent, a person, the audit log."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any
+
+from aiohttp import web
+
+from mailer.actions.people import person
+from mailer.actions.project import coming_sessions
+from mailer.actions.send import daemon_plan, sends_status
+from mailer.audience.addresses import parse_address
+from mailer.errors import InvalidAddress, MailerError
+from mailer.model import Occurrence
+from mailer.project.workspace import Workspace
+from mailer.store.inbox import answer_counts, answers
+from mailer.store.suppression import suppressions
+from mailer.store.web import audit_log
+from mailer.web.render import page
+from mailer.web.site import PER_PAGE, Site, occurrence_of, organiser_of
+
+COMING = 6  # sessions shown on the series page
+PLAN_DAYS = 60  # how far ahead the series page shows the daemon's plan
+
+
+def session_status(occurrence: Occurrence) -> str:
+    """What the series page says of a session."""
+    if occurrence.status in ("cancelled", "moved"):
+        return occurrence.status
+    return "scheduled" if occurrence.content is not None else "missing content"
+
+
+def _series(workspace: Workspace) -> dict[str, Any]:
+    """The series page's data (in a thread: planning resolves every list)."""
+    project = workspace.project()
+    now = workspace.now()
+    sessions = coming_sessions(project, None, COMING, now=now)
+    with workspace.state() as state:
+        try:
+            plan: list[Any] = daemon_plan(
+                project,
+                workspace.templates(),
+                state,
+                now=now,
+                days=PLAN_DAYS,
+                signing_key=workspace.signing_key,
+            )
+            plan_problem = None
+        except MailerError as error:
+            plan, plan_problem = [], str(error)
+    return {"sessions": sessions, "plan": plan, "plan_problem": plan_problem}
+
+
+def add_routes(app: web.Application, site: Site) -> None:
+    async def series(request: web.Request) -> web.Response:
+        workspace = site.current()
+        data = await asyncio.to_thread(_series, workspace)
+        config = workspace.project().config
+        health = site.health()
+        return page(
+            "series.html",
+            organiser_of(request),
+            title="The series",
+            config=config,
+            zone=config.series.timezone,
+            status_of=session_status,
+            refused=health.get("config"),
+            health=health,
+            **data,
+        )
+
+    async def status(request: web.Request) -> web.Response:
+        project = site.project()
+        config = project.config
+        with site.current().state() as state:
+            sends = sends_status(project, state, None)
+            replies = answer_counts(state, config.series.id)
+            blocked = list(reversed(suppressions(state)))
+        return page(
+            "status.html",
+            organiser_of(request),
+            title="What was sent",
+            config=config,
+            sends=sends,
+            replies=sorted(replies.items(), reverse=True),
+            suppressions=blocked[:PER_PAGE],
+            suppressed=len(blocked),
+            zone=config.series.timezone,
+        )
+
+    async def session_status_page(request: web.Request) -> web.Response:
+        project = site.project()
+        occurrence = occurrence_of(project, request)
+        config = project.config
+        with site.current().state() as state:
+            sends = sends_status(project, state, occurrence.scheduled)
+            replies = answers(state, config.series.id, occurrence.scheduled)
+            history = audit_log(state, subject=str(occurrence.scheduled))
+        return page(
+            "session_status.html",
+            organiser_of(request),
+            title=f"Session {occurrence.number}: what was sent",
+            config=config,
+            occurrence=occurrence,
+            sends=sends,
+            replies=replies,
+            history=history,
+            zone=config.series.timezone,
+        )
+
+    async def people(request: web.Request) -> web.Response:
+        project = site.project()
+        typed = request.query.get("q", "").strip()[:320]
+        report, problem = None, None
+        if typed:
+            try:
+                address = parse_address(typed)
+                with site.current().state() as state:
+                    report = person(project, state, address, site.now())
+            except InvalidAddress as error:
+                problem = str(error)
+        return page(
+            "people.html",
+            organiser_of(request),
+            title="A person",
+            typed=typed,
+            report=report,
+            problem=problem,
+            zone=project.config.series.timezone,
+        )
+
+    async def audit(request: web.Request) -> web.Response:
+        with site.current().state() as state:
+            entries = audit_log(state, PER_PAGE)
+        zone = site.project().config.series.timezone
+        return page(
+            "audit.html", organiser_of(request), title="Who did what", entries=entries, zone=zone
+        )
+
+    app.router.add_get("/", series)
+    app.router.add_get("/status", status)
+    app.router.add_get(r"/sessions/{day:\d{4}-\d{2}-\d{2}}/status", session_status_page)
+    app.router.add_get("/people", people)
+    app.router.add_get("/audit", audit)
+
+
+__all__ = ["add_routes", "dt"]

@@ -1,0 +1,165 @@
+"""The organisers' pages (aiohttp), served by the daemon on `[web] listen`, off without `[web]`.
+
+Nobody sees anything but the login page without logging in; every POST is checked for its
+CSRF token and origin; every change and every send is written to the audit log with who did
+it (`mailer.web.auth` says how). The pages:
+
+- `/`: the series: coming sessions and their status, what the daemon will send and when, and
+  what blocks it (`mailer plan`'s rows); `/sessions/<date>`: the session editor
+  (`mailer.web.editor`);
+- `/sessions/<date>/preview`, `/proof`, `/send`, `/sends/<n>`: previews, proofs, one-off sends
+  (`mailer.web.sending_pages`);
+- `/status`, `/people`, `/audit`: what was sent, bounced, answered; a person's history; who
+  did what (`mailer.web.follow_pages`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from importlib import resources
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from mailer.project.workspace import Workspace
+from mailer.store.web import audit
+from mailer.web import editor, follow_pages, sending_pages
+from mailer.web.auth import LOGIN_COOKIE, OPEN_PATHS, Auth, login_token, set_cookie
+from mailer.web.public import Handler
+from mailer.web.render import HEADERS, page, refusal
+from mailer.web.sends import WebSends
+from mailer.web.site import Site, redirect, safe_next
+
+log = logging.getLogger("mailer.web")
+EXPIRED = (
+    "This form has expired or did not come from these pages: go back, reload the page, and "
+    "try again."
+)
+
+
+def make_organisers_app(
+    current: Callable[[], Workspace],
+    *,
+    reload: Callable[[], None],
+    health: Callable[[], Mapping[str, Any]],
+    sends: WebSends,
+) -> web.Application:
+    """The organisers' site on the workspace in use (`current()`)."""
+    site = Site(current, reload, health, Auth(current), sends)
+    auth = site.auth
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            if site.project().config.web is None:  # [web] removed: the pages are off
+                return refusal(None, 404, "The organisers' pages are off ([web] is not set).")
+            if request.path == "/login" or request.path.startswith(OPEN_PATHS[1]):
+                return await handler(request)
+            organiser = auth.organiser(request)
+            if organiser is None:
+                if request.method in ("GET", "HEAD"):
+                    return redirect("/login?" + urlencode({"next": request.path_qs}))
+                return refusal(None, 403, "You are not logged in (or your session ended).")
+            if request.method not in ("GET", "HEAD") and not (
+                auth.same_origin(request) and await auth.csrf_ok(request, organiser.csrf)
+            ):
+                log.warning(
+                    "refused a %s %s by %s: CSRF", request.method, request.path, organiser.email
+                )
+                return refusal(organiser, 403, EXPIRED)
+            request["organiser"] = organiser
+            return await handler(request)
+        except web.HTTPNotFound:
+            return refusal(request.get("organiser"), 404, "There is no such page.")
+        except web.HTTPException:
+            raise
+        except Exception:  # the one place unexpected errors become a page
+            log.exception("error serving %s", request.path)
+            return refusal(request.get("organiser"), 500, "Something went wrong on our side.")
+
+    app = web.Application(middlewares=[guard], client_max_size=2**20)
+
+    async def login_page(request: web.Request) -> web.Response:
+        return await _login(site, request)
+
+    async def logout(request: web.Request) -> web.Response:
+        response = redirect("/login")
+        who = request["organiser"]
+        site.audit(who, "logout", "", "")
+        auth.close(request, response)
+        return response
+
+    async def style(_: web.Request) -> web.Response:
+        css = resources.files("mailer.web").joinpath("static/web.css").read_text("utf-8")
+        return web.Response(
+            text=css, content_type="text/css", headers={"Cache-Control": "max-age=3600"}
+        )
+
+    app.router.add_get("/login", login_page)
+    app.router.add_post("/login", login_page)
+    app.router.add_post("/logout", logout)
+    app.router.add_get("/static/web.css", style)
+    follow_pages.add_routes(app, site)
+    editor.add_routes(app, site)
+    sending_pages.add_routes(app, site)
+    return app
+
+
+async def _login(site: Site, request: web.Request) -> web.Response:
+    auth = site.auth
+    token, new = login_token(request)
+    target = safe_next(request.query.get("next"))
+
+    def form(status: int = 200, error: str | None = None, email: str = "") -> web.Response:
+        response = page(
+            "login.html",
+            None,
+            status=status,
+            title="Log in",
+            error=error,
+            email=email,
+            token=token,
+            target=target,
+        )
+        if new:
+            set_cookie(response, LOGIN_COOKIE, token, 3600)
+        return response
+
+    if request.method == "GET":
+        return form()
+    data = await request.post()
+    email = str(data.get("email", "")).strip()[:320]
+    password = str(data.get("password", ""))[:1024]
+    given = str(data.get("csrf", ""))
+    if new or not auth.same_origin(request) or given != token:
+        return form(403, EXPIRED, email)
+    keys = (f"account:{email.casefold()}", f"client:{request.remote}")
+    if wait := auth.limit.retry_after(keys):
+        log.warning("login refused for %s from %s: too many attempts", email, request.remote)
+        response = form(429, f"Too many attempts: try again in {wait // 60 + 1} minutes.", email)
+        response.headers["Retry-After"] = str(wait)
+        return response
+    account = await auth.check_password(email, password)
+    if account is None:
+        auth.limit.failed(keys)
+        log.warning("failed login for %s from %s", email, request.remote)
+        return form(401, "Wrong email address or password.", email)
+    auth.limit.forget(keys)
+    response = redirect(target)
+    auth.open(account, response)
+    with site.current().state() as state:
+        audit(
+            state,
+            account.email,
+            "login",
+            subject="",
+            detail=f"from {request.remote}",
+            now=site.now(),
+        )
+    log.info("%s logged in from %s", account.email, request.remote)
+    return response
+
+
+__all__ = ["HEADERS", "make_organisers_app"]

@@ -1,0 +1,77 @@
+"""The organisers' pages as HTML: one Jinja2 environment (autoescaped, strict), their headers.
+
+Everything shown comes from config.toml, session files, lists and the mailbox: untrusted, so
+nothing is ever marked safe, and the Content-Security-Policy allows no script at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import jinja2
+from aiohttp import web
+
+from mailer.web.auth import Organiser
+
+HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "frame-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+# an email's HTML shown in a frame of the preview page: no script, no form, no request out
+FRAMED = {
+    "Content-Security-Policy": (
+        "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+        "frame-ancestors 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+ENVIRONMENT = jinja2.Environment(
+    loader=jinja2.PackageLoader("mailer.web", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _local(moment: dt.datetime | None, zone: Any = None) -> str:
+    if moment is None:
+        return ""
+    local = moment.astimezone(zone) if zone is not None else moment
+    return f"{local:%a %d %b %Y %H:%M} {local.tzname() or ''}".strip()
+
+
+ENVIRONMENT.filters["local"] = _local
+
+
+def page(
+    template: str,
+    organiser: Organiser | None,
+    *,
+    status: int = 200,
+    title: str,
+    refresh: int | None = None,
+    **context: Any,
+) -> web.Response:
+    """A page of the organisers' site, in its layout."""
+    html = ENVIRONMENT.get_template(template).render(
+        organiser=organiser, title=title, refresh=refresh, **context
+    )
+    return web.Response(status=status, text=html, content_type="text/html", headers=HEADERS)
+
+
+def refusal(organiser: Organiser | None, status: int, message: str) -> web.Response:
+    """A page that says why a request was refused (and never how our code failed)."""
+    titles = {400: "Bad request", 403: "Refused", 404: "Not found", 409: "Conflict"}
+    return page(
+        "refused.html", organiser, status=status, title=titles.get(status, "Error"), message=message
+    )

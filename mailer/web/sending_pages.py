@@ -1,0 +1,222 @@
+"""The organisers' pages that send: previews, a proof to oneself, one-off sends and their
+progress. The same engine and ledger as `mailer send`: a one-off send is planned against the
+ledger (nobody served twice), confirmed by the organiser who saw its plan, recorded before
+anything goes out, and followed live."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from mailer.actions.project import PreviewParts, preview_composer, preview_parts
+from mailer.audience.addresses import parse_address
+from mailer.errors import LockHeld, MailerError, PlanChanged
+from mailer.model import MESSAGE_KINDS, MessageKind, Occurrence, Recipient
+from mailer.project.workspace import Workspace
+from mailer.sending.plan import SendPlan, SendRequest, plan_send
+from mailer.sending.run import send_proofs
+from mailer.web.render import FRAMED, page, refusal
+from mailer.web.site import PER_PAGE, Site, occurrence_of, organiser_of, redirect
+
+log = logging.getLogger("mailer.web")
+
+
+def _kind(text: str | None) -> MessageKind:
+    if text not in MESSAGE_KINDS:
+        raise web.HTTPNotFound(text="no such kind of email")
+    return text
+
+
+def _previews(
+    workspace: Workspace, occurrence: Occurrence, kind: MessageKind
+) -> list[PreviewParts]:
+    project = workspace.project()
+    with workspace.state() as state:
+        composer, sample = preview_composer(
+            project,
+            workspace.templates(),
+            state,
+            occurrence.scheduled,
+            kind=kind,
+            key=workspace.signing_key(),
+            now=workspace.now(),
+        )
+    return [preview_parts(composer, sample(code)) for code in project.config.series.languages]
+
+
+def _plan(workspace: Workspace, request: SendRequest) -> tuple[SendPlan, list[Recipient]]:
+    """The plan of a send (nothing recorded), and the first people it reaches."""
+    with workspace.state() as state:
+        plan = plan_send(workspace.project(), state, request, workspace.now())
+    return plan, list(itertools.islice(plan.audience(), PER_PAGE))
+
+
+def add_routes(app: web.Application, site: Site) -> None:
+    async def preview(request: web.Request) -> web.Response:
+        workspace = site.current()
+        occurrence = occurrence_of(workspace.project(), request)
+        kind = _kind(request.query.get("kind", "invitation"))
+        return await _preview_page(request, workspace, occurrence, kind)
+
+    async def _preview_page(
+        request: web.Request,
+        workspace: Workspace,
+        occurrence: Occurrence,
+        kind: MessageKind,
+        *,
+        proofs: list[tuple[str, str]] | None = None,
+        problem: str | None = None,
+    ) -> web.Response:
+        if occurrence.content is None:
+            return refusal(
+                organiser_of(request), 409, "This session has no content yet: prepare it first."
+            )
+        parts = await asyncio.to_thread(_previews, workspace, occurrence, kind)
+        return page(
+            "preview.html",
+            organiser_of(request),
+            title=f"Preview: {kind} of session {occurrence.number}",
+            occurrence=occurrence,
+            kind=kind,
+            kinds=MESSAGE_KINDS,
+            parts=parts,
+            proofs=proofs,
+            problem=problem,
+        )
+
+    async def framed(request: web.Request) -> web.Response:
+        workspace = site.current()
+        occurrence = occurrence_of(workspace.project(), request)
+        kind = _kind(request.match_info["kind"])
+        language = request.match_info["language"]
+        if (
+            occurrence.content is None
+            or language not in workspace.project().config.series.languages
+        ):
+            raise web.HTTPNotFound(text="no such preview")
+        parts = await asyncio.to_thread(_previews, workspace, occurrence, kind)
+        html = next(p.html for p in parts if p.recipient.language == language)
+        return web.Response(text=html, content_type="text/html", headers=FRAMED)
+
+    async def proof(request: web.Request) -> web.Response:
+        workspace = site.current()
+        project = workspace.project()
+        occurrence = occurrence_of(project, request)
+        who = organiser_of(request)
+        form = await request.post()
+        kind = _kind(str(form.get("kind", "")))
+        send_request = SendRequest(occurrence.scheduled, kind, ())
+        try:
+            plan, _ = await asyncio.to_thread(_plan, workspace, send_request)
+            replies = await send_proofs(
+                project,
+                workspace.templates(),
+                plan,
+                parse_address(who.email),
+                transport=workspace.transport(),
+                now=workspace.now(),
+                signing_key=workspace.signing_key(),
+            )
+        except MailerError as error:
+            return await _preview_page(request, workspace, occurrence, kind, problem=str(error))
+        site.audit(who, "proof", str(occurrence.scheduled), f"{kind} to {who.email}")
+        return await _preview_page(request, workspace, occurrence, kind, proofs=replies)
+
+    async def send_form(request: web.Request) -> web.Response:
+        workspace = site.current()
+        project = workspace.project()
+        occurrence = occurrence_of(project, request)
+        chosen = request.query.getall("segment", [])
+        kind_text = request.query.get("kind")
+        context: dict[str, Any] = {"plan": None, "people": [], "problem": None}
+        if kind_text is not None:
+            kind = _kind(kind_text)
+            names = [s.name for s in project.config.mailing.segments]
+            segments = tuple(s for s in chosen if s in names)
+            try:
+                plan, people = await asyncio.to_thread(
+                    _plan, workspace, SendRequest(occurrence.scheduled, kind, segments)
+                )
+                context.update(plan=plan, people=people, too_late=plan.too_late(site.now()))
+            except MailerError as error:
+                context["problem"] = str(error)
+        return _send_page(request, occurrence, kind_text, chosen, **context)
+
+    def _send_page(
+        request: web.Request,
+        occurrence: Occurrence,
+        kind: str | None,
+        chosen: list[str],
+        status: int = 200,
+        **context: Any,
+    ) -> web.Response:
+        config = site.project().config
+        return page(
+            "send.html",
+            organiser_of(request),
+            status=status,
+            title=f"Send: session {occurrence.number}",
+            occurrence=occurrence,
+            kinds=MESSAGE_KINDS,
+            kind=kind,
+            segments=config.mailing.segments,
+            chosen=chosen,
+            zone=config.series.timezone,
+            **{"too_late": False, **context},
+        )
+
+    async def send_start(request: web.Request) -> web.Response:
+        workspace = site.current()
+        occurrence = occurrence_of(workspace.project(), request)
+        who = organiser_of(request)
+        form = await request.post()
+        kind = _kind(str(form.get("kind", "")))
+        segments = tuple(str(s) for s in form.getall("segment", []))
+        back: dict[str, Any] = {"plan": None, "people": [], "problem": None}
+        if form.get("confirm") != "yes":
+            back["problem"] = "Tick the box that says you want these emails sent, then send."
+            return _send_page(request, occurrence, kind, list(segments), 422, **back)
+        try:
+            expected = int(str(form.get("expected", "")))
+            workspace.require_secrets()
+            send_request = SendRequest(occurrence.scheduled, kind, segments)
+            started = site.sends.start(workspace, send_request, expected, who.email)
+        except (ValueError, LockHeld, PlanChanged, MailerError) as error:
+            if isinstance(error, LockHeld):
+                message = (
+                    "Another send is running (the daemon's, or another organiser's): try "
+                    "again in a moment."
+                )
+            elif isinstance(error, ValueError):
+                message = "The form is incomplete: look at the plan again."
+            else:
+                message = str(error)
+            back["problem"] = message
+            return _send_page(request, occurrence, kind, list(segments), 409, **back)
+        return redirect(f"/sends/{started.number}")
+
+    async def progress(request: web.Request) -> web.Response:
+        try:
+            sent = site.sends.sends[int(request.match_info["number"])]
+        except (KeyError, ValueError):
+            raise web.HTTPNotFound(text="no such send") from None
+        return page(
+            "progress.html",
+            organiser_of(request),
+            title=f"Sending the {sent.request.kind} of {sent.request.day}",
+            refresh=None if sent.finished else 1,
+            sent=sent,
+            zone=site.project().config.series.timezone,
+        )
+
+    day = r"{day:\d{4}-\d{2}-\d{2}}"
+    app.router.add_get(f"/sessions/{day}/preview", preview)
+    app.router.add_get(f"/sessions/{day}/preview/{{kind}}/{{language}}.html", framed)
+    app.router.add_post(f"/sessions/{day}/proof", proof)
+    app.router.add_get(f"/sessions/{day}/send", send_form)
+    app.router.add_post(f"/sessions/{day}/send", send_start)
+    app.router.add_get(r"/sends/{number:\d+}", progress)

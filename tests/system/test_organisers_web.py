@@ -1,0 +1,400 @@
+"""The organisers' pages, in Debian's chromium (Selenium) and over plain HTTP, against a real
+`mailer daemon` process sending to a real SMTP server (aiosmtpd on 127.0.0.1).
+
+An organiser logs in, prepares a session in three languages (a problem shown at its field,
+nothing saved), previews every email, sends herself a proof, sends the invitation to one
+segment with its plan and a confirmation, watches it, finds a person, moves the session
+seeing who gets the update; the daemon sends that update. And the security cases: no login,
+a wrong password, a missing CSRF token, a foreign origin, a script in a speaker's name, the
+login rate limit. The screenshots of docs/screenshots/web-*.png are taken here.
+"""
+
+from __future__ import annotations
+
+import csv
+import email
+import email.policy
+import re
+import signal
+import subprocess
+import sys
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.select import Select
+
+from tests.support.daemon import DaemonProcess, ledger_states, wait_until
+from tests.support.organisers import (
+    PASSWORD,
+    PASSWORD_HASH,
+    Client,
+    fill,
+    selenium_chromium,
+    submit,
+    token,
+)
+from tests.support.project import REPO, edit
+from tests.support.sending import use_smtp
+from tests.support.smtp_server import Fault, SmtpServer
+
+pytestmark = pytest.mark.browser
+NOW = "2021-04-01T10:00:00+02:00"  # before the invitation of 2021-04-20 falls due (04-06)
+ORGANISER = "marie@icom-france.example.org"
+SHOTS = REPO / "docs" / "screenshots"
+SESSION = "2021-04-20"
+SCRIPT = '<script>document.title="pwned"</script><img src=x onerror=alert(1)>'
+
+
+@dataclass
+class Site:
+    config: Path
+    daemon: DaemonProcess
+    server: SmtpServer
+    port: int
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def client(self) -> Client:
+        return Client("127.0.0.1", self.port)
+
+    def session_file(self) -> str:
+        return (self.config.parent / "sessions" / f"{SESSION}.toml").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    folder = tmp_path_factory.mktemp("web")
+    for name in ("sessions", "recipients", "templates"):
+        subprocess.run(["cp", "-r", str(REPO / name), str(folder / name)], check=True)
+    config = folder / "config.toml"
+    config.write_text((REPO / "config.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    edit(config, 'listen = "127.0.0.1:8025"', 'listen = "127.0.0.1:0"')
+    config.write_text(
+        config.read_text(encoding="utf-8")
+        + f"""
+[web]
+listen = "127.0.0.1:0"
+
+[[web.organisers]]
+email = "{ORGANISER}"
+name = "Marie Curie-Sklodowska"
+password_hash = "{PASSWORD_HASH}"
+
+[[web.organisers]]
+email = "paul@icom-france.example.org"
+name = "Paul"
+password_hash = "{PASSWORD_HASH}"
+""",
+        encoding="utf-8",
+    )
+    with SmtpServer() as server:
+        use_smtp(folder, server.port)
+        daemon = DaemonProcess(config, NOW)
+        try:
+            found = daemon.wait_for_log(r"organisers' pages on http://127\.0\.0\.1:(\d+)")
+            yield Site(config, daemon, server, int(found.group(1)))
+        finally:
+            daemon.stop()
+
+
+def log_in(driver: WebDriver, site: Site, password: str = PASSWORD) -> None:
+    driver.get(site.base + "/")
+    assert "/login" in driver.current_url
+    fill(driver, "email", ORGANISER)
+    fill(driver, "password", password)
+    submit(driver, driver.find_element(By.CSS_SELECTOR, "form.login button"))
+
+
+def shoot(driver: WebDriver, name: str) -> None:
+    """A screenshot of the whole page for docs/screenshots/web-NAME.png."""
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(1400, min(max(height, 800), 4000))
+    driver.save_screenshot(str(SHOTS / f"web-{name}.png"))
+    driver.set_window_size(1400, 1000)
+
+
+def partner_emails(site: Site) -> set[str]:
+    with (site.config.parent / "recipients" / "partners.csv").open(encoding="utf-8") as rows:
+        return {row["Email"] for row in csv.DictReader(rows, delimiter=";")}
+
+
+def subject(data: bytes) -> str:
+    return str(email.message_from_bytes(data, policy=email.policy.default)["Subject"])
+
+
+def to_organiser(site: Site) -> list[str]:
+    return [subject(m.data) for m in site.server.received if ORGANISER in m.recipients]
+
+
+def test_without_a_login_there_is_only_the_login_page(site: Site) -> None:
+    client = site.client()
+    for path in (
+        "/",
+        "/status",
+        "/people?q=a@example.org",
+        "/audit",
+        f"/sessions/{SESSION}",
+        f"/sessions/{SESSION}/preview",
+        f"/sessions/{SESSION}/send",
+        "/sends/1",
+    ):
+        reply = client.get(path)
+        assert reply.status == 303, path
+        assert reply.headers["Location"].startswith("/login?next="), path
+    before = site.session_file()
+    refused = client.post(f"/sessions/{SESSION}", {"title.fr": "x"})
+    assert refused.status == 403
+    assert site.session_file() == before
+    assert client.get("/login").status == 200
+    # the public side is as it was, on its own port
+    public = Client("127.0.0.1", site.daemon.port)
+    assert public.get("/health").status == 200
+    assert public.get("/calendar.ics").status == 200
+    assert public.get("/login").status == 404
+
+
+def test_an_organiser_prepares_previews_sends_and_follows_a_session(site: Site) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with selenium_chromium() as driver:
+        driver.get(site.base + "/")
+        shoot(driver, "login")
+        log_in(driver, site, "not the password")
+        assert "Wrong email address or password" in driver.find_element(By.ID, "login-error").text
+        log_in(driver, site)
+        assert driver.title.startswith("The series")
+        sessions = driver.find_element(By.ID, "sessions").text
+        assert "Les réseaux professionnels" in sessions and "missing content" in sessions
+        assert "invitation" in driver.find_element(By.ID, "plan").text
+        shoot(driver, "series")
+
+        # prepare the session in three languages; the Spanish title left empty first
+        driver.get(f"{site.base}/sessions/{SESSION}")
+        before = site.session_file()
+        fill(driver, "title.fr", "Les réseaux, instruments de solidarité ?")
+        fill(driver, "title.en", "Networks, instruments of solidarity?")
+        fill(driver, "title.es", "")
+        rows = driver.find_elements(By.CSS_SELECTOR, "tbody.person.blank")
+        assert rows, "a blank row to add a speaker"
+        index = len(driver.find_elements(By.CSS_SELECTOR, "tbody.person")) - len(rows) - 1
+        fill(driver, f"speakers[{index}].name.fr", SCRIPT)
+        for code, role in (("fr", "Conservatrice"), ("en", "Curator"), ("es", "Conservadora")):
+            fill(driver, f"speakers[{index}].role.{code}", role)
+        submit(driver, driver.find_element(By.ID, "save"))
+        errors = driver.find_elements(By.CSS_SELECTOR, '.field-error[data-field="title.es"]')
+        assert errors and "missing" in errors[0].text
+        assert "Nothing was saved" in driver.find_element(By.ID, "problems").text
+        assert site.session_file() == before
+        shoot(driver, "session-error")
+
+        fill(driver, "title.es", "Redes, ¿instrumentos de solidaridad?")
+        submit(driver, driver.find_element(By.ID, "save"))
+        assert driver.find_element(By.ID, "saved").is_displayed()
+        saved = tomllib.loads(site.session_file())
+        assert saved["title"] == {
+            "fr": "Les réseaux, instruments de solidarité ?",
+            "en": "Networks, instruments of solidarity?",
+            "es": "Redes, ¿instrumentos de solidaridad?",
+        }
+        assert saved["speakers"][index]["name"] == SCRIPT  # one name for every language
+        assert saved["speakers"][0]["name"] == "Bruno Maquart"  # the rest kept
+        # a script in a name is text, everywhere: no element made of it, nothing run
+        assert driver.title.startswith("Session 6")
+        assert (
+            driver.find_element(By.NAME, f"speakers[{index}].name.fr").get_attribute("value")
+            == SCRIPT
+        )
+        assert not driver.find_elements(By.CSS_SELECTOR, "main script, main img")
+        shoot(driver, "session")
+        check = subprocess.run(
+            [sys.executable, "-m", "mailer", "--config", str(site.config), "check", "--offline"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert check.returncode == 0, check.stdout + check.stderr  # the CLI agrees
+
+        # the daemon took the new version: the series page shows the new title
+        def series_shows_new_title() -> bool:
+            driver.get(site.base + "/")
+            return "Les réseaux, instruments" in driver.find_element(By.ID, "sessions").text
+
+        wait_until(series_shows_new_title, 20)
+
+        # preview every email, send a proof of each language to oneself
+        driver.get(f"{site.base}/sessions/{SESSION}/preview?kind=invitation")
+        for code in ("fr", "en", "es"):
+            section = driver.find_element(By.ID, f"preview-{code}")
+            assert section.find_element(By.TAG_NAME, "iframe").get_attribute("sandbox") == ""
+        driver.switch_to.frame(driver.find_element(By.CSS_SELECTOR, "#preview-es iframe"))
+        framed = driver.find_element(By.TAG_NAME, "body").text
+        assert "Redes, ¿instrumentos de solidaridad?" in framed
+        assert SCRIPT in framed and not driver.find_elements(By.CSS_SELECTOR, "script")
+        driver.switch_to.default_content()
+        shoot(driver, "preview")
+        submit(driver, driver.find_element(By.ID, "send-proof"))
+        assert len(driver.find_element(By.ID, "proofs").find_elements(By.TAG_NAME, "li")) == 3
+        wait_until(lambda: len(to_organiser(site)) == 3, 20)
+        assert all("Redes" in s or "réseaux" in s or "Networks" in s for s in to_organiser(site))
+
+        # a one-off send to the partners: the plan, a confirmation, progress, the summary
+        driver.get(f"{site.base}/sessions/{SESSION}/send?kind=invitation&segment=partners")
+        assert driver.find_element(By.ID, "to-send").text == "5"
+        shoot(driver, "send-plan")
+        submit(driver, driver.find_element(By.ID, "send"))  # not confirmed: nothing goes
+        assert "Tick the box" in driver.find_element(By.ID, "send-problem").text
+        driver.get(f"{site.base}/sessions/{SESSION}/send?kind=invitation&segment=partners")
+        driver.find_element(By.ID, "confirm").click()
+        site.server.add_fault(Fault("DATA", "slow", delay=1.5, times=5))  # time to watch it
+        submit(driver, driver.find_element(By.ID, "send"))
+        assert re.search(r"/sends/\d+$", driver.current_url)
+        assert "(sending…)" in driver.find_element(By.ID, "progress").text
+        assert driver.find_element(By.ID, "bar").tag_name == "progress"
+        shoot(driver, "progress-running")
+        # the page follows the send by itself (it reloads every second until the end)
+        wait_until(lambda: bool(driver.find_elements(By.ID, "summary")), 30)
+        summary = driver.find_element(By.ID, "summary").text
+        assert "Done" in summary and "5 sent" in summary
+        shoot(driver, "progress")
+        emails = partner_emails(site)
+        partners = [m for m in site.server.received if set(m.recipients) & emails]
+        assert len(partners) == 5 and {r for m in partners for r in m.recipients} == emails
+        assert ledger_states(site.config) == {"sent": 5}
+
+        # follow up: the status, a person's history, the audit log
+        driver.get(site.base + "/status")
+        assert "5 sent" in driver.find_element(By.ID, "sends").text
+        shoot(driver, "status")
+        partner = sorted(partners[0].recipients)[0]
+        driver.get(site.base + "/people")
+        fill(driver, "q", partner)
+        submit(driver, driver.find_element(By.ID, "find"))
+        history = driver.find_element(By.ID, "deliveries").text
+        assert "invitation" in history and "sent" in history
+        shoot(driver, "person")
+
+        # move the session: who gets the update is shown before it goes
+        driver.get(f"{site.base}/sessions/{SESSION}")
+        driver.execute_script(
+            "document.getElementById('moved_to.date').value = '2021-04-27';"
+            "document.getElementById('moved_to.start').value = '14:00';"
+            "document.getElementById('moved_to.end').value = '15:30';"
+        )
+        submit(driver, driver.find_element(By.ID, "save"))
+        change = driver.find_element(By.ID, "change").text
+        assert "5 people" in change and "update" in change
+        assert "moved_to" not in tomllib.loads(site.session_file())
+        shoot(driver, "move")
+        driver.find_element(By.ID, "confirmed").click()
+        submit(driver, driver.find_element(By.ID, "save"))
+        assert tomllib.loads(site.session_file())["moved_to"]["date"].isoformat() == "2021-04-27"
+        wait_until(lambda: ledger_states(site.config)["sent"] == 10, 60)
+        later = site.server.received[-5:]
+        assert sorted(r for m in later for r in m.recipients) == sorted(
+            r for m in partners for r in m.recipients
+        )  # the five partners, and nobody else
+        assert all("27" in subject(m.data) for m in later)  # the new date first
+
+        # cancelling it: who gets the cancellation, shown before anything is saved
+        driver.get(f"{site.base}/sessions/{SESSION}")
+        Select(driver.find_element(By.ID, "status")).select_by_value("cancelled")
+        submit(driver, driver.find_element(By.ID, "save"))
+        change = driver.find_element(By.ID, "change").text
+        assert "Cancelling this session emails 5 people" in change and "cancellation" in change
+        assert "status" not in tomllib.loads(site.session_file())
+
+        # two organisers at once: a save over a file that changed meanwhile saves nothing
+        driver.get(f"{site.base}/sessions/{SESSION}")
+        path = site.config.parent / "sessions" / f"{SESSION}.toml"
+        path.write_text(site.session_file() + "# edited on the server\n", encoding="utf-8")
+        fill(driver, "title.en", "Lost in the race")
+        submit(driver, driver.find_element(By.ID, "save"))
+        assert "changed since you opened" in driver.find_element(By.ID, "notice").text
+        assert "Lost in the race" not in site.session_file()
+
+        driver.get(site.base + "/audit")
+        audit = driver.find_element(By.ID, "audit").text
+        for action in ("login", "save session", "proof", "send"):
+            assert action in audit
+        assert ORGANISER in audit
+        driver.find_element(By.CSS_SELECTOR, "#audit details summary").click()  # the last save
+        assert "2021-04-27" in driver.find_element(By.CSS_SELECTOR, "#audit pre.diff").text
+        shoot(driver, "audit")
+
+
+def test_a_change_needs_its_csrf_token_and_our_origin(site: Site) -> None:
+    client = site.client()
+    assert client.log_in("paul@icom-france.example.org", PASSWORD).status == 303
+    page = client.get(f"/sessions/{SESSION}")
+    assert page.status == 200
+    form = {"title.fr": "Piraté", "rows": "0", "version": "x"}
+    before = site.session_file()
+    assert client.post(f"/sessions/{SESSION}", form).status == 403  # no token
+    assert client.post(f"/sessions/{SESSION}", {**form, "csrf": "forged"}).status == 403
+    foreign = client.post(
+        f"/sessions/{SESSION}", {**form, "csrf": token(page)}, Origin="http://evil.example"
+    )
+    assert foreign.status == 403
+    cross = client.post(
+        f"/sessions/{SESSION}/send",
+        {"csrf": token(page), "kind": "reminder", "expected": "20", "confirm": "yes"},
+        **{"Sec-Fetch-Site": "cross-site"},
+    )
+    assert cross.status == 403
+    assert site.session_file() == before
+    # logged out: the same cookie opens nothing any more
+    assert client.post("/logout", {"csrf": token(page)}).status == 303
+    assert client.get("/").status == 303
+
+
+def test_cookies_and_headers(site: Site) -> None:
+    client = site.client()
+    reply = client.get("/login")
+    assert "Secure" in reply.headers["Set-Cookie"] and "HttpOnly" in reply.headers["Set-Cookie"]
+    logged = client.log_in(ORGANISER, PASSWORD)
+    cookie = logged.headers["Set-Cookie"]
+    assert cookie.startswith("__Host-mailer-session=")
+    for flag in ("Secure", "HttpOnly", "SameSite=Strict", "Path=/"):
+        assert flag in cookie
+    page = client.get("/")
+    assert "script-src" not in page.headers["Content-Security-Policy"]  # no script at all
+    assert "default-src 'none'" in page.headers["Content-Security-Policy"]
+    assert page.headers["X-Frame-Options"] == "DENY"
+
+
+def test_a_new_password_hash_ends_the_logins_of_the_old_one(site: Site) -> None:
+    client = site.client()
+    assert client.log_in(ORGANISER, PASSWORD).status == 303
+    assert client.get("/").status == 200
+    text = site.config.read_text(encoding="utf-8")
+    other = subprocess.run(
+        [sys.executable, "-m", "mailer", "hash-password", "--stdin"],
+        input="another long passphrase\n",
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    site.config.write_text(text.replace(PASSWORD_HASH, other, 1), encoding="utf-8")
+    try:
+        site.daemon.process.send_signal(signal.SIGHUP)
+        wait_until(lambda: client.get("/").status == 303, 30)
+        assert client.log_in(ORGANISER, "another long passphrase").status == 303
+    finally:
+        site.config.write_text(text, encoding="utf-8")
+        site.daemon.process.send_signal(signal.SIGHUP)
+
+
+def test_failed_logins_are_limited(site: Site) -> None:
+    """Last in this module: the limit also holds per client address."""
+    client = site.client()
+    codes = [client.log_in("paul@icom-france.example.org", "wrong").status for _ in range(6)]
+    assert codes == [401] * 5 + [429]
+    limited = client.log_in("paul@icom-france.example.org", PASSWORD)  # even the right one
+    assert limited.status == 429 and int(limited.headers["Retry-After"]) > 60
+    assert "failed login for paul@icom-france.example.org" in site.daemon.log()
