@@ -48,7 +48,7 @@ from mailer.sending.engine import Engine
 from mailer.store.locks import daemon_lock
 from mailer.transport.base import Transport
 from mailer.web.guard import KEEPALIVE, GuardedServer
-from mailer.web.organisers import make_organisers_app
+from mailer.web.organisers import organisers_server
 from mailer.web.public import make_app
 from mailer.web.sends import WebSends
 
@@ -263,7 +263,12 @@ class Daemon:
         )
         await runner.setup()
         server = GuardedServer(runner, config.http.host, config.http.port)
-        pages = await self._organisers_server()
+        pages = await organisers_server(
+            lambda: self.workspace,
+            reload=self.request_reload,
+            health=self.health,
+            sends=self.web_sends,
+        )
         try:
             where = await server.start()  # the real port when [http] listen says 0
             if pages is not None:
@@ -289,22 +294,6 @@ class Daemon:
             lock.release()
             log.info("stopped")
         return 0
-
-    async def _organisers_server(self) -> GuardedServer | None:
-        """The organisers' pages on `[web] listen`, if config.toml has `[web]` (read at start:
-        a reload changes the accounts, not where the pages listen)."""
-        settings = self.workspace.project().config.web
-        if settings is None:
-            return None
-        app = make_organisers_app(
-            lambda: self.workspace,
-            reload=self.request_reload,
-            health=self.health,
-            sends=self.web_sends,
-        )
-        runner = web.AppRunner(app, access_log=None, keepalive_timeout=KEEPALIVE)
-        await runner.setup()
-        return GuardedServer(runner, settings.host, settings.port)
 
     def stopping(self) -> bool:
         """Whether a stop was asked for (a signal handler may set it during any await)."""

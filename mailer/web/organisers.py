@@ -27,6 +27,7 @@ from mailer.project.workspace import Workspace
 from mailer.store.web import audit
 from mailer.web import editor, follow_pages, sending_pages
 from mailer.web.auth import LOGIN_COOKIE, OPEN_PATHS, Auth, login_token, set_cookie
+from mailer.web.guard import KEEPALIVE, GuardedServer
 from mailer.web.public import Handler
 from mailer.web.render import HEADERS, page, refusal
 from mailer.web.sends import WebSends
@@ -37,6 +38,24 @@ EXPIRED = (
     "This form has expired or did not come from these pages: go back, reload the page, and "
     "try again."
 )
+
+
+async def organisers_server(
+    current: Callable[[], Workspace],
+    *,
+    reload: Callable[[], None],
+    health: Callable[[], Mapping[str, Any]],
+    sends: WebSends,
+) -> GuardedServer | None:
+    """The organisers' pages on `[web] listen`, set up, not yet listening; None without
+    `[web]` (read at start: a reload changes the accounts, not where the pages listen)."""
+    settings = current().project().config.web
+    if settings is None:
+        return None
+    app = make_organisers_app(current, reload=reload, health=health, sends=sends)
+    runner = web.AppRunner(app, access_log=None, keepalive_timeout=KEEPALIVE)
+    await runner.setup()
+    return GuardedServer(runner, settings.host, settings.port)
 
 
 def make_organisers_app(
@@ -162,4 +181,4 @@ async def _login(site: Site, request: web.Request) -> web.Response:
     return response
 
 
-__all__ = ["HEADERS", "make_organisers_app"]
+__all__ = ["HEADERS", "make_organisers_app", "organisers_server"]

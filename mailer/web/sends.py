@@ -14,7 +14,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from mailer.errors import LockHeld, MailerError, PlanChanged
+from mailer.actions.send import refuse_if_too_late
+from mailer.errors import InvalidInput, LockHeld, MailerError, PlanChanged
 from mailer.project.workspace import Workspace
 from mailer.sending.engine import Engine
 from mailer.sending.plan import SendPlan, SendRequest, plan_send, record_plan
@@ -64,11 +65,14 @@ class WebSends:
         try:
             with workspace.state() as state:
                 plan = plan_send(workspace.project(), state, request, now)
+                refuse_if_too_late(plan, now)
                 if plan.to_send != confirmed:
                     raise PlanChanged(
                         f"the plan changed since you saw it: {plan.to_send} emails to send now, "
                         f"not {confirmed}; look at it again"
                     )
+                if plan.to_send == 0:
+                    raise InvalidInput("nothing to send: everyone in the plan has been served")
                 record_plan(state, plan, now)
                 audit(
                     state,

@@ -28,6 +28,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.select import Select
 
+from mailer.store.locks import sender_lock
 from tests.support.daemon import DaemonProcess, ledger_states, wait_until
 from tests.support.organisers import (
     PASSWORD,
@@ -362,10 +363,36 @@ def test_cookies_and_headers(site: Site) -> None:
     assert cookie.startswith("__Host-mailer-session=")
     for flag in ("Secure", "HttpOnly", "SameSite=Strict", "Path=/"):
         assert flag in cookie
+    # after logging in, only a path of ours: never another site
+    page = client.get("/login?next=//evil.example/x")
+    form = {"email": ORGANISER, "password": PASSWORD, "csrf": token(page)}
+    assert client.post("/login?next=//evil.example/x", form).headers["Location"] == "/"
     page = client.get("/")
     assert "script-src" not in page.headers["Content-Security-Policy"]  # no script at all
     assert "default-src 'none'" in page.headers["Content-Security-Policy"]
     assert page.headers["X-Frame-Options"] == "DENY"
+
+
+def test_a_send_goes_only_as_its_plan_was_shown_and_one_at_a_time(site: Site) -> None:
+    client = site.client()
+    assert client.log_in(ORGANISER, PASSWORD).status == 303
+    page = client.get(f"/sessions/{SESSION}/send?kind=reminder&segment=audience")
+    found = re.search(r'name="expected" value="(\d+)"', page.body)
+    assert found and int(found.group(1)) > 0
+    form = {"csrf": token(page), "kind": "reminder", "segment": "audience", "confirm": "yes"}
+    before, states = len(site.server.received), ledger_states(site.config)
+    changed = client.post(
+        f"/sessions/{SESSION}/send", {**form, "expected": str(int(found.group(1)) + 1)}
+    )
+    assert changed.status == 409 and "the plan changed since you saw it" in changed.body
+    held = sender_lock(site.config.parent / "state" / "mailer.db")
+    held.acquire()  # as `mailer send` or the daemon's own send would
+    try:
+        busy = client.post(f"/sessions/{SESSION}/send", {**form, "expected": found.group(1)})
+    finally:
+        held.release()
+    assert busy.status == 409 and "Another send is running" in busy.body
+    assert len(site.server.received) == before and ledger_states(site.config) == states
 
 
 def test_a_new_password_hash_ends_the_logins_of_the_old_one(site: Site) -> None:
