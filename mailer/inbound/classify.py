@@ -88,8 +88,11 @@ def message_key(message: EmailMessage, data: bytes) -> str:
 
 
 def _returned_for(message: EmailMessage, context: Context) -> str | None:
-    for header in ENVELOPE_HEADERS:
-        for value in message.get_all(header) or []:
+    # the raw values: the address parser of `email` raises on some broken headers (an
+    # IndexError in its local-part parser, found by fuzzing), and an address is all we need
+    wanted = {header.casefold() for header in ENVELOPE_HEADERS}
+    for name, value in message.raw_items():
+        if name.casefold() in wanted:
             for part in str(value).split(","):
                 address = part.strip().rpartition("<")[2].rstrip(">").strip()
                 found = read_verp(context.key, context.series_id, address, context.domain)

@@ -7,7 +7,7 @@ import datetime as dt
 
 import hypothesis.strategies as st
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 
 from mailer.audience.return_path import read_verp, verp_address
 from mailer.audience.unsubscribe import make_token
@@ -212,6 +212,8 @@ NAMES = sorted(path.name for path in SAMPLES.glob("*.eml"))
         max_size=5,
     ),
 )
+# found by this test: a header cut so that `email`'s address parser raises IndexError
+@example(name="reply-from-a-stranger.eml", edits=[(0.05, b"\r\n\r\n", 0)])
 def test_no_email_however_mangled_makes_classifying_raise(
     name: str, edits: list[tuple[float, bytes, int]]
 ) -> None:
