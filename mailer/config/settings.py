@@ -185,6 +185,7 @@ class WebSettings(Listening):
     session_lifetime: dt.timedelta = dt.timedelta(hours=8)
     # where organisers reach the pages (behind a reverse proxy); checked against Origin
     base_url: str | None = None
+    language: str = "en"  # of the pages' own words (en, fr)
 
     def account(self, email: str) -> OrganiserAccount | None:
         """The account whose login is `email` (case-insensitive), if any."""

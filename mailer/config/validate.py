@@ -56,7 +56,7 @@ def read_config(text: str, source: str) -> ConfigParse:
     calendar = read_calendar(root)
     dkim = read_dkim(root, organiser)
     mailbox = read_mailbox(root)
-    web = read_web(root, http)
+    web = read_web(root, http, series.default_language if series else None)
     templates = "templates"
     if (email_table := root.table("email")) is not None:
         templates = email_table.string("templates", default="templates") or "templates"

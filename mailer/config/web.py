@@ -15,8 +15,14 @@ _HASH_HINT = (
 )
 
 
-def read_web(root: TableReader, http: HttpSettings) -> WebSettings | None:
-    """`[web]`, or None (the pages are off)."""
+UI_LANGUAGES = ("en", "fr")
+
+
+def read_web(
+    root: TableReader, http: HttpSettings, first_language: str | None
+) -> WebSettings | None:
+    """`[web]`, or None (the pages are off). The pages speak the series' first language when
+    they can, English otherwise."""
     table = root.table("web")
     if table is None:
         return None
@@ -39,12 +45,14 @@ def read_web(root: TableReader, http: HttpSettings) -> WebSettings | None:
     base_url = table.string("base_url")
     if base_url is not None and not base_url.startswith(("https://", "http://")):
         table.error("base_url", f"'{base_url}' is not an http(s):// address")
+    default = first_language if first_language in UI_LANGUAGES else "en"
+    language = table.choice("language", UI_LANGUAGES, default=default)
     organisers = _read_organisers(table)
     table.finish()
     if listen is None or not organisers:
         return None
     base = base_url.rstrip("/") if base_url else None
-    return WebSettings(listen, organisers, lifetime, base)
+    return WebSettings(listen, organisers, lifetime, base, language)
 
 
 def _read_organisers(table: TableReader) -> tuple[OrganiserAccount, ...]:

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from babel import Locale
 from babel.dates import (
     format_date,
+    format_datetime,
     format_interval,
     format_skeleton,
     format_time,
@@ -147,3 +148,12 @@ def language_list(codes: Sequence[str], in_language: str) -> str:
     """`français, anglais et espagnol`."""
     names = [language_name(code, in_language) for code in codes]
     return _clean(format_list(names, locale=babel_locale(in_language)))
+
+
+def table_moment(moment: dt.datetime, language: str) -> str:
+    """An instant as a table of the organisers' pages shows it, in its own zone: "Tue 20 Apr
+    2021 13:00 CEST", "mar. 20 avr. 2021 13:00 CEST"."""
+    text = format_datetime(
+        moment, "EEE d MMM y HH:mm", tzinfo=moment.tzinfo, locale=babel_locale(language)
+    )
+    return _clean(f"{text} {moment.tzname() or ''}".strip())

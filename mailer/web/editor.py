@@ -123,11 +123,15 @@ def add_routes(app: web.Application, site: Site) -> None:
     ) -> web.Response:
         languages = project.config.series.languages
         at, elsewhere = place_problems(problems or [], field_names(form, languages))
+        _ = site.words()
         return page(
             "session.html",
             organiser_of(request),
+            _,
             status=status,
-            title=f"Session {occurrence.number}, {occurrence.scheduled}",
+            title=_("Session {number}, {day}").format(
+                number=occurrence.number, day=occurrence.scheduled
+            ),
             config=project.config,
             occurrence=occurrence,
             languages=languages,
@@ -135,7 +139,7 @@ def add_routes(app: web.Application, site: Site) -> None:
             at=at,
             elsewhere=elsewhere,
             missing=missing_translations(form, languages),
-            notice=notice,
+            notice=_(notice) if notice else None,
             change=change,
             change_shown=change.recipients[:PER_PAGE] if change else [],
             warnings=[p for p in problems or [] if not p.is_error],
@@ -156,6 +160,7 @@ def add_routes(app: web.Application, site: Site) -> None:
             except ConfigError as error:
                 return refusal(
                     organiser_of(request),
+                    site.words(),
                     409,
                     f"{error.problems[0] if error.problems else error}: fix the file on the "
                     "server first (mailer check says what is wrong).",

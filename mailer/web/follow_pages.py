@@ -59,10 +59,12 @@ def add_routes(app: web.Application, site: Site) -> None:
         data = await asyncio.to_thread(_series, workspace)
         config = workspace.project().config
         health = site.health()
+        _ = site.words()
         return page(
             "series.html",
             organiser_of(request),
-            title="The series",
+            _,
+            title=_("The series"),
             config=config,
             zone=config.series.timezone,
             status_of=session_status,
@@ -78,10 +80,12 @@ def add_routes(app: web.Application, site: Site) -> None:
             sends = sends_status(project, state, None)
             replies = answer_counts(state, config.series.id)
             blocked = list(reversed(suppressions(state)))
+        _ = site.words()
         return page(
             "status.html",
             organiser_of(request),
-            title="What was sent",
+            _,
+            title=_("What was sent"),
             config=config,
             sends=sends,
             replies=sorted(replies.items(), reverse=True),
@@ -98,10 +102,12 @@ def add_routes(app: web.Application, site: Site) -> None:
             sends = sends_status(project, state, occurrence.scheduled)
             replies = answers(state, config.series.id, occurrence.scheduled)
             history = audit_log(state, subject=str(occurrence.scheduled))
+        _ = site.words()
         return page(
             "session_status.html",
             organiser_of(request),
-            title=f"Session {occurrence.number}: what was sent",
+            _,
+            title=_("Session {number}: what was sent").format(number=occurrence.number),
             config=config,
             occurrence=occurrence,
             sends=sends,
@@ -121,10 +127,12 @@ def add_routes(app: web.Application, site: Site) -> None:
                     report = person(project, state, address, site.now())
             except InvalidAddress as error:
                 problem = str(error)
+        _ = site.words()
         return page(
             "people.html",
             organiser_of(request),
-            title="A person",
+            _,
+            title=_("A person"),
             typed=typed,
             report=report,
             problem=problem,
@@ -135,8 +143,14 @@ def add_routes(app: web.Application, site: Site) -> None:
         with site.current().state() as state:
             entries = audit_log(state, PER_PAGE)
         zone = site.project().config.series.timezone
+        _ = site.words()
         return page(
-            "audit.html", organiser_of(request), title="Who did what", entries=entries, zone=zone
+            "audit.html",
+            organiser_of(request),
+            _,
+            title=_("Who did what"),
+            entries=entries,
+            zone=zone,
         )
 
     app.router.add_get("/", series)

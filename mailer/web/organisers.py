@@ -32,8 +32,12 @@ from mailer.web.public import Handler
 from mailer.web.render import HEADERS, page, refusal
 from mailer.web.sends import WebSends
 from mailer.web.site import Site, redirect, safe_next
+from mailer.web.words import words_for
 
 log = logging.getLogger("mailer.web")
+PAGES_OFF = "The organisers' pages are off ([web] is not set)."
+NOT_LOGGED_IN = "You are not logged in (or your session ended)."
+TOO_MANY = "Too many attempts: try again in {minutes} minutes."
 EXPIRED = (
     "This form has expired or did not come from these pages: go back, reload the page, and "
     "try again."
@@ -73,30 +77,32 @@ def make_organisers_app(
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
             if site.project().config.web is None:  # [web] removed: the pages are off
-                return refusal(None, 404, "The organisers' pages are off ([web] is not set).")
+                return refusal(None, words_for("en"), 404, PAGES_OFF)
             if request.path == "/login" or request.path.startswith(OPEN_PATHS[1]):
                 return await handler(request)
             organiser = auth.organiser(request)
             if organiser is None:
                 if request.method in ("GET", "HEAD"):
                     return redirect("/login?" + urlencode({"next": request.path_qs}))
-                return refusal(None, 403, "You are not logged in (or your session ended).")
+                return refusal(None, site.words(), 403, NOT_LOGGED_IN)
             if request.method not in ("GET", "HEAD") and not (
                 auth.same_origin(request) and await auth.csrf_ok(request, organiser.csrf)
             ):
                 log.warning(
                     "refused a %s %s by %s: CSRF", request.method, request.path, organiser.email
                 )
-                return refusal(organiser, 403, EXPIRED)
+                return refusal(organiser, site.words(), 403, EXPIRED)
             request["organiser"] = organiser
             return await handler(request)
         except web.HTTPNotFound:
-            return refusal(request.get("organiser"), 404, "There is no such page.")
+            return refusal(request.get("organiser"), site.words(), 404, "There is no such page.")
         except web.HTTPException:
             raise
         except Exception:  # the one place unexpected errors become a page
             log.exception("error serving %s", request.path)
-            return refusal(request.get("organiser"), 500, "Something went wrong on our side.")
+            return refusal(
+                request.get("organiser"), site.words(), 500, "Something went wrong on our side."
+            )
 
     app = web.Application(middlewares=[guard], client_max_size=2**20)
 
@@ -132,12 +138,14 @@ async def _login(site: Site, request: web.Request) -> web.Response:
     target = safe_next(request.query.get("next"))
 
     def form(status: int = 200, error: str | None = None, email: str = "") -> web.Response:
+        _ = site.words()
         response = page(
             "login.html",
             None,
+            _,
             status=status,
-            title="Log in",
-            error=error,
+            title=_("Log in"),
+            error=_(error) if error else None,
             email=email,
             token=token,
             target=target,
@@ -157,7 +165,7 @@ async def _login(site: Site, request: web.Request) -> web.Response:
     keys = (f"account:{email.casefold()}", f"client:{request.remote}")
     if wait := auth.limit.retry_after(keys):
         log.warning("login refused for %s from %s: too many attempts", email, request.remote)
-        response = form(429, f"Too many attempts: try again in {wait // 60 + 1} minutes.", email)
+        response = form(429, site.words()(TOO_MANY).format(minutes=wait // 60 + 1), email)
         response.headers["Retry-After"] = str(wait)
         return response
     account = await auth.check_password(email, password)

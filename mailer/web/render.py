@@ -11,8 +11,11 @@ from typing import Any
 
 import jinja2
 from aiohttp import web
+from jinja2.runtime import Context
 
+from mailer.i18n.dates import table_moment
 from mailer.web.auth import Organiser
+from mailer.web.words import Words
 
 HEADERS = {
     "Content-Security-Policy": (
@@ -43,11 +46,13 @@ ENVIRONMENT = jinja2.Environment(
 )
 
 
-def _local(moment: dt.datetime | None, zone: Any = None) -> str:
+@jinja2.pass_context
+def _local(context: Context, moment: dt.datetime | None, zone: Any = None) -> str:
+    """`moment | local(zone)`: in `zone` (or its own), in the page's language."""
     if moment is None:
         return ""
     local = moment.astimezone(zone) if zone is not None else moment
-    return f"{local:%a %d %b %Y %H:%M} {local.tzname() or ''}".strip()
+    return table_moment(local, context.get("lang", "en"))
 
 
 ENVIRONMENT.filters["local"] = _local
@@ -56,22 +61,24 @@ ENVIRONMENT.filters["local"] = _local
 def page(
     template: str,
     organiser: Organiser | None,
+    words: Words,
     *,
     status: int = 200,
     title: str,
     refresh: int | None = None,
     **context: Any,
 ) -> web.Response:
-    """A page of the organisers' site, in its layout."""
+    """A page of the organisers' site, in its layout, in the words of `words` (`_`)."""
     html = ENVIRONMENT.get_template(template).render(
-        organiser=organiser, title=title, refresh=refresh, **context
+        organiser=organiser, title=title, refresh=refresh, _=words, lang=words("en"), **context
     )
     return web.Response(status=status, text=html, content_type="text/html", headers=HEADERS)
 
 
-def refusal(organiser: Organiser | None, status: int, message: str) -> web.Response:
+def refusal(organiser: Organiser | None, words: Words, status: int, message: str) -> web.Response:
     """A page that says why a request was refused (and never how our code failed)."""
     titles = {400: "Bad request", 403: "Refused", 404: "Not found", 409: "Conflict"}
+    title = words(titles.get(status, "Error"))
     return page(
-        "refused.html", organiser, status=status, title=titles.get(status, "Error"), message=message
+        "refused.html", organiser, words, status=status, title=title, message=words(message)
     )

@@ -73,13 +73,20 @@ def add_routes(app: web.Application, site: Site) -> None:
     ) -> web.Response:
         if occurrence.content is None:
             return refusal(
-                organiser_of(request), 409, "This session has no content yet: prepare it first."
+                organiser_of(request),
+                site.words(),
+                409,
+                "This session has no content yet: prepare it first.",
             )
         parts = await asyncio.to_thread(_previews, workspace, occurrence, kind)
+        _ = site.words()
         return page(
             "preview.html",
             organiser_of(request),
-            title=f"Preview: {kind} of session {occurrence.number}",
+            _,
+            title=_("Preview: {kind} of session {number}").format(
+                kind=_(kind), number=occurrence.number
+            ),
             occurrence=occurrence,
             kind=kind,
             kinds=MESSAGE_KINDS,
@@ -155,11 +162,15 @@ def add_routes(app: web.Application, site: Site) -> None:
         **context: Any,
     ) -> web.Response:
         config = site.project().config
+        _ = site.words()
+        if context.get("problem"):
+            context["problem"] = _(context["problem"])
         return page(
             "send.html",
             organiser_of(request),
+            _,
             status=status,
-            title=f"Send: session {occurrence.number}",
+            title=_("Send: session {number}").format(number=occurrence.number),
             occurrence=occurrence,
             kinds=MESSAGE_KINDS,
             kind=kind,
@@ -204,10 +215,14 @@ def add_routes(app: web.Application, site: Site) -> None:
             sent = site.sends.sends[int(request.match_info["number"])]
         except (KeyError, ValueError):
             raise web.HTTPNotFound(text="no such send") from None
+        _ = site.words()
         return page(
             "progress.html",
             organiser_of(request),
-            title=f"Sending the {sent.request.kind} of {sent.request.day}",
+            _,
+            title=_("Sending the {kind} of {day}").format(
+                kind=_(sent.request.kind), day=sent.request.day
+            ),
             refresh=None if sent.finished else 1,
             sent=sent,
             zone=site.project().config.series.timezone,

@@ -17,6 +17,7 @@ from mailer.recurrence import find_occurrence
 from mailer.store.web import audit
 from mailer.web.auth import Auth, Organiser
 from mailer.web.sends import WebSends
+from mailer.web.words import Words, words_for
 
 PER_PAGE = 200  # addresses listed at most on one page
 
@@ -34,6 +35,11 @@ class Site:
 
     def now(self) -> dt.datetime:
         return self.current().now()
+
+    def words(self) -> Words:
+        """`_` in the pages' language ([web] language)."""
+        settings = self.project().config.web
+        return words_for(settings.language if settings is not None else "en")
 
     def audit(self, who: Organiser, action: str, subject: str, detail: str) -> None:
         with self.current().state() as state:

@@ -42,6 +42,8 @@ def selenium_chromium(width: int = 1400, height: int = 1000) -> Iterator[WebDriv
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
         options.add_argument(flag)
     options.add_argument(f"--window-size={width},{height}")
+    options.add_argument("--lang=fr-FR")  # the organisers of the shipped series are French
+    options.add_experimental_option("prefs", {"intl.accept_languages": "fr-FR,fr"})
     driver = webdriver.Chrome(service=Service(driver_path), options=options)
     driver.set_page_load_timeout(60)
     try:

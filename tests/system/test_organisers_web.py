@@ -167,11 +167,14 @@ def test_an_organiser_prepares_previews_sends_and_follows_a_session(site: Site) 
         driver.get(site.base + "/")
         shoot(driver, "login")
         log_in(driver, site, "not the password")
-        assert "Wrong email address or password" in driver.find_element(By.ID, "login-error").text
+        assert (
+            "Adresse e-mail ou mot de passe incorrect"
+            in driver.find_element(By.ID, "login-error").text
+        )
         log_in(driver, site)
-        assert driver.title.startswith("The series")
+        assert driver.title.startswith("La série")  # the series' first language
         sessions = driver.find_element(By.ID, "sessions").text
-        assert "Les réseaux professionnels" in sessions and "missing content" in sessions
+        assert "Les réseaux professionnels" in sessions and "contenu manquant" in sessions
         assert "invitation" in driver.find_element(By.ID, "plan").text
         shoot(driver, "series")
 
@@ -190,7 +193,7 @@ def test_an_organiser_prepares_previews_sends_and_follows_a_session(site: Site) 
         submit(driver, driver.find_element(By.ID, "save"))
         errors = driver.find_elements(By.CSS_SELECTOR, '.field-error[data-field="title.es"]')
         assert errors and "missing" in errors[0].text
-        assert "Nothing was saved" in driver.find_element(By.ID, "problems").text
+        assert "Rien n’a été enregistré" in driver.find_element(By.ID, "problems").text
         assert site.session_file() == before
         shoot(driver, "session-error")
 
@@ -206,7 +209,7 @@ def test_an_organiser_prepares_previews_sends_and_follows_a_session(site: Site) 
         assert saved["speakers"][index]["name"] == SCRIPT  # one name for every language
         assert saved["speakers"][0]["name"] == "Bruno Maquart"  # the rest kept
         # a script in a name is text, everywhere: no element made of it, nothing run
-        assert driver.title.startswith("Session 6")
+        assert driver.title.startswith("Séance 6")
         assert (
             driver.find_element(By.NAME, f"speakers[{index}].name.fr").get_attribute("value")
             == SCRIPT
@@ -249,19 +252,19 @@ def test_an_organiser_prepares_previews_sends_and_follows_a_session(site: Site) 
         assert driver.find_element(By.ID, "to-send").text == "5"
         shoot(driver, "send-plan")
         submit(driver, driver.find_element(By.ID, "send"))  # not confirmed: nothing goes
-        assert "Tick the box" in driver.find_element(By.ID, "send-problem").text
+        assert "Cochez la case" in driver.find_element(By.ID, "send-problem").text
         driver.get(f"{site.base}/sessions/{SESSION}/send?kind=invitation&segment=partners")
         driver.find_element(By.ID, "confirm").click()
         site.server.add_fault(Fault("DATA", "slow", delay=1.5, times=5))  # time to watch it
         submit(driver, driver.find_element(By.ID, "send"))
         assert re.search(r"/sends/\d+$", driver.current_url)
-        assert "(sending…)" in driver.find_element(By.ID, "progress").text
+        assert "(envoi en cours…)" in driver.find_element(By.ID, "progress").text
         assert driver.find_element(By.ID, "bar").tag_name == "progress"
         shoot(driver, "progress-running")
         # the page follows the send by itself (it reloads every second until the end)
         wait_until(lambda: bool(driver.find_elements(By.ID, "summary")), 30)
         summary = driver.find_element(By.ID, "summary").text
-        assert "Done" in summary and "5 sent" in summary
+        assert "Terminé" in summary and "5 envoyé(s)" in summary
         shoot(driver, "progress")
         emails = partner_emails(site)
         partners = [m for m in site.server.received if set(m.recipients) & emails]
@@ -270,14 +273,14 @@ def test_an_organiser_prepares_previews_sends_and_follows_a_session(site: Site) 
 
         # follow up: the status, a person's history, the audit log
         driver.get(site.base + "/status")
-        assert "5 sent" in driver.find_element(By.ID, "sends").text
+        assert "5 envoyé(s)" in driver.find_element(By.ID, "sends").text
         shoot(driver, "status")
         partner = sorted(partners[0].recipients)[0]
         driver.get(site.base + "/people")
         fill(driver, "q", partner)
         submit(driver, driver.find_element(By.ID, "find"))
         history = driver.find_element(By.ID, "deliveries").text
-        assert "invitation" in history and "sent" in history
+        assert "invitation" in history and "envoyé" in history
         shoot(driver, "person")
 
         # move the session: who gets the update is shown before it goes
@@ -289,7 +292,7 @@ def test_an_organiser_prepares_previews_sends_and_follows_a_session(site: Site) 
         )
         submit(driver, driver.find_element(By.ID, "save"))
         change = driver.find_element(By.ID, "change").text
-        assert "5 people" in change and "update" in change
+        assert "5 personnes" in change and "la mise à jour" in change
         assert "moved_to" not in tomllib.loads(site.session_file())
         shoot(driver, "move")
         driver.find_element(By.ID, "confirmed").click()
@@ -307,7 +310,8 @@ def test_an_organiser_prepares_previews_sends_and_follows_a_session(site: Site) 
         Select(driver.find_element(By.ID, "status")).select_by_value("cancelled")
         submit(driver, driver.find_element(By.ID, "save"))
         change = driver.find_element(By.ID, "change").text
-        assert "Cancelling this session emails 5 people" in change and "cancellation" in change
+        assert "Annuler cette séance envoie un e-mail à 5 personnes" in change
+        assert "l’annulation" in change
         assert "status" not in tomllib.loads(site.session_file())
 
         # two organisers at once: a save over a file that changed meanwhile saves nothing
@@ -316,12 +320,12 @@ def test_an_organiser_prepares_previews_sends_and_follows_a_session(site: Site) 
         path.write_text(site.session_file() + "# edited on the server\n", encoding="utf-8")
         fill(driver, "title.en", "Lost in the race")
         submit(driver, driver.find_element(By.ID, "save"))
-        assert "changed since you opened" in driver.find_element(By.ID, "notice").text
+        assert "a changé depuis l’ouverture" in driver.find_element(By.ID, "notice").text
         assert "Lost in the race" not in site.session_file()
 
         driver.get(site.base + "/audit")
         audit = driver.find_element(By.ID, "audit").text
-        for action in ("login", "save session", "proof", "send"):
+        for action in ("connexion", "séance enregistrée", "épreuve", "envoi"):
             assert action in audit
         assert ORGANISER in audit
         driver.find_element(By.CSS_SELECTOR, "#audit details summary").click()  # the last save
@@ -391,7 +395,7 @@ def test_a_send_goes_only_as_its_plan_was_shown_and_one_at_a_time(site: Site) ->
         busy = client.post(f"/sessions/{SESSION}/send", {**form, "expected": found.group(1)})
     finally:
         held.release()
-    assert busy.status == 409 and "Another send is running" in busy.body
+    assert busy.status == 409 and "Un autre envoi est en cours" in busy.body
     assert len(site.server.received) == before and ledger_states(site.config) == states
 
 

@@ -431,3 +431,27 @@ def test_the_organisers_pages_are_off_without_web_and_need_an_organiser(
     text = config_path.read_text(encoding="utf-8")
     config_path.write_text(text + '\n[web]\nlisten = "127.0.0.1:8026"\n', encoding="utf-8")
     assert_problems(config_path, ["'web.organisers': nobody can log in: add an organiser"])
+
+
+def test_the_organisers_pages_speak_the_series_first_language_when_they_can(
+    config_path: Path,
+) -> None:
+    from tests.support.organisers import PASSWORD_HASH
+
+    text = config_path.read_text(encoding="utf-8")
+    account = (
+        f'[[web.organisers]]\nemail = "a@example.org"\nname = "A"\n'
+        f'password_hash = "{PASSWORD_HASH}"\n'
+    )
+    config_path.write_text(
+        text + f'\n[web]\nlisten = "127.0.0.1:8026"\n{account}', encoding="utf-8"
+    )
+    web = load_project(config_path).config.web
+    assert web is not None and web.language == "fr"  # the shipped series is French first
+    edit(config_path, 'languages = ["fr", "en", "es"]', 'languages = ["es", "fr", "en"]')
+    web = load_project(config_path).config.web
+    assert web is not None and web.language == "en"  # no Spanish pages: English
+    config_path.write_text(
+        text + f'\n[web]\nlisten = "127.0.0.1:8026"\nlanguage = "de"\n{account}', encoding="utf-8"
+    )
+    assert_problems(config_path, ["'web.language': "])
