@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import logging
@@ -37,8 +38,17 @@ SESSION_COOKIE = "__Host-mailer-session"
 LOGIN_COOKIE = "__Host-mailer-login"
 FAILURES = 5  # failed logins allowed per account and per address ...
 WINDOW = 15 * 60.0  # ... in this many seconds
-OPEN_PATHS = ("/login", "/static/")
-_DUMMY = hash_password("not a password", b"mailer-dummy-salt")  # for unknown addresses
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """What an unknown address is checked against, so that it costs what a known one does."""
+    return hash_password("not a password", b"mailer-dummy-salt")
+
+
+def is_open(path: str) -> bool:
+    """Whether a path is served without a login: the login page and the style sheet."""
+    return path == "/login" or path.startswith("/static/")
 
 
 @dataclass(frozen=True)
@@ -106,7 +116,7 @@ class Auth:
 
     async def check_password(self, email: str, password: str) -> OrganiserAccount | None:
         account = self.settings().account(email)
-        stored = account.password_hash if account is not None else _DUMMY
+        stored = account.password_hash if account is not None else _dummy_hash()
         async with self._kdf:
             good = await asyncio.to_thread(verify_password, password, stored)
         return account if good and account is not None else None

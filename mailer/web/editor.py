@@ -101,6 +101,12 @@ def _attempt(workspace: Workspace, path: Path, day: dt.date, form: SessionForm) 
     return Attempt(text, problems, after)
 
 
+def broken(error: ConfigError) -> str:
+    """Why a session file that is not even TOML cannot be edited here."""
+    first = error.problems[0] if error.problems else error
+    return f"{first}: fix the file on the server first (mailer check says what is wrong)."
+
+
 def _kept(path: Path, text: str | None) -> dict[str, Any]:
     """The file's keys the page leaves alone (a Zoom override, held_in)."""
     if text is None:
@@ -158,13 +164,7 @@ def add_routes(app: web.Application, site: Site) -> None:
             try:
                 data = parse_toml(text, str(path))
             except ConfigError as error:
-                return refusal(
-                    organiser_of(request),
-                    site.words(),
-                    409,
-                    f"{error.problems[0] if error.problems else error}: fix the file on the "
-                    "server first (mailer check says what is wrong).",
-                )
+                return refusal(organiser_of(request), site.words(), 409, broken(error))
             form = form_from_data(data, project.config.series.languages, file_version(text))
         return show(request, project, occurrence, form)
 
@@ -180,11 +180,12 @@ def add_routes(app: web.Application, site: Site) -> None:
         except ValueError:
             rows = 0
         before = _read_file(path)
+        try:
+            kept = _kept(path, before)
+        except ConfigError as error:  # broken on the server since the page was opened
+            return refusal(who, site.words(), 409, broken(error))
         form = form_from_post(
-            lambda name: str(posted.get(name, "")),
-            project.config.series.languages,
-            rows,
-            _kept(path, before),
+            lambda name: str(posted.get(name, "")), project.config.series.languages, rows, kept
         )
         if form.version != file_version(before):
             return show(request, project, occurrence, form, status=409, notice=CHANGED)

@@ -15,6 +15,7 @@ it (`mailer.web.auth` says how). The pages:
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import Callable, Mapping
 from importlib import resources
@@ -26,7 +27,7 @@ from aiohttp import web
 from mailer.project.workspace import Workspace
 from mailer.store.web import audit
 from mailer.web import editor, follow_pages, sending_pages
-from mailer.web.auth import LOGIN_COOKIE, OPEN_PATHS, Auth, login_token, set_cookie
+from mailer.web.auth import LOGIN_COOKIE, Auth, is_open, login_token, set_cookie
 from mailer.web.guard import KEEPALIVE, GuardedServer
 from mailer.web.public import Handler
 from mailer.web.render import HEADERS, page, refusal
@@ -78,7 +79,7 @@ def make_organisers_app(
         try:
             if site.project().config.web is None:  # [web] removed: the pages are off
                 return refusal(None, words_for("en"), 404, PAGES_OFF)
-            if request.path == "/login" or request.path.startswith(OPEN_PATHS[1]):
+            if is_open(request.path):
                 return await handler(request)
             organiser = auth.organiser(request)
             if organiser is None:
@@ -160,7 +161,7 @@ async def _login(site: Site, request: web.Request) -> web.Response:
     email = str(data.get("email", "")).strip()[:320]
     password = str(data.get("password", ""))[:1024]
     given = str(data.get("csrf", ""))
-    if new or not auth.same_origin(request) or given != token:
+    if new or not auth.same_origin(request) or not hmac.compare_digest(given, token):
         return form(403, EXPIRED, email)
     keys = (f"account:{email.casefold()}", f"client:{request.remote}")
     if wait := auth.limit.retry_after(keys):

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from mailer.actions.project import PreviewParts, preview_composer, preview_parts
 from mailer.audience.addresses import parse_address
-from mailer.errors import LockHeld, MailerError, PlanChanged
+from mailer.errors import LockHeld, MailerError
 from mailer.model import MESSAGE_KINDS, MessageKind, Occurrence, Recipient
 from mailer.project.workspace import Workspace
 from mailer.sending.plan import SendPlan, SendRequest, plan_send
@@ -32,8 +32,12 @@ def _kind(text: str | None) -> MessageKind:
 
 
 def _previews(
-    workspace: Workspace, occurrence: Occurrence, kind: MessageKind
+    workspace: Workspace,
+    occurrence: Occurrence,
+    kind: MessageKind,
+    languages: tuple[str, ...] | None = None,
 ) -> list[PreviewParts]:
+    """The email of `kind` for a sample recipient in each language (or in `languages`)."""
     project = workspace.project()
     with workspace.state() as state:
         composer, sample = preview_composer(
@@ -45,7 +49,8 @@ def _previews(
             key=workspace.signing_key(),
             now=workspace.now(),
         )
-    return [preview_parts(composer, sample(code)) for code in project.config.series.languages]
+    chosen = languages or project.config.series.languages
+    return [preview_parts(composer, sample(code)) for code in chosen]
 
 
 def _plan(workspace: Workspace, request: SendRequest) -> tuple[SendPlan, list[Recipient]]:
@@ -105,8 +110,8 @@ def add_routes(app: web.Application, site: Site) -> None:
             or language not in workspace.project().config.series.languages
         ):
             raise web.HTTPNotFound(text="no such preview")
-        parts = await asyncio.to_thread(_previews, workspace, occurrence, kind)
-        html = next(p.html for p in parts if p.recipient.language == language)
+        parts = await asyncio.to_thread(_previews, workspace, occurrence, kind, (language,))
+        html = parts[0].html
         return web.Response(text=html, content_type="text/html", headers=FRAMED)
 
     async def proof(request: web.Request) -> web.Response:
@@ -196,7 +201,7 @@ def add_routes(app: web.Application, site: Site) -> None:
             workspace.require_secrets()
             send_request = SendRequest(occurrence.scheduled, kind, segments)
             started = site.sends.start(workspace, send_request, expected, who.email)
-        except (ValueError, LockHeld, PlanChanged, MailerError) as error:
+        except (ValueError, MailerError) as error:
             if isinstance(error, LockHeld):
                 message = (
                     "Another send is running (the daemon's, or another organiser's): try "
