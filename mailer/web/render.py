@@ -47,10 +47,13 @@ ENVIRONMENT = jinja2.Environment(
 
 
 @jinja2.pass_context
-def _local(context: Context, moment: dt.datetime | None, zone: Any = None) -> str:
-    """`moment | local(zone)`: in `zone` (or its own), in the page's language."""
-    if moment is None:
+def _local(context: Context, moment: dt.datetime | str | None, zone: Any = None) -> str:
+    """`moment | local(zone)`: in `zone` (or its own), in the page's language; a moment may
+    be the state file's ISO 8601 text."""
+    if not moment:
         return ""
+    if isinstance(moment, str):
+        moment = dt.datetime.fromisoformat(moment)
     local = moment.astimezone(zone) if zone is not None else moment
     return table_moment(local, context.get("lang", "en"))
 
