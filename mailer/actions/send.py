@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mailer.audience.addresses import Address
-from mailer.calendar.revisions import session_fingerprint
+from mailer.calendar.revisions import significant_digest
 from mailer.errors import EXIT_INTERRUPTED, InvalidInput, MailerError, TooLate
 from mailer.messages.checks import sample_recipients
 from mailer.messages.templates import TemplateSet
@@ -326,9 +326,7 @@ def change_audience(
     """Who gets an email if the session `before` becomes `after` (None: the change is not one
     calendars must hear of, or nobody was sent anything about it yet)."""
     config = project.config
-    if session_fingerprint(config, before).significant == (
-        session_fingerprint(config, after).significant
-    ):
+    if significant_digest(config, before) == significant_digest(config, after):
         return None
     kind: MessageKind = "cancellation" if after.status == "cancelled" else "update"
     blocked = suppressed_keys(state, kind)

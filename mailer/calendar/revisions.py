@@ -51,10 +51,15 @@ def session_key(occurrence: Occurrence) -> str:
     return occurrence.scheduled.isoformat()
 
 
+def significant_digest(config: Config, occurrence: Occurrence) -> str:
+    """What a calendar must hear of when it changes: time, place (the Zoom link), status."""
+    zoom = zoom_of(config, occurrence)
+    return _digest([occurrence.start_utc, occurrence.end_utc, zoom.url, occurrence.status])
+
+
 def session_fingerprint(config: Config, occurrence: Occurrence) -> Fingerprint:
     """The fingerprint of a session's event, over every language."""
-    zoom = zoom_of(config, occurrence)
-    significant = _digest([occurrence.start_utc, occurrence.end_utc, zoom.url, occurrence.status])
+    significant = significant_digest(config, occurrence)
     content = _digest(
         [
             [summary(config, occurrence, language), description(config, occurrence, language)]

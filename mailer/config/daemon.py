@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from mailer.config.durations import format_duration
 from mailer.config.settings import (
     DEFAULT_CADENCE,
-    LISTEN,
     CadenceEntry,
     DaemonSettings,
     HttpSettings,
+    valid_listen,
 )
 from mailer.config.tables import TableReader, did_you_mean
 from mailer.config.values import address_problem
@@ -99,8 +99,7 @@ def read_http(root: TableReader) -> HttpSettings:
     if table is None:
         return HttpSettings()
     listen = table.string("listen", default="127.0.0.1:8025") or "127.0.0.1:8025"
-    match = LISTEN.match(listen)
-    if not match or not 0 <= int(match.group("port")) < 65536:  # 0: any free port (logged)
+    if not valid_listen(listen):  # port 0: any free port (logged)
         table.error("listen", f"'{listen}' is not host:port", 'Write it like "127.0.0.1:8025".')
         listen = "127.0.0.1:8025"
     base_url = table.string("base_url")

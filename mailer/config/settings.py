@@ -101,6 +101,12 @@ class Unsubscribe:
 LISTEN = re.compile(r"^(?P<host>\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(?P<port>\d{1,5})$")
 
 
+def valid_listen(listen: str) -> bool:
+    """Whether `listen` is host:port with a TCP port (0: any free one)."""
+    match = LISTEN.match(listen)
+    return match is not None and 0 <= int(match.group("port")) < 65536
+
+
 class Listening:
     """Settings with a validated `listen` ("127.0.0.1:8025", "[::1]:8025"): its host, port."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from mailer.config.passwords import LOG_N, parse_hash
-from mailer.config.settings import LISTEN, HttpSettings, OrganiserAccount, WebSettings
+from mailer.config.settings import HttpSettings, OrganiserAccount, WebSettings, valid_listen
 from mailer.config.tables import TableReader
 from mailer.config.values import address_problem
 
@@ -28,8 +28,7 @@ def read_web(
         return None
     listen = table.string("listen", required=True)
     if listen is not None:
-        match = LISTEN.match(listen)
-        if not match or not 0 <= int(match.group("port")) < 65536:
+        if not valid_listen(listen):
             table.error("listen", f"'{listen}' is not host:port", 'Write it like "127.0.0.1:8026".')
             listen = None
         elif listen == http.listen and not listen.endswith(":0"):

@@ -37,6 +37,7 @@ from mailer.web.session_form import (
     form_data,
     form_from_data,
     form_from_post,
+    kept_keys,
     missing_translations,
     place_problems,
     session_text,
@@ -109,9 +110,7 @@ def broken(error: ConfigError) -> str:
 
 def _kept(path: Path, text: str | None) -> dict[str, Any]:
     """The file's keys the page leaves alone (a Zoom override, held_in)."""
-    if text is None:
-        return {}
-    return form_from_data(parse_toml(text, str(path)), (), "").kept
+    return {} if text is None else kept_keys(parse_toml(text, str(path)))
 
 
 def add_routes(app: web.Application, site: Site) -> None:
@@ -209,7 +208,7 @@ def add_routes(app: web.Application, site: Site) -> None:
                 path.name,
             )
         )
-        site.audit(who, "save session", str(occurrence.scheduled), diff)
+        site.audit(who.email, "save session", str(occurrence.scheduled), diff)
         log.info("%s saved %s", who.email, path)
         site.reload()
         return redirect(f"/sessions/{occurrence.scheduled}?saved=1")

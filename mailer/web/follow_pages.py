@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 from typing import Any
 
 from aiohttp import web
@@ -158,6 +157,3 @@ def add_routes(app: web.Application, site: Site) -> None:
     app.router.add_get(r"/sessions/{day:\d{4}-\d{2}-\d{2}}/status", session_status_page)
     app.router.add_get("/people", people)
     app.router.add_get("/audit", audit)
-
-
-__all__ = ["add_routes", "dt"]

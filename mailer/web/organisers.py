@@ -25,14 +25,13 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from mailer.project.workspace import Workspace
-from mailer.store.web import audit
 from mailer.web import editor, follow_pages, sending_pages
 from mailer.web.auth import LOGIN_COOKIE, Auth, is_open, login_token, set_cookie
 from mailer.web.guard import KEEPALIVE, GuardedServer
 from mailer.web.public import Handler
-from mailer.web.render import HEADERS, page, refusal
+from mailer.web.render import page, refusal
 from mailer.web.sends import WebSends
-from mailer.web.site import Site, redirect, safe_next
+from mailer.web.site import Site, organiser_of, redirect, safe_next
 from mailer.web.words import words_for
 
 log = logging.getLogger("mailer.web")
@@ -112,8 +111,7 @@ def make_organisers_app(
 
     async def logout(request: web.Request) -> web.Response:
         response = redirect("/login")
-        who = request["organiser"]
-        site.audit(who, "logout", "", "")
+        site.audit(organiser_of(request).email, "logout", "", "")
         auth.close(request, response)
         return response
 
@@ -177,17 +175,6 @@ async def _login(site: Site, request: web.Request) -> web.Response:
     auth.limit.forget(keys)
     response = redirect(target)
     auth.open(account, response)
-    with site.current().state() as state:
-        audit(
-            state,
-            account.email,
-            "login",
-            subject="",
-            detail=f"from {request.remote}",
-            now=site.now(),
-        )
+    site.audit(account.email, "login", "", f"from {request.remote}")
     log.info("%s logged in from %s", account.email, request.remote)
     return response
-
-
-__all__ = ["HEADERS", "make_organisers_app", "organisers_server"]

@@ -135,7 +135,7 @@ def add_routes(app: web.Application, site: Site) -> None:
             )
         except MailerError as error:
             return await _preview_page(request, workspace, occurrence, kind, problem=str(error))
-        site.audit(who, "proof", str(occurrence.scheduled), f"{kind} to {who.email}")
+        site.audit(who.email, "proof", str(occurrence.scheduled), f"{kind} to {who.email}")
         return await _preview_page(request, workspace, occurrence, kind, proofs=replies)
 
     async def send_form(request: web.Request) -> web.Response:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mailer.actions.send import refuse_if_too_late
-from mailer.errors import InvalidInput, LockHeld, MailerError, PlanChanged
+from mailer.errors import InvalidInput, MailerError, PlanChanged
 from mailer.project.workspace import Workspace
 from mailer.sending.engine import Engine
 from mailer.sending.plan import SendPlan, SendRequest, plan_send, record_plan
@@ -151,6 +151,3 @@ class WebSends:
     async def wait(self) -> None:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-
-
-__all__ = ["LockHeld", "PlanChanged", "WebSend", "WebSends"]

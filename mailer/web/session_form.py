@@ -106,8 +106,13 @@ def form_from_data(data: Mapping[str, Any], languages: Sequence[str], version: s
             "end": _clock(moved.get("end")),
         },
         version=version,
-        kept={k: v for k, v in data.items() if k not in EDITED},
+        kept=kept_keys(data),
     )
+
+
+def kept_keys(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The keys of a session file the page leaves alone (a Zoom override, held_in)."""
+    return {key: value for key, value in data.items() if key not in EDITED}
 
 
 # -- from the page ------------------------------------------------------------------------------

@@ -41,9 +41,10 @@ class Site:
         settings = self.project().config.web
         return words_for(settings.language if settings is not None else "en")
 
-    def audit(self, who: Organiser, action: str, subject: str, detail: str) -> None:
+    def audit(self, who: str, action: str, subject: str, detail: str) -> None:
+        """Write down what the organiser `who` (their email) did."""
         with self.current().state() as state:
-            audit(state, who.email, action, subject=subject, detail=detail, now=self.now())
+            audit(state, who, action, subject=subject, detail=detail, now=self.now())
 
 
 def organiser_of(request: web.Request) -> Organiser:
