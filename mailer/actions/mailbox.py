@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from email.headerregistry import Address as HeaderAddress
 from email.message import EmailMessage
@@ -21,7 +21,7 @@ from typing import Protocol
 from mailer.audience.addresses import Address, parse_address
 from mailer.config.settings import Config, MailboxSettings
 from mailer.errors import InvalidAddress
-from mailer.inbound.bounces import BounceReport
+from mailer.inbound.bounces import BounceReport, Failure
 from mailer.inbound.classify import (
     Bounced,
     Context,
@@ -82,29 +82,47 @@ def _address(config: Config, text: str) -> Address | None:
         return None
 
 
-def _bounces(config: Config, state: State, verdict: Bounced) -> list[Bounce]:
-    """Who a bounce is about. A signed return path, or the quoted Message-ID, names the one
-    person the bounced email went to; otherwise only addresses that were sent mail count (a
-    made-up report cannot suppress anybody else)."""
+def _same_address(config: Config, one: str, other: str) -> bool:
+    first, second = _address(config, one), _address(config, other)
+    return first is not None and second is not None and first.key == second.key
+
+
+def _bounces(config: Config, state: State, verdict: Bounced) -> tuple[list[Bounce], str | None]:
+    """Who a bounce is about: at most one person, and only on proof (docs/mailbox.md). The
+    proof is the email it bounced, named by something only its recipient's servers know: the
+    signed return path it came back to (VERP), or (without `[sending] verp`) its keyed
+    Message-ID, quoted in the report, of an email sent to the very address the report names.
+    Nothing else counts (a report that names a member, X-Failed-Recipients, a plain-text
+    guess): such a bounce is left for a person. The second value says why, when nobody."""
     report: BounceReport = verdict.report
     failures = report.failures
-    for identifier in (verdict.returned_for, report.original_id):
-        sent = sent_as(state, identifier) if identifier else None
-        if sent is None:
-            continue
-        address = _address(config, sent.address)
-        if address is None or not failures:
-            return []
-        worst = max(failures, key=lambda f: (f.permanent, bool(f.status)))
-        return [Bounce(address, worst.permanent, worst.status, worst.diagnostic, identifier)]
-    found = []
-    for failure in failures:
-        address = _address(config, failure.address)
-        if address is not None and was_sent(state, config.series.id, None, address.key):
-            found.append(
-                Bounce(address, failure.permanent, failure.status, failure.diagnostic, None)
-            )
-    return found
+    if verdict.returned_for is not None:
+        sent = sent_as(state, verdict.returned_for)
+        address = _address(config, sent.address) if sent is not None else None
+        if sent is None or address is None:
+            return [], "a bounce to a return path of an email no longer in the ledger"
+        return _worst(address, failures, sent.message_id), None
+    if config.delivery.sending.verp:
+        return [], "a bounce that did not come back to a signed return path"
+    if report.original_id is None:
+        return [], "a bounce that quotes no email of ours"
+    sent = sent_as(state, report.original_id)
+    if sent is None:
+        return [], "a bounce that quotes an email mailer did not send"
+    address = _address(config, sent.address)
+    theirs = [f for f in failures if _same_address(config, f.address, sent.address)]
+    if address is None or (failures and not theirs):
+        return [], "a bounce about another address than the one its quoted email went to"
+    return _worst(address, theirs, sent.message_id), None
+
+
+def _worst(address: Address, failures: Sequence[Failure], sent: str) -> list[Bounce]:
+    """The one bounce counted for `address`: the worst failure the report gives (none for a
+    delay warning)."""
+    if not failures:
+        return []
+    worst = max(failures, key=lambda f: (f.permanent, bool(f.status)))
+    return [Bounce(address, worst.permanent, worst.status, worst.diagnostic, sent)]
 
 
 def _apply(
@@ -120,8 +138,8 @@ def _apply(
     settings = config.mailbox
     assert settings is not None
     if isinstance(verdict, Bounced):
-        bounces = _bounces(config, state, verdict)
-        if bounces or verdict.report.delayed:
+        bounces, unproven = _bounces(config, state, verdict)
+        if unproven is None:
             for address, why in record_bounces(
                 state,
                 key,
@@ -133,7 +151,8 @@ def _apply(
                 log.warning("SUPPRESSED %s: %s", address.email, why)
                 done.suppressed.append((address.email, why))
             return "bounce"
-        verdict = ForAPerson("a bounce about nobody mailer sent to")
+        named = sorted({failure.address for failure in verdict.report.failures})
+        verdict = ForAPerson(unproven, suspicious=True, named=tuple(named))
     if isinstance(verdict, Unsubscribed):
         asking = _address(config, verdict.address)
         if asking is not None:
@@ -153,8 +172,9 @@ def _apply(
         verdict = ForAPerson("a calendar reply from someone mailer did not invite", True)
     assert isinstance(verdict, ForAPerson)
     if verdict.suspicious:
-        log.warning("left for a person (%s): %s", verdict.why, key)
-        done.warnings.append(f"left for a person ({verdict.why}): {key}")
+        naming = f", naming {', '.join(verdict.named)}" if verdict.named else ""
+        log.warning("left for a person (%s%s): %s", verdict.why, naming, key)
+        done.warnings.append(f"left for a person ({verdict.why}{naming}): {key}")
     record_for_a_person(state, key, verdict.why, now)
     return "person"
 

@@ -39,7 +39,7 @@ def make_token(key: bytes, series_id: str, address: str) -> str:
 def read_token(key: bytes, series_id: str, token: str) -> str:
     """The address a genuine token names. Raises InvalidToken for anything else."""
     try:
-        encoded_address, encoded_mac = token.strip().split(".")
+        encoded_address, encoded_mac = token.split(".")  # exactly: no spaces around it
         address = _unb64(encoded_address).decode("utf-8")
         mac = _unb64(encoded_mac)
     except (ValueError, binascii.Error, UnicodeDecodeError):

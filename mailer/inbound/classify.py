@@ -58,6 +58,7 @@ class Replied:
 class ForAPerson:
     why: str  # "an auto-reply", "a forged unsubscribe token", "a reply or other mail"
     suspicious: bool = False  # worth a warning in the log
+    named: tuple[str, ...] = ()  # the addresses it names (a bounce that proves nothing)
 
 
 Verdict = Bounced | Unsubscribed | Replied | ForAPerson

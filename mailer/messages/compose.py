@@ -32,6 +32,7 @@ import email.header
 import email.policy
 import email.utils
 import hashlib
+import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.headerregistry import Address
@@ -86,26 +87,31 @@ METHODS: Mapping[CalendarMethod, Mapping[MessageKind, Method | None]] = {
 _INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
 
 
-def message_id(
-    series_id: str, occurrence: Occurrence, message_key: str, recipient_key: str, domain: str
-) -> str:
-    """Unique per (series, session, message, recipient), and the same every time it is made:
-    a retried email has the Message-ID of the first attempt."""
-    return MessageIds(series_id, occurrence, message_key, domain)(recipient_key)
-
-
 class MessageIds:
-    """`message_id` for one email's recipients, its fixed parts made once."""
+    """The Message-IDs of one email, per recipient, their fixed parts made once.
+
+    Unique per (series, session, message, recipient), and the same every time one is made: a
+    retried email has the Message-ID of the first attempt. Keyed (HMAC) with the series'
+    secret: only someone who received the email knows it, so a bounce that quotes it proves
+    that the email reached whoever sent the bounce (docs/mailbox.md). `legacy` gives the
+    unkeyed Message-ID mailer made before they were keyed (a SHA-256 of public facts): the
+    deliveries planned then keep it for every attempt, so a resend is recognised as a copy."""
 
     def __init__(
-        self, series_id: str, occurrence: Occurrence, message_key: str, domain: str
+        self, key: bytes, series_id: str, occurrence: Occurrence, message_key: str, domain: str
     ) -> None:
         self.prefix = f"{series_id}\n{occurrence.scheduled}\n{message_key}\n".encode()
         self.suffix = f".{occurrence.scheduled:%Y%m%d}@{domain}>"
+        self.mac = hmac.new(key, b"mailer-message-id\n" + self.prefix, "sha256")
 
     def __call__(self, recipient_key: str) -> str:
+        mac = self.mac.copy()
+        mac.update(recipient_key.encode())
+        return f"<{mac.hexdigest()[:24]}{self.suffix}"  # 96 bits, and a line under 78 characters
+
+    def legacy(self, recipient_key: str) -> str:
         digest = hashlib.sha256(self.prefix + recipient_key.encode()).hexdigest()
-        return f"<{digest[:24]}{self.suffix}"  # 96 bits, and a line under 78 characters
+        return f"<{digest[:24]}{self.suffix}"
 
 
 def ics_filename(config: Config, occurrence: Occurrence) -> str:
@@ -169,7 +175,9 @@ class Composer:
         self.domain = Address(addr_spec=config.organiser.email).domain.encode("idna").decode()
         self.date = email.utils.format_datetime(now.astimezone(dt.UTC))
         self.filename = ics_filename(config, occurrence)
-        self._message_ids = MessageIds(config.series.id, occurrence, message_key, self.domain)
+        self._message_ids = MessageIds(
+            signing_key, config.series.id, occurrence, message_key, self.domain
+        )
         self._calendars: dict[str, bytes] = {}
         self._contexts: dict[str, dict[str, Any]] = {}
         self._prepared: dict[Shape, _Prepared] = {}
@@ -293,8 +301,16 @@ class Composer:
 
     # -- per recipient -----------------------------------------------------------------------
 
-    def compose(self, recipient: Recipient) -> Outgoing:
-        """The email for one recipient."""
+    def message_id(self, recipient_key: str, *, legacy: bool = False) -> str:
+        """The Message-ID of this email to the person `recipient_key` (`legacy`: as mailer
+        made it before Message-IDs were keyed, for deliveries planned then)."""
+        if legacy:
+            return self._message_ids.legacy(recipient_key)
+        return self._message_ids(recipient_key)
+
+    def compose(self, recipient: Recipient, *, message_id: str | None = None) -> Outgoing:
+        """The email for one recipient; `message_id` is the one an earlier attempt had (the
+        ledger's), which a resend keeps."""
         shape = shape_of(recipient, self.occurrence)
         prepared = self._prepared.get(shape)
         if prepared is None:
@@ -303,7 +319,7 @@ class Composer:
         values = recipient_values(recipient, unsubscribe)
         address = recipient.ascii_email or recipient.email
         smtputf8 = not address.isascii()  # only then does it need SMTPUTF8 (RFC 6531)
-        identifier = self._message_ids(recipient.key)
+        identifier = message_id or self._message_ids(recipient.key)
         headers = self._headers(
             subject=prepared.subject.fill(values),
             name=recipient.name,

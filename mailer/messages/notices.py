@@ -56,6 +56,14 @@ TEXTS: dict[str, NoticeTexts] = {
             "{detail}\n\nFix the files (`mailer check` lists every problem); the daemon "
             "reloads by itself once they pass.\n",
         ),
+        "lifted": (
+            "{address} receives the emails again",
+            "{address} had been suppressed after a bounce:\n\n    {detail}\n\nThey opened "
+            "their own signed link (the unsubscribe page of an email we sent them) and asked to "
+            "receive everything again, so their address works: it is mailed again from now "
+            "on. `mailer person {address}` shows their history; `mailer suppress {address}` "
+            "stops it again.\n",
+        ),
     },
     "fr": {
         "missing_file": (
@@ -96,6 +104,15 @@ TEXTS: dict[str, NoticeTexts] = {
             "{detail}\n\nCorrigez les fichiers (`mailer check` liste chaque problème) ; le "
             "démon recharge de lui-même dès qu’ils sont valides.\n",
         ),
+        "lifted": (
+            "{address} reçoit de nouveau les messages",
+            "{address} avait été retirée après un retour en erreur :\n\n    {detail}\n\n"
+            "La personne a ouvert son propre lien signé (la page de désinscription d’un "
+            "message que nous lui avons envoyé) et demandé à tout recevoir de nouveau : son "
+            "adresse fonctionne donc, et elle reçoit de nouveau les messages. `mailer person "
+            "{address}` montre son historique ; `mailer suppress {address}` l’arrête de "
+            "nouveau.\n",
+        ),
     },
     "es": {
         "missing_file": (
@@ -133,6 +150,14 @@ TEXTS: dict[str, NoticeTexts] = {
             "El demonio rechazó la nueva configuración y sigue con la anterior:\n\n{detail}\n\n"
             "Corrija los archivos (`mailer check` enumera cada problema); el demonio recarga "
             "por sí mismo cuando sean válidos.\n",
+        ),
+        "lifted": (
+            "{address} vuelve a recibir los mensajes",
+            "{address} se había retirado tras un rebote:\n\n    {detail}\n\nLa persona "
+            "abrió su propio enlace firmado (la página de baja de un mensaje que le enviamos) y "
+            "pidió recibirlo todo de nuevo: su dirección funciona, y vuelve a recibir los "
+            "mensajes. `mailer person {address}` muestra su historial; `mailer suppress "
+            "{address}` lo detiene de nuevo.\n",
         ),
     },
 }

@@ -10,9 +10,10 @@ from mailer.i18n.dates import typography
 from mailer.messages.templates import TemplateSet
 
 STEPS = ("choose", "done", "invalid")
-# what the person receives: everything, everything but reminders, nothing (their choice), or
-# nothing for a reason the page cannot undo (a bounce, the organiser)
-CURRENT = ("subscribed", "reminders", "unsubscribed", "blocked")
+# what the person receives: everything, everything but reminders, nothing (their choice),
+# nothing after a bounce (which they can undo: their own link shows the address works), or
+# nothing for a reason the page cannot undo (the organiser's)
+CURRENT = ("subscribed", "reminders", "unsubscribed", "bounced", "blocked")
 
 
 def page_context(

@@ -27,7 +27,7 @@ from mailer.sending.plan import SendRequest, plan_send, record_plan
 from mailer.sending.run import run_send
 from mailer.store.ledger import Ledger, Outcome, SendKey
 from mailer.store.locks import sender_lock
-from mailer.store.notices import mark_sent, unsent
+from mailer.store.notices import mark_sent, unsent, waiting_notices
 from mailer.store.people import prune
 from mailer.store.revisions import session_revision
 from mailer.store.state import State
@@ -247,9 +247,11 @@ class DaemonCore:
     async def send_notices(self, now: dt.datetime) -> None:
         """Email the organiser the notices not sent yet; one that cannot go waits for the
         next round (the state file says which were sent, across restarts)."""
-        if not self._notices:
-            return
         with self.state() as state:
+            for key, problem, fields in waiting_notices(state):
+                self._notices.setdefault(key, (problem, fields))
+            if not self._notices:
+                return
             waiting = unsent(state, list(self._notices))
         for key in list(self._notices):
             problem, fields = self._notices[key]

@@ -218,7 +218,11 @@ class Engine:
             self.tally.skipped += 1
             return
         try:
-            message = self.composer.compose(item.recipient)
+            message = self.composer.compose(
+                item.recipient,
+                message_id=item.message_id
+                or self.composer.message_id(item.recipient.key, legacy=item.legacy),
+            )
         except Exception as error:  # this one email cannot be made: it alone fails
             reason = f"cannot compose this email: {error}"
             if not isinstance(error, MailerError):

@@ -41,6 +41,7 @@ class Sent:
     address: str
     session: dt.date
     message: str
+    message_id: str
 
 
 def outcome_of(state: State, key: str) -> Outcome | None:
@@ -151,7 +152,7 @@ def sent_as(state: State, message_id: str) -> Sent | None:
     ).fetchone()
     if row is None:
         return None
-    return Sent(row[0], row[1], dt.date.fromisoformat(row[2]), row[3])
+    return Sent(row[0], row[1], dt.date.fromisoformat(row[2]), row[3], message_id)
 
 
 def was_sent(state: State, series: str, session: dt.date | None, key: str) -> bool:

@@ -62,11 +62,15 @@ _INSERT_BATCH = 1000
 
 @dataclass(frozen=True)
 class Claimed:
-    """A delivery taken to be sent now (its attempt already counted)."""
+    """A delivery taken to be sent now (its attempt already counted). `message_id` is the
+    one an earlier attempt went with (a resend keeps it); `legacy`: planned before
+    Message-IDs were keyed (see `mailer.messages.compose.MessageIds`)."""
 
     id: int
     recipient: Recipient
     attempts: int
+    message_id: str | None = None
+    legacy: bool = False
 
 
 @dataclass(frozen=True)
@@ -224,10 +228,12 @@ class Ledger(LedgerQueries):
                 "updated_at = ? WHERE id IN (SELECT id FROM deliveries WHERE series = ? AND "
                 "session = ? AND message = ? AND state IN ('pending', 'retry', 'unknown') AND "
                 "attempts < ? AND (next_attempt IS NULL OR next_attempt <= ?) ORDER BY id "
-                "LIMIT ?) RETURNING id, person, attempts",
+                "LIMIT ?) RETURNING id, person, attempts, message_id, legacy_id",
                 (stamp(now), *key.row, max_attempts, stamp(now), limit),
             ).fetchall()
-        claimed = [Claimed(row[0], restore_recipient(row[1]), row[2]) for row in rows]
+        claimed = [
+            Claimed(row[0], restore_recipient(row[1]), row[2], row[3], bool(row[4])) for row in rows
+        ]
         claimed.sort(key=lambda item: item.id)
         return claimed
 

@@ -160,6 +160,15 @@ MIGRATIONS: tuple[str, ...] = (
         detail TEXT NOT NULL
     );
     """,
+    # 9: Message-IDs are keyed (HMAC) from now on; the deliveries planned before keep the
+    # unkeyed one they were (or will be) sent with, so that a resend is recognised as a copy.
+    # Notices to the organiser can wait in the state file to be sent (`problem`, `fields`).
+    """
+    ALTER TABLE deliveries ADD COLUMN legacy_id INTEGER NOT NULL DEFAULT 0;
+    UPDATE deliveries SET legacy_id = 1;
+    ALTER TABLE notices ADD COLUMN problem TEXT;
+    ALTER TABLE notices ADD COLUMN fields TEXT;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -16,6 +16,7 @@ from typing import Literal
 
 from mailer.audience.addresses import Address
 from mailer.model import MessageKind, SuppressionKind, SuppressionScope
+from mailer.store.notices import queue_notice_in
 from mailer.store.state import State
 
 ERASED = "erased:"
@@ -111,14 +112,26 @@ def suppress_many(
 
 
 def choose(state: State, address: Address, choice: Choice, now: dt.datetime) -> bool:
-    """What a person chose on the unsubscribe page; True if it changed anything. Only their
-    own unsubscribing can be undone there: a bounce or an organiser's suppression stays."""
+    """What a person chose on the unsubscribe page; True if it changed anything. They can undo
+    their own unsubscribing there, and a suppression by bounce (an address whose owner clicks
+    its own signed link evidently works again: the organiser is told, by a notice the daemon
+    sends); an organiser's suppression stays."""
     if choice == "all":
         return suppress(state, address, "unsubscribed", "unsubscribe page", now)
     with state.transaction() as connection:
         row = connection.execute(
-            "SELECT kind, scope FROM suppressions WHERE key = ?", (address.key,)
+            "SELECT kind, scope, reason FROM suppressions WHERE key = ?", (address.key,)
         ).fetchone()
+        if row is not None and row["kind"] == "bounced" and choice == "resubscribe":
+            connection.execute("DELETE FROM suppressions WHERE key = ?", (address.key,))
+            queue_notice_in(
+                connection,
+                f"lifted:{erased_key(address.key)}:{_stamp(now)}",  # no address once sent
+                "lifted",
+                {"address": address.email, "detail": row["reason"]},
+                now,
+            )
+            return True
         if row is not None and row["kind"] != "unsubscribed":
             return False
         if choice == "resubscribe":

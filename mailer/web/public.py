@@ -226,6 +226,8 @@ def _current(suppression: Suppression | None) -> str:
     """What the page says the person receives now."""
     if suppression is None:
         return "subscribed"
+    if suppression.kind == "bounced":
+        return "bounced"
     if suppression.kind != "unsubscribed":
         return "blocked"
     return "reminders" if suppression.scope == "reminders" else "unsubscribed"

@@ -190,10 +190,10 @@ def test_an_exception_at_any_step_fails_that_delivery_and_the_run_goes_on(
 def _failing_composer(composer: Composer, victim: str) -> Composer:
     """The real composer, except that composing the victim's email raises."""
 
-    def compose(recipient: Recipient) -> Outgoing:
+    def compose(recipient: Recipient, *, message_id: str | None = None) -> Outgoing:
         if recipient.email == victim:
             raise Injected("injected while composing")
-        return composer.compose(recipient)
+        return composer.compose(recipient, message_id=message_id)
 
     return cast(Composer, _Wrapped(composer, compose))
 

@@ -10,6 +10,7 @@ middle, changes nothing more."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -17,7 +18,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -42,12 +43,11 @@ def dovecot() -> Iterator[Dovecot]:
         yield server
 
 
-@pytest.fixture
-def mailbox_project(
-    project_dir: Path, dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Path]:
-    """The shipped project, sending with VERP and meeting invitations, reading the Dovecot
-    mailbox (emptied before each test)."""
+def reading_dovecot(
+    project_dir: Path, dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch, *, verp: bool
+) -> Path:
+    """The shipped project, sending meeting invitations (with VERP or not), reading the Dovecot
+    mailbox (emptied first)."""
     monkeypatch.setenv("MAILER_UNSUBSCRIBE_KEY", KEY)
     monkeypatch.setenv("MAILER_MAILBOX_PASSWORD", PASSWORD)
     config = project_dir / "config.toml"
@@ -57,7 +57,7 @@ def mailbox_project(
             f"""
 [sending]
 envelope_from = "{RETURN}"
-verp = true
+verp = {str(verp).lower()}
 
 [mailbox]
 host = "127.0.0.1"
@@ -74,7 +74,14 @@ soft_bounces = 2
                 if uids := client.search("ALL"):
                     client.delete_messages(uids)
                     client.expunge()
-    yield config
+    return config
+
+
+@pytest.fixture
+def mailbox_project(project_dir: Path, dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The shipped project, sending with VERP and meeting invitations, reading the Dovecot
+    mailbox (emptied before each test)."""
+    return reading_dovecot(project_dir, dovecot, monkeypatch, verp=True)
 
 
 def sent_emails(config: Path) -> dict[tuple[str, str], Sent]:
@@ -123,7 +130,7 @@ def test_what_comes_back_is_read_and_acted_on_once(
     dovecot.append(
         [
             sample("bounce-postfix-user-unknown.eml", invited[p[0]]),
-            sample("bounce-exim-no-verp.eml", invited[p[1]]),
+            sample("bounce-exim-no-verp.eml", invited[p[1]]),  # not to VERP: proves nothing
             sample("bounce-exchange-recipient-not-found.eml", invited[p[2]]),
             sample("bounce-gmail-account-disabled.eml", invited[p[3]]),
             sample("soft-postfix-mailbox-full.eml", invited[p[4]]),
@@ -164,12 +171,12 @@ def test_what_comes_back_is_read_and_acted_on_once(
         "--config", str(config), "--now", "2021-04-06T12:00:00+02:00", "mailbox"
     )
     assert code == 0, err
-    assert "Read 19 emails: 9 bounces, 1 emailed unsubscribe, 3 calendar replies" in out
-    assert "6 left for a person in 'For a person'" in out
+    assert "Read 19 emails: 8 bounces, 1 emailed unsubscribe, 3 calendar replies" in out
+    assert "7 left for a person in 'For a person'" in out
 
     suppressed = suppressions(config)
-    assert set(suppressed) == {p[0], p[1], p[2], p[3], p[4], p[9]}
-    for person, status in ((p[0], "5.1.1"), (p[1], "5.1.1"), (p[2], "5.1.10"), (p[3], "5.2.1")):
+    assert set(suppressed) == {p[0], p[2], p[3], p[4], p[9]}
+    for person, status in ((p[0], "5.1.1"), (p[2], "5.1.10"), (p[3], "5.2.1")):
         kind, reason = suppressed[person]
         assert kind == "bounced" and reason.startswith(f"bounced 2021-04-06: {status} "), reason
     assert "Recipient not found by SMTP address lookup" in suppressed[p[2]][1]
@@ -204,13 +211,13 @@ def test_what_comes_back_is_read_and_acted_on_once(
     # filed: nothing left in the inbox, nothing deleted, nothing marked read
     assert dovecot.messages("INBOX") == []
     processed, for_a_person = dovecot.messages(PROCESSED), dovecot.messages(PERSON)
-    assert (len(processed), len(for_a_person)) == (13, 6)
+    assert (len(processed), len(for_a_person)) == (12, 7)
     assert all(b"\\Flagged" in flags and b"\\Seen" not in flags for _, flags in for_a_person)
     subjects = sorted(
         str(message_from_bytes(data, policy=policy.default)["Subject"]).split()[0]
         for data, _ in for_a_person
     )
-    assert subjects == ["Accepted:", "Re:", "Réponse", "Undelivered", "You", "unsubscribe"]
+    assert subjects == ["Accepted:", "Mail", "Re:", "Réponse", "Undelivered", "You", "unsubscribe"]
 
     # again: nothing more; an email filed back by hand (or whose filing a crash cut short)
     # is filed again, never counted twice
@@ -328,3 +335,96 @@ def test_the_running_daemon_reads_it_beside_sending(
     finally:
         assert daemon.stop() == 0
     assert "Traceback" not in daemon.log()
+
+
+def report(
+    addresses: Sequence[str], *, status: str = "5.1.1", to: str = RETURN, quoted: str = ""
+) -> bytes:
+    """An RFC 3464 report from a host of anybody's, naming `addresses` (quoting the headers of
+    an email with the Message-ID `quoted`, if given), sent to `to`."""
+    blocks = "".join(
+        f"\r\nFinal-Recipient: rfc822; {address}\r\nAction: failed\r\nStatus: {status}\r\n"
+        f"Diagnostic-Code: smtp; 550 {status} User unknown\r\n"
+        for address in addresses
+    )
+    headers = (
+        "--forged\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"Subject: Invitation\r\nMessage-ID: {quoted}\r\n\r\n"
+        if quoted
+        else ""
+    )
+    return (
+        "Return-Path: <>\r\nFrom: MAILER-DAEMON@mx.attacker.example\r\n"
+        f"To: {to}\r\nDelivered-To: {to}\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+        f"Message-Id: <forged.{time.time_ns()}@attacker.example>\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: multipart/report; report-type=delivery-status; boundary=forged\r\n\r\n"
+        "--forged\r\nContent-Type: text/plain\r\n\r\nUndelivered.\r\n\r\n"
+        "--forged\r\nContent-Type: message/delivery-status\r\n\r\n"
+        f"Reporting-MTA: dns; mx.attacker.example\r\n{blocks}\r\n{headers}--forged--\r\n"
+    ).encode()
+
+
+@pytest.mark.parametrize("verp", [True, False], ids=["verp", "no-verp"])
+def test_a_stranger_s_bounces_suppress_nobody(
+    run_cli: Cli,
+    project_dir: Path,
+    dovecot: Dovecot,
+    monkeypatch: pytest.MonkeyPatch,
+    verp: bool,
+) -> None:
+    """What anybody can send (a report naming members, one naming all of them, Exim's
+    X-Failed-Recipients, qmail's text, soft bounces, a report quoting someone else's or a
+    computed Message-ID) suppresses nobody and is left for a person, with the addresses it
+    names; only a bounce that proves it came back from the email's own recipient counts, for
+    that one person."""
+    config = reading_dovecot(project_dir, dovecot, monkeypatch, verp=verp)
+    assert send(run_cli, config, "--segment", "everyone")[0] == 0
+    emails = sent_emails(config)
+    invited = {a: s for (a, m), s in emails.items() if m == "invitation"}
+    p = sorted(invited)
+    assert len(p) == 20
+
+    def computed(address: str) -> str:
+        """The Message-ID anybody could compute before they were keyed: a hash of the series,
+        the session, the email and the address."""
+        facts = f"{SERIES}\n2021-04-20\ninvitation\n{address}".encode()
+        return f"<{hashlib.sha256(facts).hexdigest()[:24]}.20210420@icom-france.example.org>"
+
+    forged = [
+        sample("bounce-forged-about-a-stranger.eml", ADDRESS=p[0]),  # a report naming her
+        report(p),  # one report naming all twenty
+        report(p, quoted=invited[p[1]].message_id),  # ... quoting the email one of them got
+        sample(  # Exim's text with X-Failed-Recipients, quoting a made-up email
+            "bounce-exim-no-verp.eml", ADDRESS=p[2], MESSAGE_ID="<made.up@attacker.example>"
+        ),
+        report(["nobody@example.net"], quoted=invited[p[3]].message_id),  # another's email
+        report([p[4]], quoted=computed(p[4])),  # the Message-ID of public facts
+        sample("bounce-qmail.eml", ADDRESS=p[5]),
+        *(report([p[6]], status="4.2.2") for _ in range(3)),  # soft, three times
+    ]
+    genuine = [  # what the recipients' own servers send back about p[7] and p[8]
+        sample(
+            "bounce-postfix-user-unknown.eml",
+            invited[p[7]] if verp else Sent(p[7], invited[p[7]].message_id, RETURN),
+        ),
+        sample("bounce-exim-no-verp.eml", invited[p[8]]),  # to the plain return path
+    ]
+    dovecot.append([*forged, *genuine])
+    code, out, err = run_cli(
+        "--config", str(config), "--now", "2021-04-06T12:00:00+02:00", "mailbox"
+    )
+    assert code == 0, err
+    # the report quoting p[1]'s own email names her too: without VERP that proves it, for
+    # her alone (it came back from her email); with VERP only the return path counts, and
+    # Exim's bounce to the plain return path is left for a person too
+    expected = {p[7]} if verp else {p[1], p[7], p[8]}
+    assert set(suppressions(config)) == expected, out
+    left = len(forged) + 1 if verp else len(forged) - 1
+    assert f"{left} left for a person" in out
+    for_a_person = dovecot.messages(PERSON)
+    assert len(for_a_person) == left
+    assert all(b"\\Flagged" in flags for _, flags in for_a_person)
+    for address in (p[0], p[2], p[5], p[6], "nobody@example.net"):
+        assert f"naming {address}" in err or f", {address}" in err, err  # said, for a person
+    code, out, _ = run_cli("--config", str(config), "suppressed")
+    assert p[0] not in out and p[6] not in out

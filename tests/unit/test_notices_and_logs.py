@@ -28,6 +28,7 @@ FIELDS = {
     "due": dt.datetime(2021, 5, 4, 11, tzinfo=dt.UTC),
     "path": "sessions/2021-05-18.toml",
     "count": 2,
+    "address": "marie.dubois@example.org",
 }
 
 
