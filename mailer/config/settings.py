@@ -8,6 +8,7 @@ here, only the names of the environment variables that hold them.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,6 +16,8 @@ from typing import Literal
 
 from mailer.i18n.labels import Labels
 from mailer.model import MailingList, Organiser, Segment, Series, Zoom
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # -- [transport], [smtp], [sending] ------------------------------------------------------------
 
@@ -192,6 +195,9 @@ class WebSettings(Listening):
     # where organisers reach the pages (behind a reverse proxy); checked against Origin
     base_url: str | None = None
     language: str = "en"  # of the pages' own words (en, fr)
+    # reverse proxies whose header names the client (the login limits count per client)
+    trusted_proxies: tuple[Network, ...] = ()
+    client_header: str = "X-Forwarded-For"
 
     def account(self, email: str) -> OrganiserAccount | None:
         """The account whose login is `email` (case-insensitive), if any."""

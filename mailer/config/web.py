@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
+import re
 
 from mailer.config.passwords import LOG_N, parse_hash
-from mailer.config.settings import HttpSettings, OrganiserAccount, WebSettings, valid_listen
+from mailer.config.settings import (
+    HttpSettings,
+    Network,
+    OrganiserAccount,
+    WebSettings,
+    valid_listen,
+)
 from mailer.config.tables import TableReader
 from mailer.config.values import address_problem
 
@@ -46,12 +54,33 @@ def read_web(
         table.error("base_url", f"'{base_url}' is not an http(s):// address")
     default = first_language if first_language in UI_LANGUAGES else "en"
     language = table.choice("language", UI_LANGUAGES, default=default)
+    proxies = _networks(table)
+    client_header = table.string("client_header") or WebSettings.client_header
+    if not re.fullmatch(r"[A-Za-z0-9-]+", client_header):
+        table.error("client_header", f"'{client_header}' is not a header name", 'e.g. "X-Real-IP"')
     organisers = _read_organisers(table)
     table.finish()
     if listen is None or not organisers:
         return None
     base = base_url.rstrip("/") if base_url else None
-    return WebSettings(listen, organisers, lifetime, base, language)
+    return WebSettings(listen, organisers, lifetime, base, language, proxies, client_header)
+
+
+def _networks(table: TableReader) -> tuple[Network, ...]:
+    """`trusted_proxies`: the addresses (or networks) of the reverse proxies in front of the
+    pages, whose `client_header` says who the client is."""
+    texts = table.string_list("trusted_proxies") or []
+    networks: list[Network] = []
+    for text in texts:
+        try:
+            networks.append(ipaddress.ip_network(text.strip(), strict=False))
+        except ValueError:
+            table.error(
+                "trusted_proxies",
+                f"'{text}' is not an IP address or network",
+                'Give the address your reverse proxy connects from, e.g. ["127.0.0.1"].',
+            )
+    return tuple(networks)
 
 
 def _read_organisers(table: TableReader) -> tuple[OrganiserAccount, ...]:

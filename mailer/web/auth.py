@@ -8,21 +8,18 @@
   says where it comes from (Origin, Sec-Fetch-Site), comes from these pages; the login form
   has a token of its own (a double-submit cookie), so nobody can log a browser in to their
   account either.
-- Failed logins are limited per account and per client address (5 in 15 minutes, then 429
-  with Retry-After); scrypt runs in a thread, one at a time (each takes 128 MiB), and an unknown
-  address costs as much as a known one.
+- Attempts to log in are limited per client, per account and per known browser, counted
+  before the password is checked, and scrypt runs one check at a time (`mailer.web.logins`);
+  an unknown address costs as much as a known one.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import hashlib
 import hmac
 import logging
 import secrets
-import time
-from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -32,12 +29,13 @@ from mailer.config.passwords import hash_password, verify_password
 from mailer.config.settings import OrganiserAccount, WebSettings
 from mailer.project.workspace import Workspace
 from mailer.store.web import LoginSession, close_session, find_session, open_session
+from mailer.web.logins import DeviceCookies, LoginLimits, PasswordGate, client_address
 
 log = logging.getLogger("mailer.web")
 SESSION_COOKIE = "__Host-mailer-session"
 LOGIN_COOKIE = "__Host-mailer-login"
-FAILURES = 5  # failed logins allowed per account and per address ...
-WINDOW = 15 * 60.0  # ... in this many seconds
+DEVICE_COOKIE = "__Host-mailer-device"
+DEVICE_LIFETIME = 400 * 24 * 3600  # seconds: the longest browsers keep a cookie
 
 
 @functools.cache
@@ -65,47 +63,11 @@ def account_digest(account: OrganiserAccount) -> str:
     return hashlib.sha256(account.password_hash.encode()).hexdigest()[:24]
 
 
-class RateLimit:
-    """Failed attempts per key within a sliding window (in memory: a restart forgets them,
-    which costs an attacker a restart of the daemon they cannot cause)."""
-
-    def __init__(self, failures: int = FAILURES, window: float = WINDOW) -> None:
-        self.failures, self.window = failures, window
-        self._seen: defaultdict[str, deque[float]] = defaultdict(deque)
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        times = self._seen[key]
-        while times and times[0] <= now - self.window:
-            times.popleft()
-        if not times:
-            del self._seen[key]
-        return times
-
-    def retry_after(self, keys: tuple[str, ...], now: float | None = None) -> int:
-        """Seconds until any of `keys` may try again (0: now)."""
-        moment = time.monotonic() if now is None else now
-        waits = [
-            times[0] + self.window - moment
-            for key in keys
-            if len(times := self._recent(key, moment)) >= self.failures
-        ]
-        return int(max(waits)) + 1 if waits else 0
-
-    def failed(self, keys: tuple[str, ...]) -> None:
-        now = time.monotonic()
-        for key in keys:
-            self._seen[key].append(now)
-
-    def forget(self, keys: tuple[str, ...]) -> None:
-        for key in keys:
-            self._seen.pop(key, None)
-
-
 class Auth:
     def __init__(self, current: Callable[[], Workspace]) -> None:
         self.current = current
-        self.limit = RateLimit()
-        self._kdf = asyncio.Semaphore(1)
+        self.limits = LoginLimits()
+        self.gate = PasswordGate()
 
     def settings(self) -> WebSettings:
         web_settings = self.current().project().config.web
@@ -114,12 +76,26 @@ class Auth:
 
     # -- logging in and out ------------------------------------------------------------------
 
-    async def check_password(self, email: str, password: str) -> OrganiserAccount | None:
+    def client(self, request: web.Request) -> str:
+        """The client's address (behind a trusted reverse proxy, the one it names)."""
+        settings = self.settings()
+        forwarded = request.headers.get(settings.client_header)
+        return client_address(request.remote, forwarded, settings.trusted_proxies)
+
+    def devices(self) -> DeviceCookies:
+        return DeviceCookies(self.current().signing_key())
+
+    async def check_password(
+        self, email: str, password: str, *, known_browser: bool
+    ) -> OrganiserAccount | bool:
+        """The account if the password is its own; False if not; True if it could not be
+        checked now (too many checks waiting)."""
         account = self.settings().account(email)
         stored = account.password_hash if account is not None else _dummy_hash()
-        async with self._kdf:
-            good = await asyncio.to_thread(verify_password, password, stored)
-        return account if good and account is not None else None
+        good = await self.gate.run(lambda: verify_password(password, stored), first=known_browser)
+        if good is None:
+            return True
+        return account if good and account is not None else False
 
     def open(self, account: OrganiserAccount, response: web.StreamResponse) -> None:
         """Log `account` in: a new session, its cookie on `response`."""
@@ -174,6 +150,11 @@ class Auth:
         form = await request.post()
         given = form.get("csrf")
         return isinstance(given, str) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def remember_browser(response: web.StreamResponse, value: str) -> None:
+    """The device cookie of a browser that just logged in."""
+    set_cookie(response, DEVICE_COOKIE, value, DEVICE_LIFETIME)
 
 
 def set_cookie(response: web.StreamResponse, name: str, value: str, max_age: int) -> None:

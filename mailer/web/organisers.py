@@ -26,7 +26,15 @@ from aiohttp import web
 
 from mailer.project.workspace import Workspace
 from mailer.web import editor, follow_pages, sending_pages
-from mailer.web.auth import LOGIN_COOKIE, Auth, is_open, login_token, set_cookie
+from mailer.web.auth import (
+    DEVICE_COOKIE,
+    LOGIN_COOKIE,
+    Auth,
+    is_open,
+    login_token,
+    remember_browser,
+    set_cookie,
+)
 from mailer.web.guard import KEEPALIVE, GuardedServer
 from mailer.web.public import Handler
 from mailer.web.render import page, refusal
@@ -38,6 +46,8 @@ log = logging.getLogger("mailer.web")
 PAGES_OFF = "The organisers' pages are off ([web] is not set)."
 NOT_LOGGED_IN = "You are not logged in (or your session ended)."
 TOO_MANY = "Too many attempts: try again in {minutes} minutes."
+TOO_MANY_SECONDS = "Too many attempts: try again in {seconds} seconds."
+BUSY = "Too many logins at once: try again in a moment."
 EXPIRED = (
     "This form has expired or did not come from these pages: go back, reload the page, and "
     "try again."
@@ -161,20 +171,33 @@ async def _login(site: Site, request: web.Request) -> web.Response:
     given = str(data.get("csrf", ""))
     if new or not auth.same_origin(request) or not hmac.compare_digest(given, token):
         return form(403, EXPIRED, email)
-    keys = (f"account:{email.casefold()}", f"client:{request.remote}")
-    if wait := auth.limit.retry_after(keys):
-        log.warning("login refused for %s from %s: too many attempts", email, request.remote)
-        response = form(429, site.words()(TOO_MANY).format(minutes=wait // 60 + 1), email)
-        response.headers["Retry-After"] = str(wait)
+    client = auth.client(request)
+    devices = auth.devices()
+    device = devices.read(request.cookies.get(DEVICE_COOKIE), email)
+    attempt = auth.limits.begin(email, client, device)
+    if isinstance(attempt, int):  # counted before any check: no scrypt for the excess
+        log.warning("login refused for %s from %s: too many attempts", email, client)
+        if attempt < 60:
+            message = site.words()(TOO_MANY_SECONDS).format(seconds=attempt)
+        else:
+            message = site.words()(TOO_MANY).format(minutes=attempt // 60 + 1)
+        response = form(429, message, email)
+        response.headers["Retry-After"] = str(attempt)
         return response
-    account = await auth.check_password(email, password)
-    if account is None:
-        auth.limit.failed(keys)
-        log.warning("failed login for %s from %s", email, request.remote)
+    account = await auth.check_password(email, password, known_browser=device is not None)
+    if account is True:
+        log.warning("login of %s from %s not checked: too many at once", email, client)
+        response = form(503, BUSY, email)
+        response.headers["Retry-After"] = "2"
+        return response
+    if account is False:
+        log.warning("failed login for %s from %s", email, client)
         return form(401, "Wrong email address or password.", email)
-    auth.limit.forget(keys)
+    auth.limits.succeeded(attempt)
     response = redirect(target)
     auth.open(account, response)
-    site.audit(account.email, "login", "", f"from {request.remote}")
-    log.info("%s logged in from %s", account.email, request.remote)
+    if device is None:
+        remember_browser(response, devices.make(account.email))
+    site.audit(account.email, "login", "", f"from {client}")
+    log.info("%s logged in from %s", account.email, client)
     return response

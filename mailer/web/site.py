@@ -70,7 +70,14 @@ def redirect(location: str) -> web.Response:
 
 
 def safe_next(target: str | None) -> str:
-    """Where to go after logging in: a path of ours only (never //elsewhere or a URL)."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+    """Where to go after logging in: a path of ours only (never //elsewhere or a URL, nor
+    a path with spaces or control characters, which browsers drop: `/<tab>/elsewhere` is
+    `//elsewhere` to them, and a line break cannot go into a Location header)."""
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and not any(c <= " " or c in "\\\x7f" for c in target)
+    ):
         return target
     return "/"

@@ -27,6 +27,12 @@ FRENCH: dict[str, str] = {
     "Too many attempts: try again in {minutes} minutes.": (
         "Trop de tentatives : réessayez dans {minutes} minutes."
     ),
+    "Too many attempts: try again in {seconds} seconds.": (
+        "Trop de tentatives : réessayez dans {seconds} secondes."
+    ),
+    "Too many logins at once: try again in a moment.": (
+        "Trop de connexions en même temps : réessayez dans un instant."
+    ),
     "This form has expired or did not come from these pages: go back, reload the page, and "
     "try again.": (
         "Ce formulaire a expiré ou ne vient pas de ces pages : revenez en arrière, rechargez "

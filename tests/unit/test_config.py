@@ -391,6 +391,7 @@ def test_every_problem_of_the_organisers_pages_at_once(config_path: Path) -> Non
     text = config_path.read_text(encoding="utf-8")
     config_path.write_text(
         text + '\n[web]\nlisten = "127.0.0.1:8025"\nsession_lifetime = "P30D"\n'
+        'trusted_proxies = ["127.0.0.1", "the proxy"]\nclient_header = "X Forwarded"\n'
         '\n[[web.organisers]]\nemail = "marie@example.org"\nname = "Marie"\n'
         'password = "hunter2hunter2"\n'
         '\n[[web.organisers]]\nemail = "not an address"\nname = "Paul"\n'
@@ -404,6 +405,9 @@ def test_every_problem_of_the_organisers_pages_at_once(config_path: Path) -> Non
         f"config.toml:{len(text.splitlines()) + 3}: at 'web.listen': the organisers' pages "
         "cannot share [http] listen",
         at('session_lifetime = "P30D"') + " 'web.session_lifetime': must be between PT5M",
+        at('trusted_proxies = ["127.0.0.1", "the proxy"]')
+        + " 'web.trusted_proxies': 'the proxy' is not an IP address",
+        at('client_header = "X Forwarded"') + " 'web.client_header': 'X Forwarded' is not a header",
         at('password = "hunter2hunter2"') + " 'web.organisers[0].password': a plain password",
         "'web.organisers[0].password_hash': this key is required",
         at('email = "not an address"') + " 'web.organisers[1].email'",
