@@ -42,6 +42,7 @@ WAITING = 8  # attempts that may wait for scrypt at once
 DEVICE_MAC_BYTES = 16
 T = TypeVar("T")
 
+
 @dataclass
 class Attempt:
     """One password check in progress: where it was counted."""
@@ -207,9 +208,7 @@ class DeviceCookies:
         return device
 
 
-def client_address(
-    remote: str | None, forwarded: str | None, trusted: Sequence[Network]
-) -> str:
+def client_address(remote: str | None, forwarded: str | None, trusted: Sequence[Network]) -> str:
     """Who a request comes from: its peer's address, unless that peer is a trusted proxy and
     names the client in its header (`forwarded`, X-Forwarded-For's list): then the last
     address in that list that is not a trusted proxy (what a client writes before it cannot

@@ -150,7 +150,6 @@ def test_a_stranger_failing_five_times_locks_nobody_else_out(site: Site) -> None
     assert attempt(new, "luc", PASSWORD).status == 303
 
 
-
 def test_after_logging_in_a_browser_goes_only_to_a_path_of_ours(site: Site) -> None:
     for target in ("/%09/evil.example/", "/%0D/x", "/%0A/x", "/%5C/evil.example"):
         client = site.client("192.0.2.90")

@@ -5,6 +5,7 @@ client's address behind a proxy; where to go after logging in."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import threading
 import time
@@ -94,7 +95,7 @@ def test_password_checks_run_one_at_a_time_known_browsers_first_and_few_wait() -
         first = asyncio.ensure_future(gate.run(lambda: check("first"), first=False))
         await asyncio.sleep(0.01)  # running now
         queued = [
-            asyncio.ensure_future(gate.run(lambda n=n: check(f"guess {n}"), first=False))
+            asyncio.ensure_future(gate.run(functools.partial(check, f"guess {n}"), first=False))
             for n in range(2)
         ]
         await asyncio.sleep(0)
@@ -116,7 +117,8 @@ def test_device_cookies_are_signed_for_one_account() -> None:
     assert cookies.read(value, "paul@example.org") is None
     assert cookies.read(value + "x", "marie@example.org") is None
     assert cookies.read(None, "marie@example.org") is None
-    assert DeviceCookies(b"another key of another series..").read(value, "marie@example.org") is None
+    other = DeviceCookies(b"another key of another series..")
+    assert other.read(value, "marie@example.org") is None
 
 
 def test_the_proxy_header_is_believed_only_from_a_trusted_proxy() -> None:
