@@ -19,6 +19,7 @@ from email.message import EmailMessage
 from typing import Protocol
 
 from mailer.audience.addresses import Address, parse_address
+from mailer.audience.return_path import is_rsvp_address
 from mailer.config.settings import Config, MailboxSettings
 from mailer.errors import InvalidAddress
 from mailer.inbound.bounces import BounceReport, Failure
@@ -72,7 +73,23 @@ class MailboxRound:
 
 def context_of(config: Config, key: bytes) -> Context:
     domain = HeaderAddress(addr_spec=config.organiser.email).domain.encode("idna").decode()
-    return Context(key=key, series_id=config.series.id, domain=domain)
+    authserv_id = config.mailbox.authserv_id if config.mailbox is not None else None
+    return Context(key=key, series_id=config.series.id, domain=domain, authserv_id=authserv_id)
+
+
+def _reply_proven(config: Config, key: bytes, verdict: Replied, attendee: Address) -> bool:
+    """Whether a calendar reply proves that its attendee sent it (docs/mailbox.md): it answers
+    the ORGANIZER signed for them in their invitation (quoted in the reply, or the address it
+    was delivered to), or our mail server vouches that it comes from their address."""
+    reply = verdict.reply
+    candidates = [reply.organizer or "", *verdict.addressed_to]
+    if any(
+        is_rsvp_address(key, reply.series, reply.session, attendee.key, address)
+        for address in candidates
+    ):
+        return True
+    sender = _address(config, verdict.authenticated) if verdict.authenticated else None
+    return sender is not None and sender.key == attendee.key
 
 
 def _address(config: Config, text: str) -> Address | None:
@@ -131,6 +148,7 @@ def _apply(
     key: str,
     verdict: Verdict,
     *,
+    signing_key: bytes,
     now: dt.datetime,
     done: MailboxRound,
 ) -> Outcome:
@@ -164,12 +182,17 @@ def _apply(
     if isinstance(verdict, Replied):
         reply = verdict.reply
         attendee = _address(config, reply.attendee)
-        if attendee is not None and was_sent(state, reply.series, reply.session, attendee.key):
+        if attendee is None or not was_sent(state, reply.series, reply.session, attendee.key):
+            verdict = ForAPerson("a calendar reply from someone mailer did not invite", True)
+        elif not _reply_proven(config, signing_key, verdict, attendee):
+            verdict = ForAPerson(
+                "a calendar reply that does not prove its attendee sent it", True, (attendee.email,)
+            )
+        else:
             record_reply(state, key, reply, attendee, now)
             log.info("ANSWERED %s: %s (%s)", attendee.email, reply.answer, reply.session)
             done.answers[reply.answer] += 1
             return "reply"
-        verdict = ForAPerson("a calendar reply from someone mailer did not invite", True)
     assert isinstance(verdict, ForAPerson)
     if verdict.suspicious:
         naming = f", naming {', '.join(verdict.named)}" if verdict.named else ""
@@ -211,9 +234,8 @@ def read_inbox(
         incoming = message_key(message, data)
         outcome = outcome_of(state, incoming)
         if outcome is None:
-            outcome = _apply(
-                config, state, incoming, _verdict(message, context), now=now, done=done
-            )
+            verdict = _verdict(message, context)
+            outcome = _apply(config, state, incoming, verdict, signing_key=key, now=now, done=done)
         else:
             done.filed_again += 1
         person = outcome == "person"

@@ -1,4 +1,5 @@
-"""VERP return paths: each email's envelope sender names that email, signed.
+"""Signed addresses: VERP return paths (each email's envelope sender names that email), and
+the ORGANIZER of meeting invitations (each names the person it invites).
 
 `bounces@example.org` becomes `bounces+<id>.<date>.<mac>@example.org` for the email whose
 Message-ID is `<id.date@domain>`, so that a bounce is attributed by the address it was sent
@@ -10,6 +11,7 @@ some relays fold the case of local parts.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hmac
 import re
 
@@ -39,3 +41,32 @@ def read_verp(key: bytes, series_id: str, address: str, domain: str) -> str | No
     if not hmac.compare_digest(found["mac"], _mac(key, series_id, identifier)):
         return None
     return f"<{identifier}@{domain}>"
+
+
+RSVP_MAC_BYTES = 6  # 48 bits, ten characters
+RSVP = re.compile(r"^[^+@]+\+rsvp-(?P<mac>[a-z2-7]{10})@", re.IGNORECASE)
+
+
+def _rsvp_mac(key: bytes, series_id: str, session: dt.date, recipient_key: str) -> str:
+    message = f"mailer-rsvp\n{series_id}\n{session.isoformat()}\n{recipient_key}".encode()
+    digest = hmac.digest(key, message, "sha256")[:RSVP_MAC_BYTES]
+    return base64.b32encode(digest).decode("ascii").rstrip("=").lower()
+
+
+def rsvp_address(
+    key: bytes, series_id: str, session: dt.date, recipient_key: str, organizer: str
+) -> str:
+    """The ORGANIZER address of one person's invitation to one session: `organizer` with a
+    subaddress signed for them (`rencontres+rsvp-<mac>@...`), where their calendar sends its
+    reply. A reply that comes back to it, or quotes it, answers that person's invitation."""
+    local, _, domain = organizer.rpartition("@")
+    return f"{local}+rsvp-{_rsvp_mac(key, series_id, session, recipient_key)}@{domain}"
+
+
+def is_rsvp_address(
+    key: bytes, series_id: str, session: dt.date, recipient_key: str, address: str
+) -> bool:
+    """Whether `address` is the signed ORGANIZER of that person's invitation to that session."""
+    found = RSVP.match(address.strip())
+    expected = _rsvp_mac(key, series_id, session, recipient_key)
+    return found is not None and hmac.compare_digest(found["mac"].lower(), expected)

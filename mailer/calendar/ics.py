@@ -58,10 +58,19 @@ def _calendar(config: Config, language: str, method: Method | None, *, feed: boo
     return calendar
 
 
-def _organiser(config: Config) -> vCalAddress:
-    address = vCalAddress(f"mailto:{config.calendar_organizer}")
-    address.params["CN"] = vText(config.organiser.name)
-    return address
+def _organiser(config: Config, address: str | None = None) -> vCalAddress:
+    organizer = vCalAddress(f"mailto:{address or config.calendar_organizer}")
+    organizer.params["CN"] = vText(config.organiser.name)
+    return organizer
+
+
+def organizer_line(config: Config, address: str | None = None) -> bytes:
+    """The ORGANIZER content line of the events (with `address` instead of the configured
+    one: a meeting invitation's signed ORGANIZER), folded as the events write it."""
+    holder = Event()
+    holder.add("organizer", _organiser(config, address))
+    data = bytes(holder.to_ical())
+    return data.removeprefix(b"BEGIN:VEVENT\r\n").removesuffix(b"END:VEVENT\r\n")
 
 
 ATTENDEE_SLOT = b"X-MAILER-ATTENDEE:slot\r\n"  # where each recipient's ATTENDEE line goes

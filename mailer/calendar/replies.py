@@ -30,6 +30,7 @@ class CalendarReply:
     answer: Answer
     sequence: int
     stamp: dt.datetime | None  # DTSTAMP: when the attendee answered
+    organizer: str | None = None  # the ORGANIZER address it answers (without mailto:)
 
 
 def read_reply(data: bytes) -> CalendarReply | None:
@@ -64,6 +65,7 @@ def read_reply(data: bytes) -> CalendarReply | None:
         moment = stamp.dt if stamp is not None else None
     except ValueError:  # a broken DTSTAMP (icalendar's BrokenCalendarProperty): no stamp
         moment = None
+    organizer = str(event.get("organizer", ""))
     return CalendarReply(
         series=found["series"],
         session=session,
@@ -71,4 +73,5 @@ def read_reply(data: bytes) -> CalendarReply | None:
         answer=answer,
         sequence=sequence,
         stamp=moment if isinstance(moment, dt.datetime) else None,
+        organizer=organizer[len("mailto:") :] if organizer.lower().startswith("mailto:") else None,
     )

@@ -18,11 +18,13 @@ def read_calendar(root: TableReader) -> CalendarSettings:
         table.error("organizer", problem, "The address that receives the calendar replies.")
         organizer = None
     rsvp = table.boolean("rsvp", default=True)
-    if method == "publish" and ("rsvp" in table.data or organizer is not None):
+    signed = table.boolean("signed_replies", default=True)
+    meeting_only = ("organizer", "rsvp", "signed_replies")
+    if method == "publish" and any(key in table.data for key in meeting_only):
         table.warning(
             None,
-            'organizer and rsvp only matter with method = "request"',
+            'organizer, rsvp and signed_replies only matter with method = "request"',
             "Remove them, or send meeting invitations.",
         )
     table.finish()
-    return CalendarSettings(method, organizer, rsvp)
+    return CalendarSettings(method, organizer, rsvp, signed)

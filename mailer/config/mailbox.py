@@ -55,6 +55,7 @@ def read_mailbox(root: TableReader) -> MailboxSettings | None:
     soft_window = table.duration("soft_window") or dt.timedelta(days=30)
     if soft_window < dt.timedelta(days=1):
         table.error("soft_window", "count soft bounces over a day at least", 'e.g. "P30D"')
+    authserv_id = table.string("authserv_id")
     table.finish()
     if host is None or user is None:
         return None
@@ -71,4 +72,5 @@ def read_mailbox(root: TableReader) -> MailboxSettings | None:
         check_every=check_every,
         soft_bounces=soft_bounces,
         soft_window=soft_window,
+        authserv_id=authserv_id,
     )

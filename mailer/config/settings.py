@@ -222,6 +222,9 @@ class CalendarSettings:
     method: CalendarMethod = "publish"
     organizer: str | None = None  # the ORGANIZER address (replies); default: the organiser's
     rsvp: bool = True  # ask for a reply (RSVP=TRUE) in request mode
+    # each invitation's ORGANIZER is a signed subaddress of `organizer` for its attendee, so
+    # that a reply proves it answers that person's invitation (docs/mailbox.md)
+    signed_replies: bool = True
 
 
 # -- [dkim] ------------------------------------------------------------------------------------
@@ -268,6 +271,9 @@ class MailboxSettings:
     check_every: dt.timedelta = dt.timedelta(minutes=15)
     soft_bounces: int = 3  # this many soft bounces within soft_window suppress an address
     soft_window: dt.timedelta = dt.timedelta(days=30)
+    # the mail server whose Authentication-Results headers are believed (RFC 8601): a calendar
+    # reply from its attendee's own address that DMARC (or aligned DKIM) passes counts
+    authserv_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,13 @@ class Unsubscribed:
 
 @dataclass(frozen=True)
 class Replied:
+    """A calendar reply, with what may prove that its attendee sent it: the addresses it was
+    delivered to (a signed ORGANIZER of theirs?) and, when the receiving server vouches for
+    it, its sender (DMARC or aligned DKIM passed)."""
+
     reply: CalendarReply
+    addressed_to: tuple[str, ...] = ()
+    authenticated: str | None = None
     why: str = "a calendar reply"
 
 
@@ -71,6 +77,7 @@ class Context:
     key: bytes  # the signing key of unsubscribe tokens and return paths
     series_id: str
     domain: str  # of our Message-IDs
+    authserv_id: str | None = None  # whose Authentication-Results are believed
 
 
 def parse(data: bytes) -> EmailMessage:
@@ -88,17 +95,66 @@ def message_key(message: EmailMessage, data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def _returned_for(message: EmailMessage, context: Context) -> str | None:
-    # the raw values: the address parser of `email` raises on some broken headers (an
-    # IndexError in its local-part parser, found by fuzzing), and an address is all we need
+def _envelope_addresses(message: EmailMessage) -> list[str]:
+    """The addresses the email was delivered or written to. The raw values: the address
+    parser of `email` raises on some broken headers (an IndexError in its local-part parser,
+    found by fuzzing), and an address is all we need."""
     wanted = {header.casefold() for header in ENVELOPE_HEADERS}
-    for name, value in message.raw_items():
-        if name.casefold() in wanted:
-            for part in str(value).split(","):
-                address = part.strip().rpartition("<")[2].rstrip(">").strip()
-                found = read_verp(context.key, context.series_id, address, context.domain)
-                if found is not None:
-                    return found
+    return [
+        part.strip().rpartition("<")[2].rstrip(">").strip()
+        for name, value in message.raw_items()
+        if name.casefold() in wanted
+        for part in str(value).split(",")
+    ]
+
+
+def _returned_for(message: EmailMessage, context: Context) -> str | None:
+    for address in _envelope_addresses(message):
+        found = read_verp(context.key, context.series_id, address, context.domain)
+        if found is not None:
+            return found
+    return None
+
+
+def _results(header: str) -> tuple[str, dict[str, dict[str, str]]]:
+    """An Authentication-Results header (RFC 8601): its authserv-id, and per method (dkim,
+    dmarc...) its result and properties, the first of each method."""
+    text = re.sub(r"\([^()]*\)", " ", header)  # comments
+    first, *parts = text.split(";")
+    found: dict[str, dict[str, str]] = {}
+    for part in parts:
+        words = part.split()
+        if not words or "=" not in words[0]:
+            continue
+        method, _, result = words[0].partition("=")
+        values = dict(word.partition("=")[::2] for word in words[1:] if "=" in word)
+        found.setdefault(method.lower(), {"result": result.lower(), **values})
+    return (first.split() or [""])[0].lower(), found
+
+
+def _authenticated_sender(message: EmailMessage, authserv_id: str | None) -> str | None:
+    """The From address, if our receiving server (the topmost Authentication-Results header
+    with our authserv-id) says DMARC passed for its domain, or DKIM passed for a domain
+    aligned with it; otherwise None."""
+    if authserv_id is None:
+        return None
+    sender = str(message.get("From", "")).rpartition("<")[2].rstrip(">").strip()
+    domain = sender.rpartition("@")[2].lower()
+    if not domain:
+        return None
+    for header in message.get_all("Authentication-Results") or []:
+        server, methods = _results(str(header))
+        if server != authserv_id.lower():
+            continue
+        dmarc, dkim = methods.get("dmarc", {}), methods.get("dkim", {})
+        if dmarc.get("result") == "pass" and dmarc.get("header.from", domain).lower() == domain:
+            return sender
+        signer = dkim.get("header.d", "").lower()
+        if dkim.get("result") == "pass" and signer and (
+            domain == signer or domain.endswith("." + signer)
+        ):
+            return sender
+        return None  # only the topmost of ours: a sender can write headers below it
     return None
 
 
@@ -136,7 +192,11 @@ def classify(message: EmailMessage, context: Context) -> Verdict:
         return Bounced(report, returned_for)
     reply = _calendar_reply(message)
     if reply is not None and reply.series == context.series_id:
-        return Replied(reply)
+        return Replied(
+            reply,
+            tuple(_envelope_addresses(message)),
+            _authenticated_sender(message, context.authserv_id),
+        )
     if found := UNSUBSCRIBE.search(str(message.get("Subject", ""))):
         try:
             return Unsubscribed(read_token(context.key, context.series_id, found["token"]))

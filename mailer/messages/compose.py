@@ -41,9 +41,15 @@ from typing import Any
 import css_inline
 
 from mailer.audience.addresses import clean_text
-from mailer.audience.return_path import verp_address
+from mailer.audience.return_path import rsvp_address, verp_address
 from mailer.audience.unsubscribe import make_token
-from mailer.calendar.ics import ATTENDEE_SLOT, Method, attendee_line, session_calendar
+from mailer.calendar.ics import (
+    ATTENDEE_SLOT,
+    Method,
+    attendee_line,
+    organizer_line,
+    session_calendar,
+)
 from mailer.calendar.revisions import Revision
 from mailer.config.settings import CalendarMethod, Config
 from mailer.errors import InvalidInput
@@ -152,6 +158,7 @@ class Composer:
         field_names: frozenset[str] = frozenset(),
         envelope_from: str | None = None,
         proof: Proof | None = None,
+        signed_replies: bool = True,
     ) -> None:
         self._check_consistent(occurrence, kind)
         unsubscribe = config.unsubscribe
@@ -167,6 +174,10 @@ class Composer:
         self.message_key = message_key
         self.method = METHODS[config.calendar.method][kind]
         self.invites = config.calendar.method == "request" and self.method is not None
+        # each invitation's ORGANIZER signed for its attendee, unless this session's first
+        # invitations went out before (its ORGANIZER stays what they said)
+        self.signed_replies = self.invites and signed_replies and config.calendar.signed_replies
+        self._organizer = organizer_line(config)
         self.now = now
         self.signing_key = signing_key
         self.field_names = field_names
@@ -223,6 +234,17 @@ class Composer:
         if recipient is not None:
             address = recipient.ascii_email or recipient.email
             line = attendee_line(address, recipient.name, rsvp=self.config.calendar.rsvp)
+            if self.signed_replies:
+                signed = rsvp_address(
+                    self.signing_key,
+                    self.config.series.id,
+                    self.occurrence.scheduled,
+                    recipient.key,
+                    self.config.calendar_organizer,
+                )
+                calendar = calendar.replace(
+                    self._organizer, organizer_line(self.config, signed), 1
+                )
         return calendar.replace(ATTENDEE_SLOT, line)
 
     def _context(self, language: str) -> dict[str, Any]:

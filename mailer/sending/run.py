@@ -35,9 +35,11 @@ def composer_for(
     signing_key: bytes,
     message: str | None = None,
     proof: Proof | None = None,
+    signed_replies: bool = True,
 ) -> Composer:
     """The composer of the plan's email (`message`: another ledger key, and `proof`: the real
-    send's audience, for proofs)."""
+    send's audience, for proofs; `signed_replies`: False for a session whose invitations went
+    out before their ORGANIZER was signed)."""
     config = project.config
     return Composer(
         config=config,
@@ -51,6 +53,7 @@ def composer_for(
         field_names=list_columns(project),
         envelope_from=config.delivery.sending.envelope_from,
         proof=proof,
+        signed_replies=signed_replies,
     )
 
 
@@ -73,13 +76,21 @@ async def run_send(
     so that the caller can stop it; `wait_for_retries` overrides `[sending] wait_for_retries`
     (the daemon: zero)."""
     config = project.config
-    composer = composer_for(project, templates, plan, now=clock(), signing_key=signing_key)
+    ledger = Ledger(state)
+    composer = composer_for(
+        project,
+        templates,
+        plan,
+        now=clock(),
+        signing_key=signing_key,
+        signed_replies=not ledger.sent_before_keyed(config.series.id, plan.key.session),
+    )
 
     def bounce(message: Outgoing, reason: str) -> None:
         suppress(state, parse_address(message.recipient), "bounced", reason, clock())
 
     engine = Engine(
-        ledger=Ledger(state),
+        ledger=ledger,
         composer=composer,
         transport=transport,
         sending=config.delivery.sending,

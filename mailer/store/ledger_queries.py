@@ -126,6 +126,16 @@ class LedgerQueries:
         ).fetchone()
         return None if row is None or row[0] is None else int(row[0])
 
+    def sent_before_keyed(self, series: str, session: dt.date) -> bool:
+        """Whether emails of this session went out before Message-IDs (and invitations'
+        ORGANIZER) were signed: its later emails keep the ORGANIZER those had."""
+        row = self.connection.execute(
+            "SELECT 1 FROM deliveries WHERE series = ? AND session = ? AND legacy_id = 1 "
+            "AND state = 'sent' LIMIT 1",
+            (series, session.isoformat()),
+        ).fetchone()
+        return row is not None
+
     def complete(self, key: SendKey) -> bool:
         """Whether the send exists and nothing in it is left to send (or retry)."""
         row = self.connection.execute(

@@ -11,6 +11,7 @@ from tests.support.project import REPO
 
 SAMPLES = REPO / "tests" / "samples" / "mailbox"
 RETURN = "bounces@icom-france.example.org"
+ORGANIZER = "rencontres@icom-france.example.org"
 OUTLOOK = "-//Microsoft Corporation//Outlook 16.0 MIMEDIR//EN"
 GOOGLE = "-//Google Inc//Google Calendar 70.9054//EN"
 APPLE = "-//Apple Inc.//macOS 11.2.3//EN"
@@ -22,9 +23,13 @@ class Sent:
     address: str
     message_id: str
     return_path: str  # the signed envelope sender it went with
+    organizer: str = ORGANIZER  # its calendar's ORGANIZER (signed for them, in an invitation)
 
 
-def calendar(partstat: str, attendee: str, uid: str, product: str) -> str:
+def calendar(
+    partstat: str, attendee: str, uid: str, product: str, organizer: str = ORGANIZER
+) -> str:
+    """An iMIP REPLY as a calendar program writes it: the invitation's ORGANIZER quoted."""
     return (
         "BEGIN:VCALENDAR\r\n"
         f"PRODID:{product}\r\n"
@@ -35,7 +40,7 @@ def calendar(partstat: str, attendee: str, uid: str, product: str) -> str:
         "DTSTART;TZID=Europe/Paris:20210420T130000\r\n"
         "DTEND;TZID=Europe/Paris:20210420T143000\r\n"
         "DTSTAMP:20210406T083012Z\r\n"
-        "ORGANIZER;CN=ICOM France:mailto:rencontres@icom-france.example.org\r\n"
+        f"ORGANIZER;CN=ICOM France:mailto:{organizer}\r\n"
         "SEQUENCE:0\r\n"
         f"UID:{uid}\r\n"
         "SUMMARY:Session 6\r\n"
@@ -47,13 +52,18 @@ def calendar(partstat: str, attendee: str, uid: str, product: str) -> str:
 def sample(name: str, about: Sent | None = None, **markers: str) -> bytes:
     """A sample with its markers filled in (see tests/samples/mailbox/README.md)."""
     text = (SAMPLES / name).read_text(encoding="utf-8")
-    values = {"RETURN": RETURN, "ID": f"<sample.{next(_ids)}.{time.time_ns()}@example.net>"}
+    values = {
+        "RETURN": RETURN,
+        "ORGANIZER": ORGANIZER,
+        "ID": f"<sample.{next(_ids)}.{time.time_ns()}@example.net>",
+    }
     if about is not None:
         values |= {
             "ADDRESS": about.address,
             "FROM": about.address,
             "VERP": about.return_path,
             "MESSAGE_ID": about.message_id,
+            "ORGANIZER": about.organizer,
         }
     values |= markers
     if "CALENDAR" in values:

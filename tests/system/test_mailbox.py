@@ -22,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from email import message_from_bytes, policy
 from pathlib import Path
 
+import icalendar
 import pytest
 
 from mailer.audience.unsubscribe import make_token
@@ -44,7 +45,12 @@ def dovecot() -> Iterator[Dovecot]:
 
 
 def reading_dovecot(
-    project_dir: Path, dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch, *, verp: bool
+    project_dir: Path,
+    dovecot: Dovecot,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    verp: bool,
+    mailbox: str = "",
 ) -> Path:
     """The shipped project, sending meeting invitations (with VERP or not), reading the Dovecot
     mailbox (emptied first)."""
@@ -65,7 +71,7 @@ port = {dovecot.port}
 user = "bounces"
 ca_file = "{dovecot.ca}"
 soft_bounces = 2
-"""
+{mailbox}"""
         )
     with dovecot.client() as client:
         for folder in ("INBOX", PROCESSED, PERSON):
@@ -85,17 +91,23 @@ def mailbox_project(project_dir: Path, dovecot: Dovecot, monkeypatch: pytest.Mon
 
 
 def sent_emails(config: Path) -> dict[tuple[str, str], Sent]:
-    """(address, email) -> what went, from the ledger and the outbox's envelope lines."""
-    envelopes = {}
+    """(address, email) -> what went, from the ledger and the outbox's envelope lines (and
+    the ORGANIZER of its invitation, where calendars send their replies)."""
+    envelopes, organizers = {}, {}
     for path in (config.parent / "outbox" / "new").iterdir():
         message = message_from_bytes(path.read_bytes(), policy=policy.default)
-        envelopes[str(message["Message-ID"])] = str(message["Return-Path"]).strip("<>")
+        identifier = str(message["Message-ID"])
+        envelopes[identifier] = str(message["Return-Path"]).strip("<>")
+        for part in message.walk():
+            if part.get_content_type() == "text/calendar":
+                event = icalendar.Calendar.from_ical(part.get_payload(decode=True)).events[0]
+                organizers[identifier] = str(event["ORGANIZER"]).removeprefix("mailto:")
     connection = sqlite3.connect(config.parent / "state" / "mailer.db")
     rows = connection.execute(
         "SELECT address, message, message_id FROM deliveries WHERE state = 'sent' ORDER BY id"
     ).fetchall()
     connection.close()
-    return {(a, m): Sent(a, i, envelopes[i]) for a, m, i in rows}
+    return {(a, m): Sent(a, i, envelopes[i], organizers.get(i, "")) for a, m, i in rows}
 
 
 def suppressions(config: Path) -> dict[str, tuple[str, str]]:
@@ -143,17 +155,17 @@ def test_what_comes_back_is_read_and_acted_on_once(
             sample(
                 "reply-outlook-accepted.eml",
                 invited[p[10]],
-                CALENDAR=calendar("ACCEPTED", p[10], uid, OUTLOOK),
+                CALENDAR=calendar("ACCEPTED", p[10], uid, OUTLOOK, invited[p[10]].organizer),
             ),
             sample(
                 "reply-google-tentative.eml",
                 invited[p[11]],
-                CALENDAR=calendar("TENTATIVE", p[11], uid, GOOGLE),
+                CALENDAR=calendar("TENTATIVE", p[11], uid, GOOGLE, invited[p[11]].organizer),
             ),
             sample(
                 "reply-apple-declined.eml",
                 invited[p[12]],
-                CALENDAR=calendar("DECLINED", p[12], uid, APPLE),
+                CALENDAR=calendar("DECLINED", p[12], uid, APPLE, invited[p[12]].organizer),
             ),
             sample(
                 "reply-from-a-stranger.eml",
@@ -428,3 +440,64 @@ def test_a_stranger_s_bounces_suppress_nobody(
         assert f"naming {address}" in err or f", {address}" in err, err  # said, for a person
     code, out, _ = run_cli("--config", str(config), "suppressed")
     assert p[0] not in out and p[6] not in out
+
+
+AUTHSERV = "mx.icom-france.example.org"
+
+
+def test_a_calendar_reply_counts_only_when_it_proves_its_attendee_sent_it(
+    run_cli: Cli, project_dir: Path, dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reply answers the ORGANIZER signed for its attendee in their invitation, or our mail
+    server vouches (DMARC, or DKIM aligned with From) that it comes from the attendee's own
+    address; anything else (a stranger naming a member, a member answering for another,
+    another server's word, a header added below ours) is left for a person."""
+    config = reading_dovecot(
+        project_dir, dovecot, monkeypatch, verp=True, mailbox=f'authserv_id = "{AUTHSERV}"\n'
+    )
+    assert send(run_cli, config, "--segment", "everyone")[0] == 0
+    invited = {a: s for (a, m), s in sent_emails(config).items() if m == "invitation"}
+    p = sorted(invited)
+    uid = f"{SERIES}-20210420"
+    assert all("+rsvp-" in invited[a].organizer for a in p)  # signed for each of them
+    assert len({invited[a].organizer for a in p}) == len(p)
+
+    def reply(attendee: str, organizer: str, *results: str, sender: str = "") -> bytes:
+        text = calendar("ACCEPTED", attendee, uid, OUTLOOK, organizer)
+        data = sample(
+            "reply-outlook-accepted.eml",
+            Sent(sender or attendee, invited[attendee].message_id, "", organizer),
+            CALENDAR=text,
+        )
+        headers = "".join(f"Authentication-Results: {r}\r\n" for r in results)
+        return headers.encode() + data
+
+    plain = "rencontres@icom-france.example.org"
+    dovecot.append(
+        [
+            reply(p[0], plain, sender="stranger@elsewhere.example"),  # public facts only
+            reply(p[1], invited[p[2]].organizer, sender=p[2]),  # p[2] answering for p[1]
+            reply(p[3], plain, "mx.elsewhere.example; dmarc=pass header.from=example.org"),
+            reply(
+                p[4],
+                plain,
+                f"{AUTHSERV}; dmarc=fail header.from=example.org",
+                f"{AUTHSERV}; dmarc=pass header.from=example.org",  # written by the sender
+            ),
+            reply(p[5], invited[p[5]].organizer),  # her own invitation's ORGANIZER
+            reply(
+                p[6], plain, f"{AUTHSERV}; spf=pass; dmarc=pass (p=none) header.from=example.org"
+            ),
+            reply(p[7], plain, f"{AUTHSERV}; dkim=pass header.d=example.org header.s=s1"),
+        ]
+    )
+    code, out, err = run_cli(
+        "--config", str(config), "--now", "2021-04-06T12:00:00+02:00", "mailbox"
+    )
+    assert code == 0, err
+    assert "3 calendar replies" in out and "4 left for a person" in out
+    code, out, _ = run_cli("--config", str(config), "answers", "2021-04-20")
+    answered = {line.split()[1] for line in out.splitlines() if line.strip()}
+    assert answered == {p[5], p[6], p[7]}, out
+    for person in (p[1], p[3], p[4]):
+        assert f"does not prove its attendee sent it, naming {person}" in err
