@@ -150,8 +150,10 @@ def _authenticated_sender(message: EmailMessage, authserv_id: str | None) -> str
         if dmarc.get("result") == "pass" and dmarc.get("header.from", domain).lower() == domain:
             return sender
         signer = dkim.get("header.d", "").lower()
-        if dkim.get("result") == "pass" and signer and (
-            domain == signer or domain.endswith("." + signer)
+        if (
+            dkim.get("result") == "pass"
+            and signer
+            and (domain == signer or domain.endswith("." + signer))
         ):
             return sender
         return None  # only the topmost of ours: a sender can write headers below it

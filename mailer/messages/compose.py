@@ -242,9 +242,7 @@ class Composer:
                     recipient.key,
                     self.config.calendar_organizer,
                 )
-                calendar = calendar.replace(
-                    self._organizer, organizer_line(self.config, signed), 1
-                )
+                calendar = calendar.replace(self._organizer, organizer_line(self.config, signed), 1)
         return calendar.replace(ATTENDEE_SLOT, line)
 
     def _context(self, language: str) -> dict[str, Any]:

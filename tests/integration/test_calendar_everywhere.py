@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import re
 import email
 import email.message
 import email.policy
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any

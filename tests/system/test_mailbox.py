@@ -100,7 +100,9 @@ def sent_emails(config: Path) -> dict[tuple[str, str], Sent]:
         envelopes[identifier] = str(message["Return-Path"]).strip("<>")
         for part in message.walk():
             if part.get_content_type() == "text/calendar":
-                event = icalendar.Calendar.from_ical(part.get_payload(decode=True)).events[0]
+                data = part.get_payload(decode=True)
+                assert isinstance(data, bytes)
+                event = icalendar.Calendar.from_ical(data).events[0]
                 organizers[identifier] = str(event["ORGANIZER"]).removeprefix("mailto:")
     connection = sqlite3.connect(config.parent / "state" / "mailer.db")
     rows = connection.execute(
