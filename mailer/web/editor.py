@@ -60,14 +60,19 @@ def _read_file(path: Path) -> str | None:
         return None
 
 
-def _write_file(path: Path, text: str) -> None:
-    """Replace the file at once (a reader sees the old file or the new one, never half)."""
+def _write_file(path: Path, text: str, before: str | None) -> bool:
+    """Replace the file at once (a reader sees the old file or the new one, never half), if
+    it still holds `before` (None: does not exist); False, and nothing written, if not."""
     temporary = path.with_name(f".{path.name}.saving")
     with temporary.open("w", encoding="utf-8") as handle:
         handle.write(text)
         handle.flush()
         os.fsync(handle.fileno())
+    if _read_file(path) != before:
+        temporary.unlink()
+        return False
     temporary.replace(path)
+    return True
 
 
 @dataclasses.dataclass
@@ -168,6 +173,12 @@ def add_routes(app: web.Application, site: Site) -> None:
         return show(request, project, occurrence, form)
 
     async def save(request: web.Request) -> web.Response:
+        project = site.project()
+        path = project.sessions_dir / f"{occurrence_of(project, request).scheduled}.toml"
+        async with site.saving_lock(path):  # the version check and the write: one step
+            return await _save(request)
+
+    async def _save(request: web.Request) -> web.Response:
         workspace = site.current()
         project = workspace.project()
         occurrence = occurrence_of(project, request)
@@ -199,7 +210,8 @@ def add_routes(app: web.Application, site: Site) -> None:
                 return show(
                     request, project, occurrence, form, problems=attempt.problems, change=change
                 )
-        _write_file(path, attempt.text)
+        if not _write_file(path, attempt.text, before):  # changed on the server meanwhile
+            return show(request, project, occurrence, form, status=409, notice=CHANGED)
         diff = "".join(
             difflib.unified_diff(
                 (before or "").splitlines(keepends=True),

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -29,6 +31,12 @@ class Site:
     health: Callable[[], Mapping[str, Any]]
     auth: Auth
     sends: WebSends
+    saving: dict[str, asyncio.Lock] = field(default_factory=dict)  # one save of a file at once
+
+    def saving_lock(self, path: Path) -> asyncio.Lock:
+        """The lock held while a file is checked and written: two saves of one session, made
+        at the same instant, are one after the other (the second sees the first's version)."""
+        return self.saving.setdefault(str(path), asyncio.Lock())
 
     def project(self) -> Project:
         return self.current().project()

@@ -11,6 +11,7 @@ import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from http.cookies import SimpleCookie
 
 import pytest
@@ -124,3 +125,60 @@ def token(reply: Reply) -> str:
     found = re.search(r'name="csrf" value="([^"]+)"', reply.body)
     assert found, reply.body
     return found.group(1)
+
+
+class _FormReader(HTMLParser):
+    """The fields of the first form whose action is `action`, as a browser would post them
+    (text inputs, hidden inputs, text areas, the selected option, ticked boxes)."""
+
+    def __init__(self, action: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.action = action
+        self.inside = False
+        self.done = False
+        self.fields: dict[str, str] = {}
+        self._area: str | None = None
+        self._select: str | None = None
+
+    def handle_starttag(self, tag: str, attributes: list[tuple[str, str | None]]) -> None:
+        found = {key: value or "" for key, value in attributes}
+        if tag == "form" and not self.done and found.get("action") == self.action:
+            self.inside = True
+        if not self.inside:
+            return
+        name = found.get("name")
+        if tag == "input" and name:
+            kind = found.get("type", "text")
+            if kind in ("checkbox", "radio"):
+                if "checked" in found:
+                    self.fields[name] = found.get("value", "on")
+            elif kind not in ("submit", "button"):
+                self.fields[name] = found.get("value", "")
+        elif tag == "textarea" and name:
+            self._area = name
+            self.fields[name] = ""
+        elif tag == "select" and name:
+            self._select = name
+        elif tag == "option" and self._select is not None:
+            chosen = "selected" in found or self._select not in self.fields
+            self.fields[self._select] = found.get("value", "") if chosen else self.fields[self._select]
+
+    def handle_data(self, data: str) -> None:
+        if self._area is not None:
+            self.fields[self._area] += data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "textarea":
+            self._area = None
+        elif tag == "select":
+            self._select = None
+        elif tag == "form" and self.inside:
+            self.inside, self.done = False, True
+
+
+def form_fields(reply: Reply, action: str) -> dict[str, str]:
+    """What posting the page's form to `action` sends, unchanged."""
+    reader = _FormReader(action)
+    reader.feed(reply.body)
+    assert reader.done, f"no form to {action}"
+    return reader.fields

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tomllib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from tests.support.organisers import (
     PASSWORD_HASH,
     Client,
     fill,
+    form_fields,
     selenium_chromium,
     submit,
     token,
@@ -419,6 +421,29 @@ def test_a_new_password_hash_ends_the_logins_of_the_old_one(site: Site) -> None:
     finally:
         site.config.write_text(text, encoding="utf-8")
         site.daemon.process.send_signal(signal.SIGHUP)
+
+
+def test_two_organisers_saving_one_session_at_once_never_lose_a_change(site: Site) -> None:
+    """Six times, Marie and Paul save the session at the same instant from the same version:
+    one is saved, the other is told the file changed; the file holds the one told "saved"."""
+    marie, paul = site.client(), site.client()
+    assert marie.log_in(ORGANISER, PASSWORD).status == 303
+    assert paul.log_in("paul@icom-france.example.org", PASSWORD).status == 303
+    path = f"/sessions/{SESSION}"
+    for trial in range(6):
+        forms = []
+        for who, client in (("Marie", marie), ("Paul", paul)):
+            fields = form_fields(client.get(path), path)
+            fields["title.en"] = f"Trial {trial}, by {who}"
+            forms.append((client, fields))
+        with ThreadPoolExecutor(2) as pool:
+            replies = list(pool.map(lambda pair: pair[0].post(path, pair[1]), forms))
+        assert sorted(r.status for r in replies) == [303, 409], [r.status for r in replies]
+        winner = ("Marie", "Paul")[[r.status for r in replies].index(303)]
+        saved = tomllib.loads(site.session_file())
+        assert saved["title"]["en"] == f"Trial {trial}, by {winner}"
+        loser = next(r for r in replies if r.status == 409)
+        assert f"Trial {trial}, by" in loser.body  # their text is kept on the page
 
 
 def test_failed_logins_are_limited(site: Site) -> None:
