@@ -160,8 +160,9 @@ class _FormReader(HTMLParser):
         elif tag == "select" and name:
             self._select = name
         elif tag == "option" and self._select is not None:
-            chosen = "selected" in found or self._select not in self.fields
-            self.fields[self._select] = found.get("value", "") if chosen else self.fields[self._select]
+            select = self._select
+            chosen = "selected" in found or select not in self.fields
+            self.fields[select] = found.get("value", "") if chosen else self.fields[select]
 
     def handle_data(self, data: str) -> None:
         if self._area is not None:
