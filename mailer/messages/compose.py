@@ -120,6 +120,24 @@ class MessageIds:
         return f"<{digest[:24]}{self.suffix}"
 
 
+def check_kind(occurrence: Occurrence, kind: MessageKind) -> None:
+    """InvalidInput when this kind of email cannot be sent about the session (a skipped date;
+    a cancellation of a session that is not cancelled, or anything else of one that is)."""
+    if occurrence.status == "skipped":
+        raise InvalidInput(f"{occurrence.scheduled} is skipped: there is no session to mail")
+    cancelled = occurrence.status == "cancelled"
+    if kind == "cancellation" and not cancelled:
+        raise InvalidInput(
+            f"the session of {occurrence.scheduled} is not cancelled: set status = "
+            '"cancelled" in its file first, so that calendars and the feed agree'
+        )
+    if kind != "cancellation" and cancelled:
+        raise InvalidInput(
+            f"the session of {occurrence.scheduled} is cancelled: only a "
+            "cancellation can be sent for it"
+        )
+
+
 def ics_filename(config: Config, occurrence: Occurrence) -> str:
     """`icom-france-solidarites-musees-2021-04-20.ics`: the series and the session's date."""
     return f"{config.series.id}-{occurrence.scheduled.isoformat()}.ics"
@@ -160,7 +178,7 @@ class Composer:
         proof: Proof | None = None,
         signed_replies: bool = True,
     ) -> None:
-        self._check_consistent(occurrence, kind)
+        check_kind(occurrence, kind)
         unsubscribe = config.unsubscribe
         if unsubscribe.url is None or unsubscribe.mailto is None:
             raise InvalidInput(
@@ -194,22 +212,6 @@ class Composer:
         self._prepared: dict[Shape, _Prepared] = {}
         self._revision = revision
         self.proof = proof  # a proof: who the real send goes to
-
-    @staticmethod
-    def _check_consistent(occurrence: Occurrence, kind: MessageKind) -> None:
-        if occurrence.status == "skipped":
-            raise InvalidInput(f"{occurrence.scheduled} is skipped: there is no session to mail")
-        cancelled = occurrence.status == "cancelled"
-        if kind == "cancellation" and not cancelled:
-            raise InvalidInput(
-                f"the session of {occurrence.scheduled} is not cancelled: set status = "
-                '"cancelled" in its file first, so that calendars and the feed agree'
-            )
-        if kind != "cancellation" and cancelled:
-            raise InvalidInput(
-                f"the session of {occurrence.scheduled} is cancelled: only a "
-                "cancellation can be sent for it"
-            )
 
     # -- what every recipient of a language shares ----------------------------------------------
 

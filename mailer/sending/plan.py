@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from mailer.audience.segments import Resolution
 from mailer.calendar.revisions import Revision
 from mailer.errors import InvalidInput, Problem
+from mailer.messages.compose import check_kind
 from mailer.model import EVERYONE, MessageKind, Occurrence, Recipient
 from mailer.project.lists import ListReader, audience, segments_named
 from mailer.project.load import Project
@@ -102,6 +103,7 @@ def plan_send(
             f"({config.series.sessions_dir}/{occurrence.scheduled}.toml): "
             "nothing is sent with blanks"
         )
+    check_kind(occurrence, request.kind)  # refused before anything is recorded
     revision = session_revision(state, config, occurrence, now)
     key = SendKey(
         config.series.id,
@@ -111,11 +113,13 @@ def plan_send(
     ledger = Ledger(state)
     blocked = suppressed_keys(state, request.kind)
     if not request.segments and request.kind in ("update", "cancellation"):
-        # whoever was sent something about this session may have it in their calendar
+        # whoever was sent something about this session may have it in their calendar (read
+        # now: the plan outlives the state file it was made with, for the page that shows it)
         segments: tuple[str, ...] = ()
+        served = ledger.served(config.series.id, occurrence.scheduled, "")
 
         def people(resolution: Resolution, reader: ListReader) -> Iterator[Recipient]:  # noqa: ARG001
-            for recipient in ledger.served(config.series.id, occurrence.scheduled, ""):
+            for recipient in served:
                 if recipient.key in blocked:
                     resolution.suppressed += 1
                     continue

@@ -275,6 +275,18 @@ def test_a_send_after_the_session_started_is_refused_and_shown(
     assert ledger(config) == Counter()  # nothing recorded: a clock set wrong costs nobody
 
 
+def test_a_kind_the_session_cannot_have_is_refused_before_anything_is_recorded(
+    run_cli: Cli, project_dir: Path, server: SmtpServer
+) -> None:
+    config = use_smtp(project_dir, server.port)
+    code, _, err = send(run_cli, config, kind="cancellation")
+    assert code == 2 and "the session of 2021-04-20 is not cancelled" in err
+    assert server.received == []
+    assert ledger(config) == Counter()  # no pending rows left behind
+    code, out, _ = run_cli("--config", str(config), "status")
+    assert "cancellation" not in out
+
+
 def test_a_second_sender_is_refused_while_one_sends(
     run_cli: Cli, project_dir: Path, server: SmtpServer
 ) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import email
 import email.policy
+import os
 import re
 import signal
 import subprocess
@@ -30,6 +31,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.select import Select
 
 from mailer.store.locks import sender_lock
+from tests.support.daemon import KEY as DAEMON_KEY
 from tests.support.daemon import DaemonProcess, ledger_states, wait_until
 from tests.support.organisers import (
     PASSWORD,
@@ -421,6 +423,30 @@ def test_a_new_password_hash_ends_the_logins_of_the_old_one(site: Site) -> None:
     finally:
         site.config.write_text(text, encoding="utf-8")
         site.daemon.process.send_signal(signal.SIGHUP)
+
+
+def test_the_send_page_plans_an_update_for_those_already_emailed(site: Site) -> None:
+    """Once people were emailed about the session, the page plans an update (to them) and
+    says why a cancellation cannot go (the session is not cancelled)."""
+    command = f"--real-mail send {SESSION} --kind invitation --segment speakers --yes".split()
+    sent = subprocess.run(
+        [sys.executable, "-m", "mailer", "--config", str(site.config), "--now", NOW, *command],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MAILER_UNSUBSCRIBE_KEY": DAEMON_KEY},
+        check=False,
+    )
+    assert sent.returncode == 0, sent.stderr
+    client = site.client()
+    assert client.log_in(ORGANISER, PASSWORD).status == 303
+    update = client.get(f"/sessions/{SESSION}/send?kind=update")
+    assert update.status == 200 and "closed database" not in update.body
+    served = re.search(r'id="to-send">(\d+)<', update.body)
+    assert served is not None and int(served.group(1)) >= 5
+    assert "speaker." in update.body  # the speakers, at least
+    cancellation = client.get(f"/sessions/{SESSION}/send?kind=cancellation")
+    assert cancellation.status == 200 and "is not cancelled" in cancellation.body
+    assert 'name="confirm"' not in cancellation.body
 
 
 def test_two_organisers_saving_one_session_at_once_never_lose_a_change(site: Site) -> None:
