@@ -9,7 +9,7 @@ from collections.abc import Callable, Container
 from dataclasses import dataclass
 from pathlib import Path
 
-from mailer.audience.addresses import Address, parse_address
+from mailer.audience.addresses import Address, excerpt, parse_address
 from mailer.audience.imports import read_addresses
 from mailer.audience.segments import Resolution
 from mailer.audience.unsubscribe import read_token
@@ -48,7 +48,7 @@ def typed_address(project: Project, text: str) -> Address:
     try:
         return parse_address(text, case_sensitive_local=case_sensitive)
     except InvalidAddress as error:
-        raise InvalidInput(f"'{text}' is not a valid email address: {error}") from None
+        raise InvalidInput(f"'{excerpt(text)}' is not a valid email address: {error}") from None
 
 
 @dataclass(frozen=True)

@@ -92,3 +92,12 @@ def clean_text(value: str) -> tuple[str, bool]:
     if count or "  " in replaced:
         replaced = _SPACE_RUN.sub(" ", replaced)
     return replaced.strip(), count > 0
+
+
+def excerpt(text: str, limit: int = 80) -> str:
+    """`text` on one line, cut to `limit` characters (with how long it was): what a message
+    may quote of a value, however long the value."""
+    flat = clean_text(text)[0]
+    if len(flat) <= limit:
+        return flat
+    return f"{flat[:limit]}... ({len(flat):,} characters)"

@@ -175,6 +175,8 @@ def read_table(
         head = list(itertools.islice(stream, 1))
     if not head:
         raise ValueError("the file is empty: it needs a header line with an 'email' column")
+    if len(head[0]) > MAX_LINE:
+        raise ValueError(f"the header line is {len(head[0]):,} characters long: not a header")
     if hint := _EXCEL_SEPARATOR_HINT.match(head[0].rstrip("\r\n")):
         delimiter = delimiter or hint.group(1)
         line_offset += 1
@@ -225,6 +227,7 @@ def _mapped(
 
 
 MAX_FIELD = 1000  # characters: far beyond a real name, organisation or note
+MAX_LINE = 100_000  # characters: csv's own limit is 131,072 per field
 MAX_NAME = 200
 _WELL_FORMED_SPAN = 3  # physical lines a quoted field with line breaks may take
 
@@ -251,6 +254,17 @@ def _records(
         if not taken:
             return
         start = taken[0][0]
+        if failure is not None and len(taken[0][1]) > MAX_LINE:  # one line beyond any row
+            yield Problem(
+                source,
+                f"this line is {len(taken[0][1]):,} characters long, far beyond any real row; "
+                "the row is skipped",
+                line=start,
+                hint="Check the line: it may be a whole file pasted into one cell.",
+            )
+            feed.again(taken[1:])
+            reader = csv.reader(feed, delimiter=delimiter, strict=False)
+            continue
         if failure is not None or len(taken) > 1:
             yield _multiline_problem(source, taken, failure)
             short = failure is None and len(taken) <= _WELL_FORMED_SPAN

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mailer.audience.addresses import Address, parse_address
+from mailer.audience.addresses import Address, excerpt, parse_address
 from mailer.audience.csv_source import Record, header_name, read_table
 from mailer.errors import InvalidAddress, Problem
 
@@ -36,7 +36,9 @@ def read_addresses(text: str, source: str, *, case_sensitive_local: bool = False
             address = parse_address(value, case_sensitive_local=case_sensitive_local)
         except InvalidAddress as error:
             problems.append(
-                Problem(source, f"{value!r} is not a valid email address: {error}", line=line)
+                Problem(
+                    source, f"{excerpt(value)!r} is not a valid email address: {error}", line=line
+                )
             )
             continue
         if address.key not in seen:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from babel import Locale
 
-from mailer.audience.addresses import clean_text, parse_address
+from mailer.audience.addresses import clean_text, excerpt, parse_address
 from mailer.audience.csv_source import Record, Table
 from mailer.errors import InvalidAddress, Problem
 from mailer.model import Recipient
@@ -153,7 +153,7 @@ def _recipient(
     try:
         address = parse_address(raw_email, case_sensitive_local=case_sensitive_local)
     except InvalidAddress as error:
-        shown = clean_text(raw_email)[0] or "(empty)"
+        shown = excerpt(raw_email) or "(empty)"
         warn(
             f"{shown!r} is not a valid email address: {str(error).rstrip('.')}; the row is skipped",
             "Correct the address; the other rows are sent.",

@@ -6,6 +6,7 @@ import datetime as dt
 import ipaddress
 from typing import Literal
 
+from mailer.config.durations import parse_duration
 from mailer.config.settings import (
     DEFAULT_PASSWORD_ENV,
     Delivery,
@@ -26,9 +27,14 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _duration(table: TableReader, key: str, default: dt.timedelta) -> dt.timedelta:
+def _duration(table: TableReader, key: str, default: str, most: str) -> dt.timedelta:
+    """A duration of `[sending]`, at most `most`: an email is retried within its deadline
+    (the session's start at the latest), so longer waits would only hold a send up."""
     value = table.duration(key)
-    return default if value is None else value
+    if value is not None and value > parse_duration(most):
+        table.error(key, f"must be at most {most}", f'e.g. "{default}"')
+        value = None
+    return parse_duration(default) if value is None else value
 
 
 def read_delivery(root: TableReader) -> Delivery:
@@ -57,7 +63,7 @@ def _read_smtp(table: TableReader) -> SmtpSettings:
         "tls" if security_choice == "tls" else ("none" if security_choice == "none" else "starttls")
     )
     default_port = {"starttls": 587, "tls": 465, "none": 25}[security]
-    port = table.integer("port", default=default_port, minimum=1) or default_port
+    port = table.port("port", default=default_port, hint="Use 587 (STARTTLS) or 465 (TLS).")
     allow_insecure = table.boolean("allow_insecure", default=False)
     if security == "none" and not allow_insecure and not _is_loopback(host):
         table.error(
@@ -107,9 +113,9 @@ VERP_LOCAL_MAX = 64 - 43  # RFC 5321: a local part is at most 64 octets; the tag
 
 def _read_sending(table: TableReader) -> SendingSettings:
     max_attempts = table.integer("max_attempts", default=5, minimum=1) or 5
-    retry_after = _duration(table, "retry_after", dt.timedelta(minutes=1))
-    retry_limit = _duration(table, "retry_limit", dt.timedelta(hours=1))
-    wait = _duration(table, "wait_for_retries", dt.timedelta(minutes=10))
+    retry_after = _duration(table, "retry_after", "PT1M", "P1D")
+    retry_limit = _duration(table, "retry_limit", "PT1H", "P7D")
+    wait = _duration(table, "wait_for_retries", "PT10M", "P1D")
     batch = table.integer("batch", default=200, minimum=1) or 200
     processes: int | None = None  # "auto": one per core the process may use
     if table.data.get("processes") != "auto":

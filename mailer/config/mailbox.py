@@ -18,9 +18,7 @@ def read_mailbox(root: TableReader) -> MailboxSettings | None:
         return None
     host = table.string("host", required=True)
     security = table.choice("security", tuple(PORTS), default="tls")
-    port = table.integer("port", default=PORTS[security], minimum=1) or PORTS[security]
-    if port > 65535:
-        table.error("port", f"{port} is not a TCP port", "Use 993 (TLS) or 143 (STARTTLS).")
+    port = table.port("port", default=PORTS[security], hint="Use 993 (TLS) or 143 (STARTTLS).")
     user = table.string("user", required=True)
     password_env = (
         table.string("password_env", default=DEFAULT_MAILBOX_PASSWORD_ENV)

@@ -12,6 +12,7 @@ from typing import Any
 from mailer.config.durations import parse_duration
 from mailer.config.tables import TableReader, did_you_mean
 from mailer.config.values import address_problem, language_problem, zone_problem
+from mailer.i18n.dates import label_problems
 from mailer.i18n.labels import BUILT_IN, LABEL_KEYS, REQUIRED_LABEL_KEYS, Labels, labels_with
 from mailer.model import Organiser, Series, Zoom
 from mailer.recurrence import (
@@ -212,6 +213,13 @@ def read_labels(root: TableReader, languages: Sequence[str] | None) -> dict[str,
             overrides = {key: table.string(key) for key in LABEL_KEYS if table.has(key)}
             table.finish()
         merged = labels_with(language, {k: v for k, v in overrides.items() if v is not None})
+        if merged is not None and (found := label_problems(language, merged)):
+            for key, problem in found:
+                if table is not None and key in overrides:
+                    table.error(key, problem, "See docs/configuration.md, [labels.LANG].")
+                else:
+                    root.log.error(("labels", language), problem)
+            continue
         if merged is None:
             missing = [key for key in REQUIRED_LABEL_KEYS if key not in overrides]
             root.log.error(

@@ -185,6 +185,14 @@ class TableReader:
             return default
         return int(value)
 
+    def port(self, key: str, *, default: int, hint: str) -> int:
+        """A TCP port (1 to 65535)."""
+        value = self.integer(key, default=default, minimum=1) or default
+        if value > 65535:
+            self.error(key, f"{value} is not a TCP port", hint)
+            return default
+        return value
+
     def number(self, key: str, *, default: float, minimum: float = 0.0) -> float:
         value = self._take(key, (int, float), False)
         if value is None or isinstance(value, bool):

@@ -15,9 +15,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from babel import Locale
+from babel import Locale, UnknownLocaleError
 from babel.dates import (
     format_date,
     format_datetime,
@@ -157,3 +157,29 @@ def table_moment(moment: dt.datetime, language: str) -> str:
         moment, "EEE d MMM y HH:mm", tzinfo=moment.tzinfo, locale=babel_locale(language)
     )
     return _clean(f"{text} {moment.tzname() or ''}".strip())
+
+
+_SAMPLE = dt.datetime(2021, 4, 20, 13, 30, tzinfo=dt.UTC)
+
+
+def label_problems(language: str, labels: Labels) -> list[tuple[str, str]]:
+    """(key, why) for each of `locale` and the date and time patterns of a language's labels
+    that Babel cannot use: a locale it does not know, a pattern it cannot write."""
+    try:
+        dates_locale(language, labels)
+    except (ValueError, TypeError, UnknownLocaleError):  # not a code, or one Babel lacks
+        key = "locale" if labels.locale else "language"
+        return [(key, f"'{labels.locale or language}' is not a locale Babel knows (e.g. en_GB)")]
+    checks: dict[str, Callable[[], str]] = {
+        "date_pattern": lambda: long_date(_SAMPLE.date(), language, labels),
+        "short_date_pattern": lambda: short_date(_SAMPLE.date(), language, labels),
+        "time_pattern": lambda: clock_time(_SAMPLE, language, labels),
+        "whole_hour_pattern": lambda: clock_time(_SAMPLE.replace(minute=0), language, labels),
+    }
+    problems = []
+    for key, write in checks.items():
+        try:
+            write()
+        except Exception as error:  # Babel raises many kinds on a pattern it cannot write
+            problems.append((key, f"Babel cannot write this pattern ({error})"))
+    return problems

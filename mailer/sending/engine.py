@@ -53,6 +53,7 @@ FLUSH_EVERY = 0.2  # seconds between group commits
 RELAY_PATIENCE = 5.0  # seconds with every connection down before the run stops
 RELAY_BACKOFF = (0.5, 1.0, 2.0)  # a connection's waits before it tries the relay again
 TOO_LATE = "too late: the deadline of this send passed"
+NOBODY_FAILED = "nobody was marked failed: they are sent when the relay is back"
 T = TypeVar("T")
 
 
@@ -108,6 +109,7 @@ class Engine:
         self._lanes = 1
         self._lanes_down: set[int] = set()  # connections that cannot reach the relay now
         self._relay_down_since: float | None = None
+        self._put_back: RelayFailure | None = None  # a message waits: the relay was down
         caps = ((smtp.per_hour, dt.timedelta(hours=1)), (smtp.per_day, dt.timedelta(days=1)))
         self._caps = [
             (cap, window) for cap, window in caps if cap is not None and transport.name == "smtp"
@@ -155,6 +157,8 @@ class Engine:
                 recorder.cancel()
                 self._settle()
                 await self._flush()
+            if self._abort is None and self._put_back is not None:  # the relay never came back
+                self._abort = RelayFailure(f"{self._put_back}; {NOBODY_FAILED}")
         finally:
             self._executor.shutdown(wait=True)
         self.on_progress(self.tally)
@@ -321,6 +325,7 @@ class Engine:
                 self._relay_down(index, error)
                 if wait is None or not await self._unless_stopped(self.sleep(wait)):
                     self._outcomes.append(waits(item, error))
+                    self._put_back = error
                     return
                 continue
             except TransportError as error:
@@ -352,13 +357,12 @@ class Engine:
             self._relay_down_since = now
         if len(self._lanes_down) >= self._lanes and now - self._relay_down_since >= RELAY_PATIENCE:
             if self._abort is None:
-                self._abort = RelayFailure(
-                    f"{error}; nobody was marked failed: they are sent when the relay is back"
-                )
+                self._abort = RelayFailure(f"{error}; {NOBODY_FAILED}")
             self.stop()
 
     def _relay_up(self, index: int) -> None:
         self._lanes_down.discard(index)
+        self._put_back = None
         if not self._lanes_down:
             self._relay_down_since = None
 

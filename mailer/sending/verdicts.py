@@ -42,7 +42,7 @@ BREAKER = 20
 
 def backoff(attempts: int, settings: SendingSettings, jitter: float) -> dt.timedelta:
     """The wait before attempt `attempts + 1`: doubling from retry_after, capped, +-20%."""
-    delay: dt.timedelta = settings.retry_after * (2 ** max(attempts - 1, 0))
+    delay: dt.timedelta = settings.retry_after * (2 ** min(max(attempts - 1, 0), 30))
     capped: dt.timedelta = min(delay, settings.retry_limit)
     return capped * (0.8 + 0.4 * jitter)
 

@@ -63,6 +63,31 @@ def test_a_relay_down_fails_nobody_and_the_next_run_serves_everyone(
         served_by_the_next_run(run_cli, config, server)
 
 
+@pytest.mark.parametrize("connections", [5, 8])
+def test_a_relay_down_stops_even_a_send_to_fewer_people_than_connections_with_75(
+    run_cli: Cli, project_dir: Path, connections: int
+) -> None:
+    """Five speakers, five or eight connections: each gives up on its one message after its
+    backoff; the run still says the relay was down (exit 75), and why."""
+    port = free_port()
+    config = project_dir / "config.toml"
+    with config.open("a", encoding="utf-8") as file:  # the default [sending]
+        file.write(
+            f'\n[transport]\nkind = "smtp"\n\n[smtp]\nhost = "127.0.0.1"\nport = {port}\n'
+            f'security = "none"\nconnections = {connections}\n'
+        )
+    code, out, err = send(run_cli, config, "--segment", "speakers")
+    assert code == 75, (out, err)
+    assert f"cannot connect to 127.0.0.1:{port}" in err and "nobody was marked failed" in err
+    assert ledger(config) == {"pending": 5} and suppressed(config) == set()
+
+
+def test_a_port_that_is_not_a_tcp_port_is_refused_by_check(run_cli: Cli, project_dir: Path) -> None:
+    config = use_smtp(project_dir, 99999)
+    code, _, err = run_cli("--config", str(config), "check", "--offline")
+    assert code == 2 and "'smtp.port': 99999 is not a TCP port" in err
+
+
 @pytest.mark.parametrize(
     ("stage", "reply"),
     [

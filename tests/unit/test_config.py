@@ -459,3 +459,28 @@ def test_the_organisers_pages_speak_the_series_first_language_when_they_can(
         text + f'\n[web]\nlisten = "127.0.0.1:8026"\nlanguage = "de"\n{account}', encoding="utf-8"
     )
     assert_problems(config_path, ["'web.language': "])
+
+
+def test_what_babel_or_a_send_could_not_use_is_refused_at_its_key(config_path: Path) -> None:
+    """A locale or a date pattern Babel cannot use, waits a send would hang on, a port that
+    is not one: each at its key (they ended in "Internal error" or a send that never ends)."""
+    text = config_path.read_text(encoding="utf-8")
+    config_path.write_text(
+        text + '\n[labels.fr]\nlocale = "PT0S"\n\n[labels.es]\ndate_pattern = "EEEE zzzz"\n'
+        '\n[sending]\nretry_after = "P99999999D"\nretry_limit = "P30D"\n'
+        'wait_for_retries = "P2D"\n\n[transport]\nkind = "smtp"\n'
+        '\n[smtp]\nhost = "relay.example.org"\nport = 99999\n',
+        encoding="utf-8",
+    )
+    at = located(config_path)
+    assert_problems(
+        config_path,
+        [
+            at('locale = "PT0S"') + " 'labels.fr.locale': 'PT0S' is not a locale Babel knows",
+            at('date_pattern = "EEEE zzzz"') + " 'labels.es.date_pattern': Babel cannot write",
+            at('retry_after = "P99999999D"') + " 'sending.retry_after': must be at most P1D",
+            at('retry_limit = "P30D"') + " 'sending.retry_limit': must be at most P7D",
+            at('wait_for_retries = "P2D"') + " 'sending.wait_for_retries': must be at most P1D",
+            at("port = 99999") + " 'smtp.port': 99999 is not a TCP port",
+        ],
+    )

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from mailer.audience.imports import read_addresses
+from mailer.errors import RecipientsError
 from mailer.project.load import load_project
 from tests.support.lists import messages, resolve_all, use_lists
 
@@ -60,3 +62,41 @@ def test_a_field_beyond_the_csv_modules_limit_stops_nothing(project_dir: Path) -
     everyone, reader, _ = resolve_all(load_project(config))
     assert [p.email for p in everyone] == ["b@example.org"]
     assert any("huge.csv:2:" in p for p in messages(reader.report.all_problems()))
+
+
+def test_a_line_or_a_header_of_a_megabyte_is_said_as_such_and_quoted_short(
+    project_dir: Path,
+) -> None:
+    """A megabyte on one line (a file pasted into a cell) is skipped with its length, and what
+    the messages quote of it is cut short (it was an "Internal error" as a header)."""
+    megabyte = "x" * 1_000_000
+    (project_dir / "recipients" / "wide.csv").write_text(
+        f"email,name\n{megabyte}@example.org,Big\nb@example.org,Bea\n", encoding="utf-8"
+    )
+    config = use_lists(project_dir, {"wide": "recipients/wide.csv"})
+    everyone, reader, _ = resolve_all(load_project(config))
+    assert [p.email for p in everyone] == ["b@example.org"]
+    problems = messages(reader.report.all_problems())
+    (problem,) = [p for p in problems if "wide.csv:2:" in p]
+    assert "wide.csv:2: warning: this line is 1,000,017 characters long" in problem
+    assert all(len(p) < 300 for p in problems), problems
+
+
+def test_a_header_of_a_megabyte_is_a_located_problem(project_dir: Path) -> None:
+    megabyte = "x" * 1_000_000
+    (project_dir / "recipients" / "head.csv").write_text(
+        f"email,name,{megabyte}\nc@example.org,Cy,\n", encoding="utf-8"
+    )
+    config = use_lists(project_dir, {"head": "recipients/head.csv"})
+    with pytest.raises(RecipientsError) as caught:
+        resolve_all(load_project(config))
+    (found,) = messages(caught.value.problems)
+    assert "head.csv:1: the header line is 1,000,012 characters long: not a header" in found
+    assert len(found) < 400
+
+
+def test_an_address_quoted_in_a_message_is_cut_short() -> None:
+    imported = read_addresses("a@example.org\n" + "y" * 100_000 + "@example.org\n", "big.txt")
+    (problem,) = messages(imported.problems)
+    assert "big.txt:2: 'yyyy" in problem and "... (100,012 characters)' is not a valid" in problem
+    assert len(problem) < 400
