@@ -117,6 +117,41 @@ class SmtpTransport(Transport):
         self.settings = settings
         self.password = password
         self.tls_context = ssl.create_default_context(cafile=ca_file)
+        self.refused: SetupFailure | None = None  # the relay refused our login: no retry
+        self._logged_in = False  # once a login worked, connections log in side by side
+        self._first_login: asyncio.Lock | None = None
+
+    async def log_in(self, smtp: aiosmtplib.SMTP, where: str) -> None:
+        """Log a connection in, with one mechanism: a refused password is tried once per
+        run, not once per connection and mechanism (a relay that counts failures locks the
+        account). Until one login worked, connections log in one after the other."""
+        if self.refused is not None:
+            raise self.refused
+        if self._logged_in:
+            await self._authenticate(smtp, where)
+            return
+        if self._first_login is None:
+            self._first_login = asyncio.Lock()
+        async with self._first_login:
+            if self.refused is not None:
+                raise self.refused
+            await self._authenticate(smtp, where)
+            self._logged_in = True
+
+    async def _authenticate(self, smtp: aiosmtplib.SMTP, where: str) -> None:
+        username = self.settings.username or ""
+        methods = smtp.supported_auth_methods
+        if not methods:
+            raise SetupFailure(f"{where} offers no login mechanism that mailer knows")
+        method = "plain" if "plain" in methods else methods[0]
+        try:
+            await getattr(smtp, f"auth_{method.replace('-', '')}")(username, self.password or "")
+        except aiosmtplib.SMTPAuthenticationError as error:
+            text = f"{where} refused the login of {username}: {error.code} {error.message}"
+            if 400 <= error.code < 500:  # 454: the relay cannot check it now
+                raise RelayFailure(text, code=error.code) from error
+            self.refused = SetupFailure(text, code=error.code)
+            raise self.refused from error
 
     @property
     def lanes(self) -> int:
@@ -162,7 +197,7 @@ class SmtpLane(Lane):
                     await smtp.starttls()
                     await smtp.ehlo()  # extensions change once encrypted (RFC 3207)
                 if settings.username:
-                    await smtp.login(settings.username, self.transport.password or "")
+                    await self.transport.log_in(smtp, self.where)
         except TransportError:
             smtp.close()
             raise

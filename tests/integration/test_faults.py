@@ -188,3 +188,19 @@ def test_a_fate_that_stays_unknown_ends_failed_and_can_be_sent_again(
         assert ledger(config) == {"sent": EVERYONE}
         ids = Counter(m.message_id for m in server.received if "luc.martin" in m.recipients[0])
         assert len(ids) == 1  # every copy with the same Message-ID: deduplicated downstream
+
+
+def test_a_wrong_smtp_password_is_tried_once_per_run_and_exits_2(
+    run_cli: Cli, project_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Five connections, two mechanisms offered (PLAIN and LOGIN): one refused login stops
+    the run (a relay that counts failures would lock the account), nobody failed."""
+    with SmtpServer(password="the right one") as server:
+        config = use_smtp(project_dir, server.port, connections=5, username="mailer")
+        monkeypatch.setenv("MAILER_SMTP_PASSWORD", "a wrong one")
+        code, _, err = send(run_cli, config)
+        assert code == 2 and "refused the login of mailer: 535" in err, err
+        assert server.recorder.commands["AUTH"] == 1
+        nobody_failed(config)
+        monkeypatch.setenv("MAILER_SMTP_PASSWORD", "the right one")
+        served_by_the_next_run(run_cli, config, server)

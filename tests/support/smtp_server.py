@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 Stage = Literal["MAIL", "RCPT", "DATA", "STARTTLS"]
 Action = Literal["reply", "drop_before_dot", "drop_after_dot", "slow", "drip", "open_data"]
@@ -206,10 +206,13 @@ class SmtpServer:
         port: int = 0,
         implicit_tls: ssl.SSLContext | None = None,
         pipelining: bool = True,
+        password: str | None = None,
     ) -> None:
         """`tls` offers STARTTLS; `implicit_tls` speaks TLS from the first byte (port 465);
-        `pipelining` offers PIPELINING, as every real relay does."""
+        `pipelining` offers PIPELINING, as every real relay does; `password`: AUTH (PLAIN and
+        LOGIN) for the user `mailer`, every attempt counted in `recorder.commands["AUTH"]`."""
         self.recorder = Recorder()
+        self.password = password
         self.tls = tls
         self.implicit_tls = implicit_tls
         self.smtputf8 = smtputf8
@@ -222,6 +225,17 @@ class SmtpServer:
     def __enter__(self) -> SmtpServer:
         self._thread.start()
 
+        def authenticate(
+            server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+        ) -> AuthResult:
+            with self.recorder.lock:
+                self.recorder.commands["AUTH"] += 1
+            good = isinstance(data, LoginPassword) and (data.login, data.password) == (
+                b"mailer",
+                (self.password or "").encode(),
+            )
+            return AuthResult(success=good, handled=False)
+
         def serve() -> FaultySMTP:
             server = FaultySMTP(
                 self.recorder,
@@ -230,6 +244,8 @@ class SmtpServer:
                 enable_SMTPUTF8=self.smtputf8,
                 decode_data=False,
                 timeout=30,
+                authenticator=authenticate if self.password is not None else None,
+                auth_require_tls=False,
             )
             server.pipelining = self.pipelining
             return server
