@@ -385,7 +385,9 @@ class Engine:
                 now=self.clock(),
                 jitter=self._random.random(),
             )
-            if error.slow_down:
+            if error.slow_down and isinstance(error, TemporaryFailure):
+                self.pacer.throttled()  # this one is retried; the send slows if many are
+            elif error.slow_down:
                 self.pacer.slow_down()
             if isinstance(error, TemporaryFailure):  # everyone's 4xx is the relay's, not theirs
                 self._refused(Refusal(outcome, message, ""))

@@ -1,20 +1,36 @@
-"""How fast a send goes: a configured rate, slowed down when the server asks, recovering slowly.
+"""How fast a send goes: a configured rate, slowed down when the relay asks, recovering.
 
-A token bucket spaces messages at `rate` per second (0: as fast as the lanes go). A 421 or a
-4.7.x reply (relays saying "too many, too fast") halves the rate (or, with no configured rate,
-sets it to half of what was being achieved) and pauses every lane briefly; each success then
-adds back a little (AIMD, as TCP does), never above the configured rate.
+A token bucket spaces messages at `rate` per second (0: as fast as the lanes go). The relay
+asks for less in two ways, weighed differently:
+
+- a 421 (or a throttling reply to MAIL FROM: the connection or the session, not one
+  recipient) slows every lane at once: the rate drops to `DECREASE` of what it was (of what
+  was achieved, with no configured rate) and every lane pauses `PAUSE_SECONDS`;
+- a 4.7.x reply to one recipient (Gmail's "4.7.1 try again later" is often about that
+  recipient) is that message's retry, and slows the send only when such replies are a
+  `SHARE` of the last `WINDOW` messages: one throttled message never holds back the others.
+
+Signals that come together (every lane hit by one burst) count once: after a decrease,
+another changes nothing for `HOLD` seconds. Each success then adds back a little, in proportion
+to the rate (AIMD, as TCP does), up to the configured rate; with none configured, the limit
+goes once the rate is back above what was achieved.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 
-PAUSE_SECONDS = 5.0
+PAUSE_SECONDS = 2.0
 MINIMUM_RATE = 0.2  # one message every five seconds
-RECOVERY_PER_SUCCESS = 0.02  # messages per second added back after each success
+DECREASE = 0.7  # of the rate, at each decrease
+HOLD = 2.0  # seconds after a decrease during which another signal changes nothing
+WINDOW = 50  # the last messages weighed ...
+SHARE = 0.2  # ... and the share of them throttled that slows the send
+RECOVERY = 0.02  # of the rate added back after each success (at least RECOVERY_FLOOR)
+RECOVERY_FLOOR = 0.05  # messages per second
 
 
 class Pacer:
@@ -33,7 +49,10 @@ class Pacer:
         self.sleep = sleep
         self._next = clock()
         self._paused_until = 0.0
+        self._decreased_at: float | None = None
+        self._peak = 0.0  # the rate achieved when the first decrease came (no configured rate)
         self._recent: list[float] = []  # send times, to measure the achieved rate
+        self._outcomes: deque[bool] = deque(maxlen=WINDOW)  # True: throttled
 
     @property
     def slowed(self) -> bool:
@@ -59,19 +78,44 @@ class Pacer:
             self._next = max(start, self._next) + 1.0 / self.current
         self._recent.append(self.clock())
 
-    def slow_down(self) -> None:
-        """The server asked for less: halve the rate and pause every lane a moment."""
-        base = self.current if self.current is not None else max(self.achieved_rate(), 1.0)
-        self.current = max(MINIMUM_RATE, base / 2)
+    def slow_down(self) -> bool:
+        """The relay asked every connection for less (421): slow down, and pause every lane
+        a moment. False when a decrease came just before (the same burst)."""
+        if not self._decrease():
+            return False
         self._paused_until = self.clock() + PAUSE_SECONDS
+        return True
+
+    def throttled(self) -> bool:
+        """One message was refused for now with a throttling reply (4.7.x): it is retried;
+        the send slows only when such replies are frequent. True when it slowed."""
+        self._outcomes.append(True)
+        throttled = sum(self._outcomes)
+        if throttled < 5 or throttled < SHARE * len(self._outcomes):
+            return False
+        return self._decrease()
+
+    def _decrease(self) -> bool:
+        now = self.clock()
+        if self._decreased_at is not None and now - self._decreased_at < HOLD:
+            return False
+        self._decreased_at = now
+        if self.current is None:
+            self._peak = max(self.achieved_rate(), 1.0)
+            base = self._peak
+        else:
+            base = self.current
+        self.current = max(MINIMUM_RATE, base * DECREASE)
+        return True
 
     def succeeded(self) -> None:
-        """A message went through: creep back towards the configured rate."""
+        """A message went through: creep back towards the configured rate (or, with none,
+        back above what was achieved, and then no limit)."""
+        self._outcomes.append(False)
         if self.current is None:
             return
-        if self.configured is None:
-            self.current += RECOVERY_PER_SUCCESS
-            if self.current > 10_000:
-                self.current = None  # fully recovered: no limit again
-        else:
-            self.current = min(self.configured, self.current + RECOVERY_PER_SUCCESS)
+        self.current += max(RECOVERY_FLOOR, self.current * RECOVERY)
+        if self.configured is not None:
+            self.current = min(self.configured, self.current)
+        elif self.current > 2 * self._peak:
+            self.current = None  # fully recovered: no limit again

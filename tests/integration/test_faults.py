@@ -5,7 +5,9 @@ stays unknown, and HEAD on an unsubscribe link. Afterwards everybody is served b
 
 from __future__ import annotations
 
+import shutil
 import socket
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -204,3 +206,36 @@ def test_a_wrong_smtp_password_is_tried_once_per_run_and_exits_2(
         nobody_failed(config)
         monkeypatch.setenv("MAILER_SMTP_PASSWORD", "the right one")
         served_by_the_next_run(run_cli, config, server)
+
+
+def test_throttling_of_a_few_recipients_holds_back_nobody_else(
+    run_cli: Cli, project_dir: Path
+) -> None:
+    """300 people, one in twenty refused once with "451 4.7.1 try again later": every one
+    arrives once, and the send takes about what it takes unthrottled (each refusal halved
+    the rate and paused every connection: 300 emails took minutes)."""
+    from tests.support.sending import big_list
+
+    big_list(project_dir / "recipients" / "members.csv", 300)
+    for other in ("partners.csv", "speakers.csv"):
+        (project_dir / "recipients" / other).write_text("email\n", encoding="utf-8")
+    original = (project_dir / "config.toml").read_text(encoding="utf-8")
+    timings = []
+    for throttled in (False, True):
+        (project_dir / "config.toml").write_text(original, encoding="utf-8")
+        shutil.rmtree(project_dir / "state", ignore_errors=True)
+        with SmtpServer() as server:
+            if throttled:
+                for number in range(0, 300, 20):
+                    server.add_fault(
+                        Fault("RCPT", reply="451 4.7.1 try again later", recipient=f"n.{number}@")
+                    )
+            config = use_smtp(project_dir, server.port)
+            started = time.monotonic()
+            code, out, err = send(run_cli, config)
+            timings.append(time.monotonic() - started)
+            assert code == 0, err
+            assert "300 sent" in out
+            assert set(server.recorder.by_recipient().values()) == {1}
+            assert len(server.recorder.by_recipient()) == 300
+    assert timings[1] < timings[0] + 5, timings
