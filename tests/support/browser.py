@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, Literal
 
 import aiohttp
@@ -159,3 +160,15 @@ async def chromium_page() -> AsyncIterator[Page]:
         process.terminate()
         process.wait(timeout=10)
         shutil.rmtree(profile, ignore_errors=True)
+
+
+REFRESH_DOCS = "MAILER_REFRESH_DOCS"  # =1: the screenshots the tests take replace the docs'
+
+
+def screenshot_folder(name: str) -> Path:
+    """Where the tests' screenshots go: docs/screenshots/ only when asked (MAILER_REFRESH_DOCS=1
+    dev/test ...), so that running the tests changes no tracked file; a scratch folder
+    otherwise (named in the test's output, to look at)."""
+    if os.environ.get(REFRESH_DOCS) == "1":
+        return Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    return Path(tempfile.mkdtemp(prefix=f"mailer-{name}-shots-"))

@@ -6,7 +6,8 @@ nothing saved), previews every email, sends herself a proof, sends the invitatio
 segment with its plan and a confirmation, watches it, finds a person, moves the session
 seeing who gets the update; the daemon sends that update. And the security cases: no login,
 a wrong password, a missing CSRF token, a foreign origin, a script in a speaker's name, the
-login rate limit. The screenshots of docs/screenshots/web-*.png are taken here.
+login rate limit. The screenshots of docs/screenshots/web-*.png are taken here (written there
+with MAILER_REFRESH_DOCS=1, to a scratch folder otherwise).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.select import Select
 
 from mailer.store.locks import sender_lock
+from tests.support.browser import screenshot_folder
 from tests.support.daemon import KEY as DAEMON_KEY
 from tests.support.daemon import DaemonProcess, ledger_states, wait_until
 from tests.support.organisers import (
@@ -50,7 +52,7 @@ from tests.support.smtp_server import Fault, SmtpServer
 pytestmark = pytest.mark.browser
 NOW = "2021-04-01T10:00:00+02:00"  # before the invitation of 2021-04-20 falls due (04-06)
 ORGANISER = "marie@icom-france.example.org"
-SHOTS = REPO / "docs" / "screenshots"
+SHOTS = screenshot_folder("web")  # docs/screenshots/ with MAILER_REFRESH_DOCS=1
 SESSION = "2021-04-20"
 SCRIPT = '<script>document.title="pwned"</script><img src=x onerror=alert(1)>'
 

@@ -9,6 +9,8 @@ import tomllib
 from collections.abc import Iterator
 from typing import Any
 
+import pytest
+
 from tests.support.project import REPO
 
 
@@ -93,3 +95,21 @@ def test_the_tree_reader_sees_a_missing_module() -> None:
     )
     found = tree_modules(drawing)
     assert found == {"model.py", "errors.py", "store/a.py", "store/b.py", "store/c.py"}
+
+
+def test_the_tests_write_screenshots_into_the_docs_only_when_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Running the suite changes no tracked file: the screenshots go to a scratch folder unless
+    MAILER_REFRESH_DOCS=1, and no test names docs/screenshots/ but the helper that decides."""
+    from tests.support.browser import REFRESH_DOCS, screenshot_folder
+
+    monkeypatch.delenv(REFRESH_DOCS, raising=False)
+    assert REPO not in screenshot_folder("any").parents
+    monkeypatch.setenv(REFRESH_DOCS, "1")
+    docs = REPO / "docs" / "screenshots"
+    assert screenshot_folder("any") == docs
+    needle = '"docs" / ' + '"screenshots"'
+    for path in (REPO / "tests").rglob("*.py"):
+        if path.name not in ("browser.py", "test_docs.py"):
+            assert needle not in path.read_text(encoding="utf-8"), path
