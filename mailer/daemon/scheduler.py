@@ -262,7 +262,13 @@ class Daemon:
             keepalive_timeout=KEEPALIVE,
         )
         await runner.setup()
-        server = GuardedServer(runner, config.http.host, config.http.port)
+        server = GuardedServer(
+            runner,
+            config.http.host,
+            config.http.port,
+            key="http.listen",
+            source=str(self.workspace.config_path),
+        )
         pages = await organisers_server(
             lambda: self.workspace,
             reload=self.request_reload,
@@ -284,7 +290,8 @@ class Daemon:
             self._wakeup.set()  # catch up at once with whatever is due
             await self._loop()
         finally:
-            self.scheduler.shutdown(wait=False)
+            if self.scheduler.running:  # not yet, when an address could not be listened on
+                self.scheduler.shutdown(wait=False)
             await self.web_sends.wait()
             server.close()
             await runner.cleanup()

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import resource
 import time
 
 from aiohttp import web
+
+from mailer.errors import ConfigError, Problem
 
 log = logging.getLogger("mailer.http")
 CONNECTIONS = 256
@@ -75,18 +78,32 @@ class ConnectionGuard:
 class GuardedServer:
     """The daemon's HTTP server: the runner's application on host:port, guarded."""
 
-    def __init__(self, runner: web.AppRunner, host: str, port: int) -> None:
+    def __init__(
+        self, runner: web.AppRunner, host: str, port: int, *, key: str, source: str
+    ) -> None:
         self.runner, self.host, self.port = runner, host, port
+        self.key, self.source = key, source  # what says where: config.toml's http.listen
         self._server: asyncio.Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self) -> str:
-        """Listen; where (the real port when `port` is 0)."""
+        """Listen; where (the real port when `port` is 0). ConfigError (exit 2: restarting
+        does not help) when the address is taken or cannot be used here."""
         raise_descriptor_limit()
         assert self.runner.server is not None, "the runner is set up first"
         guard = ConnectionGuard(self.runner.server)
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(guard, self.host, self.port, backlog=128)
+        try:
+            self._server = await loop.create_server(guard, self.host, self.port, backlog=128)
+        except OSError as error:
+            where = f"{self.host}:{self.port}"
+            if error.errno == errno.EADDRINUSE:
+                why = f"{where} is in use by another program (another mailer daemon?)"
+                hint = f"Stop that program, or give [{self.key.split('.')[0]}] another listen."
+            else:
+                why = f"cannot listen on {where}: {error.strerror or error}"
+                hint = "Give an address of this machine, and a port above 1023 (or 0)."
+            raise ConfigError(why, [Problem(self.source, why, key=self.key, hint=hint)]) from None
         self._sweeper = asyncio.create_task(_sweep(guard))
         host, port = self._server.sockets[0].getsockname()[:2]
         return f"{host}:{port}"

@@ -69,7 +69,8 @@ async def organisers_server(
     app = make_organisers_app(current, reload=reload, health=health, sends=sends)
     runner = web.AppRunner(app, access_log=None, keepalive_timeout=KEEPALIVE)
     await runner.setup()
-    return GuardedServer(runner, settings.host, settings.port)
+    source = str(current().config_path)
+    return GuardedServer(runner, settings.host, settings.port, key="web.listen", source=source)
 
 
 def make_organisers_app(

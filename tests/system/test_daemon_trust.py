@@ -169,3 +169,37 @@ def test_a_round_that_failed_a_send_exits_1_with_once(config: Path) -> None:
     assert result.returncode == 1, result.stderr
     assert "refused the sender" in result.stderr
     assert {row["state"] for row in deliveries(config).values()} == {"pending"}
+
+
+@pytest.mark.parametrize("table", ["http", "web"])
+def test_a_listen_address_in_use_is_said_with_exit_2_which_the_unit_does_not_restart(
+    config: Path, table: str
+) -> None:
+    from tests.support.organisers import PASSWORD_HASH
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        if table == "http":
+            edit(config, 'listen = "127.0.0.1:0"', f'listen = "127.0.0.1:{port}"')
+        else:
+            with config.open("a", encoding="utf-8") as file:
+                file.write(
+                    f'\n[web]\nlisten = "127.0.0.1:{port}"\n[[web.organisers]]\n'
+                    f'email = "a@example.org"\nname = "A"\npassword_hash = "{PASSWORD_HASH}"\n'
+                )
+        result = subprocess.run(
+            [sys.executable, "-m", "mailer", "--config", str(config), "daemon"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "MAILER_UNSUBSCRIBE_KEY": KEY},
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 2, result.stderr
+    assert f"at '{table}.listen': 127.0.0.1:{port} is in use by another program" in result.stderr
+    assert "Traceback" not in result.stderr and "Internal error" not in result.stderr
+    unit = (Path(__file__).parents[2] / "deploy" / "mailer.service").read_text(encoding="utf-8")
+    prevented = next(line for line in unit.splitlines() if line.startswith("RestartPrevent"))
+    assert "2" in prevented.split("=", 1)[1].split()  # systemd does not restart it every 10 s
