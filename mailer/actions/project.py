@@ -42,11 +42,13 @@ def check(
     now: dt.datetime,
     secret_problems: Sequence[Problem] = (),
     offline: bool = False,
+    service_problems: Sequence[Problem] = (),
 ) -> CheckReport:
     """Validate everything; raises InvalidInput (exit 2) listing every problem.
 
     `secret_problems` are what is wrong with the secrets (a missing or weak signing key): a
     problem like any other, or, `offline` (checking a project away from its server), warnings.
+    `service_problems`: what the systemd unit would stop the daemon doing (`check --service`).
     """
     config = project.config
     secrets = [
@@ -64,8 +66,10 @@ def check(
     if errors := [problem for problem in secrets if problem.is_error]:
         raise ConfigError(
             "sending needs its secrets; mailer check --offline checks the rest without them",
-            [*errors, *warnings],
+            [*errors, *warnings, *service_problems],
         )
+    if service_problems:
+        raise ConfigError("the service cannot run as its unit says", [*service_problems, *warnings])
     return CheckReport(warnings, len(project.sessions), lists, len(config.series.languages))
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from mailer.cli.base import JSON, cli, echo_json, parse_date, pass_workspace, plural, show_problems
-from mailer.errors import InvalidInput
+from mailer.errors import InvalidInput, Problem
 from mailer.model import MESSAGE_KINDS, MessageKind
 
 if TYPE_CHECKING:
@@ -23,9 +23,16 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Check away from the server: missing secrets are warnings, not problems.",
 )
+@click.option(
+    "--service",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="UNIT",
+    help="Check what this systemd unit runs (e.g. /etc/systemd/system/mailer.service): as its "
+    "user, with its environment file (the secrets), the folders it may write. Run it as root.",
+)
 @JSON
 @pass_workspace
-def check(workspace: Workspace, offline: bool, as_json: bool) -> None:
+def check(workspace: Workspace, offline: bool, service: Path | None, as_json: bool) -> None:
     """Validate config, session files, lists, templates and secrets; exit 2 if anything is wrong.
 
     Every email kind is rendered in every language for every session file, with sample
@@ -34,6 +41,9 @@ def check(workspace: Workspace, offline: bool, as_json: bool) -> None:
     from mailer.actions import project as actions
     from mailer.cli.reports import problem_record
 
+    deployment: list[Problem] = []
+    if service is not None:
+        workspace, deployment = _as_the_service(workspace, service)
     try:
         report = actions.check(
             workspace.project(),
@@ -41,6 +51,7 @@ def check(workspace: Workspace, offline: bool, as_json: bool) -> None:
             now=workspace.now(),
             secret_problems=workspace.secret_problems(),
             offline=offline,
+            service_problems=deployment,
         )
     except InvalidInput as error:
         if not as_json:
@@ -89,6 +100,42 @@ def check(workspace: Workspace, offline: bool, as_json: bool) -> None:
         f"{plural(len(report.lists), 'mailing list')}, templates for "
         f"{plural(report.languages, 'language')}"
     )
+
+
+def _as_the_service(workspace: Workspace, service: Path) -> tuple[Workspace, list[Problem]]:
+    """`check --service UNIT`: the workspace of the unit's config with its environment files'
+    variables (the secrets), and what the unit and its user would stop the daemon doing: a
+    folder it writes outside ReadWritePaths, or that its user cannot write, a project file
+    its user cannot read (checked as that user: run as root)."""
+    import os
+    import pwd
+
+    from mailer.project.service import (
+        access_problems,
+        access_problems_as,
+        read_unit,
+        unit_environment,
+        unit_problems,
+    )
+    from mailer.project.workspace import Workspace
+
+    unit = read_unit(service)
+    config_path = unit.config or workspace.config_path
+    environment = {**os.environ, **unit_environment(unit)}
+    checked = Workspace(
+        config_path, workspace.simulated_now, environ=environment, on_warnings=show_problems
+    )
+    project = checked.project()
+    problems = unit_problems(unit, project)
+    me = pwd.getpwuid(os.geteuid()).pw_name
+    if unit.user is None or unit.user == me:
+        return checked, [*problems, *access_problems(project, str(config_path))]
+    if os.geteuid() != 0:
+        raise InvalidInput(
+            f"{service} runs the daemon as {unit.user}: run this as root (sudo mailer check "
+            f"--service {service}), and it checks what {unit.user} can read and write"
+        )
+    return checked, [*problems, *access_problems_as(unit.user, project, str(config_path))]
 
 
 @cli.command("dkim-record")

@@ -327,3 +327,27 @@ def test_the_feed_is_built_once_and_answers_if_none_match(project_dir: Path) -> 
     assert {status for status, _, _ in seen["many"]} == {200}
     assert len({body for _, body, _ in seen["many"]}) == 1  # the same calendar for all 20
     assert seen["again"] == 304
+
+
+def test_the_readme_s_proxy_config_forwards_every_public_route_and_nothing_internal(
+    project_dir: Path,
+) -> None:
+    """Every link of an email (unsubscribe, /c/ and /f/ calendar links, the feeds) reaches the
+    daemon through the nginx snippet of the README; /health and /metrics stay internal."""
+    from tests.support.project import REPO
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    install = readme.split("### Install on a server", 1)[1].split("\n### ", 1)[0]
+    prefixes = re.findall(r"location\s+(\S+)\s+\{\s*proxy_pass", install)
+    assert prefixes, install
+    app = make_app(lambda: workspace(project_dir), lambda: {})
+    routes = {
+        resource.canonical
+        for resource in app.router.resources()
+        if not resource.canonical.startswith(("/health", "/metrics"))
+    }
+    assert routes
+    for route in routes:
+        assert any(route.startswith(prefix) for prefix in prefixes), (route, prefixes)
+    for internal in ("/health", "/metrics"):
+        assert not any(internal.startswith(prefix) for prefix in prefixes), internal
