@@ -156,6 +156,7 @@ class Daemon:
         self._reload = False
         self._engine: Engine | None = None
         self._ticks = 0
+        self._next_due: dt.datetime | None = None  # the next wake-up, on the daemon's clock
         self._mailbox_due = True  # read at start, then every [mailbox] check_every
         self.mailbox_error: str | None = None
         # one-off sends started from the organisers' pages; the daemon's own sends wait for
@@ -170,14 +171,18 @@ class Daemon:
     # -- what the outside sees -----------------------------------------------------------------
 
     def health(self) -> dict[str, Any]:
+        """Alive ("ok", or "degraded" with what needs a person in `attention`), or "failing"
+        (the scheduler stopped, the ledger cannot be read): docs/daemon.md, "Monitoring"."""
         report: dict[str, Any] = {
             "status": "ok",
             "scheduler": "running" if self.scheduler.running else "stopped",
             "rounds": self._ticks,
         }
         wake = self.scheduler.get_job("next")
+        if self._next_due is not None:
+            report["next_fire"] = self._next_due.isoformat()  # the daemon's clock (--now)
         if wake is not None and wake.next_run_time is not None:
-            report["next_fire"] = wake.next_run_time.isoformat()
+            report["next_fire_wall"] = wake.next_run_time.isoformat()  # this machine's
             report["next_fire_timestamp"] = wake.next_run_time.timestamp()
         try:
             with self.workspace.state() as state:
@@ -203,6 +208,7 @@ class Daemon:
                 "postponed": last.postponed,
             }
             problems.append("last_round")
+        report["attention"] = problems
         if problems and report["status"] == "ok":
             report["status"] = "degraded"
         return report
@@ -333,6 +339,7 @@ class Daemon:
         except Exception:  # a bug, likewise
             log.exception("cannot compute the next wake-up")
             upcoming = None
+        self._next_due = upcoming
         if upcoming is not None:
             run_at = max(upcoming, now) + dt.timedelta(milliseconds=50)
             if workspace.simulated_now is not None:  # a rehearsal's clock runs apart

@@ -10,7 +10,9 @@
 - `GET /c/<YYYYMMDD>/<language>/<google|outlook|office365|ics>` and `/f/<language>/<google|
   outlook>`: the short links of the emails' text part, redirected to the full "add to
   calendar" and "subscribe" links (made now, so they follow a session that moved), or the .ics.
-- `GET /health` (JSON; 503 when something is wrong) and `GET /metrics` (Prometheus text).
+- `GET /health` (JSON; 503 only when the daemon cannot work: liveness), `GET
+  /health/attention` (503 while something needs a person: a refused edit, the mailbox, a
+  failed round) and `GET /metrics` (Prometheus text).
 No page ever shows a stack trace.
 """
 
@@ -105,10 +107,25 @@ def make_app(
         )
 
     async def health_page(_: web.Request) -> web.Response:
+        """Liveness: 503 only when the daemon cannot do its work (an uptime probe pages
+        someone); alive but needing a person ("degraded") is 200, said in the body."""
         report = dict(health())
-        status = 200 if report.get("status") == "ok" else 503
+        status = 503 if report.get("status") == "failing" else 200
         return web.Response(
             status=status, text=json.dumps(report, indent=2), content_type="application/json"
+        )
+
+    async def attention_page(_: web.Request) -> web.Response:
+        """What needs a person (a refused edit, the mailbox, a failed round): 503 while
+        anything does, for a check that opens a ticket rather than waking someone."""
+        report = dict(health())
+        needs = list(report.get("attention", [])) + (
+            ["failing"] if report.get("status") == "failing" else []
+        )
+        return web.Response(
+            status=503 if needs else 200,
+            text=json.dumps({"attention": needs, **report}, indent=2),
+            content_type="application/json",
         )
 
     async def metrics(_: web.Request) -> web.Response:
@@ -133,6 +150,7 @@ def make_app(
     app.router.add_get("/calendar.ics", feed)
     app.router.add_get("/calendar/{language}.ics", feed)
     app.router.add_get("/health", health_page)
+    app.router.add_get("/health/attention", attention_page)
     app.router.add_get("/metrics", metrics)
     return app
 

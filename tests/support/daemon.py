@@ -62,13 +62,16 @@ class DaemonProcess:
         return wait_until(lambda: re.search(pattern, self.log()), timeout, self.log)
 
     def health(self) -> dict[str, Any]:
+        return self.probe("/health")[1]
+
+    def probe(self, path: str) -> tuple[int, dict[str, Any]]:
+        """(HTTP status, JSON body) of /health or /health/attention."""
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=5) as r:
-                report: dict[str, Any] = json.load(r)
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as r:
+                return r.status, json.load(r)
         except urllib.error.HTTPError as error:  # 503: something is wrong, said in the body
             assert error.code == 503
-            report = json.load(error)
-        return report
+            return 503, json.load(error)
 
     def stop(self, signum: int = signal.SIGTERM) -> int:
         self.process.send_signal(signum)

@@ -115,8 +115,10 @@ def test_the_daemon_sends_when_due_survives_kill_9_and_stops_cleanly(
     daemon.process.send_signal(signal.SIGHUP)
     daemon.wait_for_log(r"the new configuration is refused")
     assert "repeat" in daemon.log()
-    health = daemon.health()
-    assert health["status"] == "degraded" and "refused" in health["config"]
+    status, health = daemon.probe("/health")  # alive: an uptime probe pages nobody for a typo
+    assert status == 200 and health["status"] == "degraded" and "refused" in health["config"]
+    status, attention = daemon.probe("/health/attention")  # needs a person, said apart
+    assert status == 503 and attention["attention"] == ["config"]
     assert daemon.process.poll() is None
     organiser = "rencontres@icom-france.example.org"  # told once, in the series' first language
 
@@ -136,7 +138,10 @@ def test_the_daemon_sends_when_due_survives_kill_9_and_stops_cleanly(
     health = daemon.health()
     assert health["status"] == "ok" and "config" not in health
     assert health["scheduler"] == "running" and health["ledger"] == "ok"
-    assert dt.datetime.fromisoformat(health["next_fire"]) > dt.datetime.now(dt.UTC)
+    assert daemon.probe("/health/attention")[0] == 200
+    # the next wake-up on the rehearsal's clock (in 2021), and on this machine's
+    assert dt.datetime.fromisoformat(health["next_fire"]).year == SESSION.year
+    assert dt.datetime.fromisoformat(health["next_fire_wall"]) > dt.datetime.now(dt.UTC)
 
     assert daemon.stop() == 0
     assert "stopped" in daemon.log() and "Traceback" not in daemon.log()
