@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mailer.calendar.ics import Layout, series_calendar, session_calendar
+from mailer.config.placeholders import placeholder_problems
 from mailer.config.sessions import moves_into_the_past
 from mailer.errors import ConfigError, InvalidInput, Problem, TemplateError
 from mailer.messages.checks import check_emails, preview_occurrence, sample_recipients
@@ -56,7 +57,11 @@ def check(
         for problem in secret_problems
     ]
     lists, list_warnings = check_lists(project)
-    warnings = [*list_warnings, *(p for p in secrets if not p.is_error)]
+    warnings = [
+        *list_warnings,
+        *placeholder_problems(config, project.sessions),
+        *(p for p in secrets if not p.is_error),
+    ]
     today = now.astimezone(config.series.timezone).date()
     if past := moves_into_the_past(project.sessions, today):
         raise ConfigError("some sessions would move into the past", [*past, *warnings])

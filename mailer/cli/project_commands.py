@@ -297,15 +297,85 @@ def preview(
             click.launch(str(written.html))
 
 
+def _clock(_: click.Context | None, __: object, value: str | None) -> dt.time | None:
+    if value is None:
+        return None
+    try:
+        return dt.time.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not a time; write it like 13:00") from None
+
+
 @cli.command()
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--title", help="The series' title.")
+@click.option("--timezone", help="Its IANA time zone, e.g. Europe/Paris.")
+@click.option(
+    "--rule",
+    help='When: "third tuesday", "first thursday", "last friday", "every wednesday", '
+    '"every other monday", or an RFC 5545 RRULE.',
+)
+@click.option("--start", callback=_clock, help="When sessions start, local time (13:00).")
+@click.option("--end", callback=_clock, help="When they end (14:30).")
+@click.option("--languages", help="The languages of the emails, the first the default: fr,en.")
+@click.option("--organiser-name", help="Who sends the emails.")
+@click.option("--organiser-email", help="Their address (the sender).")
+@click.option("--meeting-url", help="The meeting's link (https://zoom.us/j/...).")
+@click.option("--meeting-id", help="Its ID, as people type it.")
+@click.option("--passcode", help="Its passcode.")
+@click.option(
+    "--ask/--no-ask", default=None, help="Ask for what is not given (default: in a terminal)."
+)
 @pass_workspace
-def init(workspace: Workspace, folder: Path) -> None:
+def init(workspace: Workspace, folder: Path, ask: bool | None, **given: object) -> None:
     """Write a working project for a new series in FOLDER: config.toml, one session file,
-    the templates, an example list. It passes `mailer check`; edit it from there."""
-    from mailer.actions.init import init_project
+    the templates of its languages, an example list. It passes `mailer check`.
 
-    written = init_project(folder, workspace.now().date())
+    What is not given as an option is asked for in a terminal; the rest are placeholders
+    (the meeting's link, example.org addresses), which `mailer check` warns about and which
+    never go out by SMTP.
+    """
+    import dataclasses
+    import sys
+
+    from mailer.actions.init import NewSeries, init_project, shipped_languages
+
+    defaults = NewSeries()
+    questions = {
+        "title": "Title of the series",
+        "timezone": "Time zone",
+        "rule": 'When (e.g. "third tuesday", "first thursday", "last friday", "every wednesday")',
+        "start": "Start time",
+        "end": "End time",
+        "languages": f"Languages, comma-separated ({', '.join(shipped_languages())})",
+        "organiser_name": "Organiser's name",
+        "organiser_email": "Organiser's email address",
+        "meeting_url": "Meeting link",
+        "meeting_id": "Meeting ID",
+        "passcode": "Passcode",
+    }
+    asking = sys.stdin.isatty() if ask is None else ask
+    answers: dict[str, object] = {}
+    for name, question in questions.items():
+        value = given.get(name)
+        default = getattr(defaults, name)
+        if value is None and asking:
+            if isinstance(default, tuple):
+                shown = ",".join(default)
+            elif isinstance(default, dt.time):
+                shown = default.isoformat(timespec="minutes")
+            else:
+                shown = str(default)
+            value = click.prompt(question, default=shown)
+            if isinstance(default, dt.time):
+                value = _clock(None, None, str(value))
+        if value is None:
+            continue
+        if name == "languages":
+            value = tuple(code.strip() for code in str(value).split(",") if code.strip())
+        answers[name] = value
+    new = dataclasses.replace(defaults, **answers)  # type: ignore[arg-type]
+    written = init_project(folder, workspace.now().date(), new)
     for path in written:
         click.echo(f"wrote {path}")
     click.echo(

@@ -90,6 +90,7 @@ def send(
     if not dry_run:  # before anything is recorded
         workspace.require_secrets()
         workspace.refuse_rehearsal_mail()
+        workspace.refuse_placeholders()
     request = SendRequest(day, kind, segments, limit, resend_failed=resend_failed)
     with actions.sender(project.database, lock=not dry_run) as state:
         # with --yes nobody confirms: the plan is recorded as the lists are read (once)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from mailer.errors import ConfigError, Problem
 from mailer.i18n.labels import Labels
 from mailer.model import MailingList, Organiser, Segment, Series, Zoom
 
@@ -102,6 +103,19 @@ class Unsubscribe:
 # -- [[cadence]], [daemon], [http] -------------------------------------------------------------
 
 LISTEN = re.compile(r"^(?P<host>\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(?P<port>\d{1,5})$")
+
+
+def listen_refused(where: str, in_use: bool, why: str, key: str, source: str) -> ConfigError:
+    """The configuration problem of an address the daemon cannot listen on (exit 2: the
+    unit does not restart it, since restarting would not help)."""
+    table = key.split(".", maxsplit=1)[0]
+    if in_use:
+        message = f"{where} is in use by another program (another mailer daemon?)"
+        hint = f"Stop that program, or give [{table}] another listen."
+    else:
+        message = f"cannot listen on {where}: {why}"
+        hint = "Give an address of this machine, and a port above 1023 (or 0)."
+    return ConfigError(message, [Problem(source, message, key=key, hint=hint)])
 
 
 def valid_listen(listen: str) -> bool:

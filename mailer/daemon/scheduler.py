@@ -379,6 +379,7 @@ def run_daemon(workspace: Workspace, log_format: str, *, once: bool = False) -> 
     configure_logging(log_format)
     check_workspace(workspace)  # a bad configuration or missing secrets: InvalidInput, exit 2
     workspace.refuse_rehearsal_mail()
+    workspace.refuse_placeholders()
     if once:
         return asyncio.run(_once(workspace))
     return asyncio.run(Daemon(workspace).run())

@@ -177,6 +177,7 @@ class Composer:
         envelope_from: str | None = None,
         proof: Proof | None = None,
         signed_replies: bool = True,
+        restored: bool = False,
     ) -> None:
         check_kind(occurrence, kind)
         unsubscribe = config.unsubscribe
@@ -212,6 +213,7 @@ class Composer:
         self._prepared: dict[Shape, _Prepared] = {}
         self._revision = revision
         self.proof = proof  # a proof: who the real send goes to
+        self.restored = restored  # an update that undoes a cancellation
 
     # -- what every recipient of a language shares ----------------------------------------------
 
@@ -257,6 +259,7 @@ class Composer:
                 now=self.now,
                 ics_filename=self.filename,
                 proof=self.proof,
+                restored=self.restored,
             )
         return self._contexts[language]
 

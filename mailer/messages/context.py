@@ -89,10 +89,12 @@ def session_context(
     now: dt.datetime,
     ics_filename: str,
     proof: Proof | None = None,
+    restored: bool = False,
 ) -> dict[str, Any]:
     """Everything about the session a template may show, in `language`.
 
     `proof`: this is a proof (`mailer send --to`), and who the real send goes to.
+    `restored`: this update undoes a cancellation its recipients were sent (back on).
     """
     content = occurrence.content
     if content is None:
@@ -137,6 +139,7 @@ def session_context(
             "status": occurrence.status,
             "cancelled": occurrence.status == "cancelled",
             "moved": content.moved_to is not None,
+            "restored": restored and occurrence.takes_place,
             "languages": language_list(
                 held_in(config, occurrence), config.labels[language].locale or language
             ),

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mailer.audience.unsubscribe import key_problem
+from mailer.config.placeholders import placeholder_problems
 from mailer.config.settings import Config
 from mailer.errors import ConfigError, InvalidInput, MailerError, Problem, UnusableKey
 from mailer.messages.templates import TemplateSet
@@ -244,6 +245,21 @@ class Workspace:
             f'real email through {where}: set [transport] kind = "outbox" in a copy of the '
             "project to rehearse, or add --real-mail if real email is what you want"
         )
+
+    def refuse_placeholders(self) -> None:
+        """Sending through SMTP while mailer init's placeholders are in the project (the
+        meeting's link, example.org addresses, a session's title) is refused (exit 2): they
+        would reach real people. The outbox takes them (to look at)."""
+        project = self.project()
+        if project.config.delivery.kind != "smtp":
+            return
+        if found := placeholder_problems(project.config, project.sessions):
+            errors = [dataclasses.replace(problem, severity="error") for problem in found]
+            raise ConfigError(
+                "mailer init's placeholders are still in the project: nothing goes out by SMTP "
+                "with them",
+                errors,
+            )
 
     def smtp_password(self) -> str | None:
         """The SMTP password, from the environment variable `[smtp] password_env`."""

@@ -63,6 +63,7 @@ class SendPlan:
     too_late_early: int = 0  # skipped as too late by a clock ahead of this one
     resend_failed: bool = False
     recorded: bool = False  # the rows are in the ledger already (`plan_send(record=True)`)
+    restored: bool = False  # an update of a session whose cancellation went out: back on
 
     @property
     def reopened(self) -> int:
@@ -180,6 +181,8 @@ def plan_send(
         too_late_early=ledger.too_late_early(key, now),
         resend_failed=request.resend_failed,
         recorded=recorded,
+        restored=request.kind == "update"
+        and bool(ledger.served(config.series.id, occurrence.scheduled, "cancellation")),
     )
 
 

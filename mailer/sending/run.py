@@ -54,6 +54,7 @@ def composer_for(
         envelope_from=config.delivery.sending.envelope_from,
         proof=proof,
         signed_replies=signed_replies,
+        restored=plan.restored,
     )
 
 

@@ -79,6 +79,7 @@ class WorkerJob:
     connections: int
     rate: float
     batch: int
+    restored: bool = False  # the plan's: an update that undoes a cancellation
 
 
 def usable_cores() -> int:
@@ -182,7 +183,17 @@ def _plan(project: Project, state: State, job: WorkerJob, now: dt.datetime) -> S
     deadline = Ledger(state).deadline(key)
     assert deadline is not None, "the parent records the send before starting workers"
     return SendPlan(
-        key, job.kind, occurrence, revision, (), deadline, lambda: iter(()), 0, Resolution(), []
+        key,
+        job.kind,
+        occurrence,
+        revision,
+        (),
+        deadline,
+        lambda: iter(()),
+        0,
+        Resolution(),
+        [],
+        restored=job.restored,
     )
 
 
@@ -198,6 +209,7 @@ def _jobs(launch: Launch, plan: SendPlan, project: Project, processes: int) -> l
             max(1, smtp.connections // processes + (index < smtp.connections % processes)),
             smtp.rate / processes,
             max(1, sending.batch // processes),
+            plan.restored,
         )
         for index in range(processes)
     ]

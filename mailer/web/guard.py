@@ -20,7 +20,7 @@ import time
 
 from aiohttp import web
 
-from mailer.errors import ConfigError, Problem
+from mailer.config.settings import listen_refused
 
 log = logging.getLogger("mailer.http")
 CONNECTIONS = 256
@@ -96,14 +96,9 @@ class GuardedServer:
         try:
             self._server = await loop.create_server(guard, self.host, self.port, backlog=128)
         except OSError as error:
-            where = f"{self.host}:{self.port}"
-            if error.errno == errno.EADDRINUSE:
-                why = f"{where} is in use by another program (another mailer daemon?)"
-                hint = f"Stop that program, or give [{self.key.split('.')[0]}] another listen."
-            else:
-                why = f"cannot listen on {where}: {error.strerror or error}"
-                hint = "Give an address of this machine, and a port above 1023 (or 0)."
-            raise ConfigError(why, [Problem(self.source, why, key=self.key, hint=hint)]) from None
+            where, in_use = f"{self.host}:{self.port}", error.errno == errno.EADDRINUSE
+            why = str(error.strerror or error)
+            raise listen_refused(where, in_use, why, self.key, self.source) from None
         self._sweeper = asyncio.create_task(_sweep(guard))
         host, port = self._server.sockets[0].getsockname()[:2]
         return f"{host}:{port}"

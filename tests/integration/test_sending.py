@@ -346,3 +346,44 @@ def test_an_update_goes_to_those_already_served(
         (event,) = icalendar.Calendar.from_ical(attached_calendar(message.data)).events
         assert event.sequence == 1 and event.uid == "icom-france-solidarites-musees-20210420"
         assert event.start.isoformat() == "2021-04-27T13:00:00+02:00"
+
+
+def test_undoing_a_cancellation_says_the_session_is_back_on(
+    run_cli: Cli, project_dir: Path, server: SmtpServer
+) -> None:
+    config = use_smtp(project_dir, server.port)
+    assert send(run_cli, config, "--segment", "partners")[0] == 0
+    session = project_dir / "sessions" / "2021-04-20.toml"
+    planned = session.read_text(encoding="utf-8")
+    session.write_text(planned.replace("[title]", 'status = "cancelled"\n[title]'), "utf-8")
+    assert send(run_cli, config, kind="cancellation")[0] == 0
+    session.write_text(planned, encoding="utf-8")  # it takes place after all
+    code, _, err = send(run_cli, config, kind="update")
+    assert code == 0, err
+    updates = server.received[10:]
+    assert len(updates) == 5
+    for message in updates:
+        parsed = email.message_from_bytes(message.data, policy=email.policy.default)
+        subject = str(parsed["Subject"])
+        text = parsed.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        assert subject.startswith(("Back on: ", "Rétablie : ")), subject
+        assert "back on" in text or "rétablie" in text, text
+
+
+def test_meeting_invitations_offer_no_add_links_beside_accept(
+    run_cli: Cli, project_dir: Path, server: SmtpServer
+) -> None:
+    """In request mode the calendar shows Accept: "add to Google/Outlook" links and the
+    feed would put the session in twice."""
+    config = use_smtp(project_dir, server.port)
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace('method = "publish"', 'method = "request"'), "utf-8")
+    assert send(run_cli, config, "--segment", "partners")[0] == 0
+    for message in server.received:
+        parsed = email.message_from_bytes(message.data, policy=email.policy.default)
+        html = parsed.get_body(("html",)).get_content()  # type: ignore[union-attr]
+        plain = parsed.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        assert "calendar.google.com" not in html and "outlook.live.com" not in html
+        assert "webcal://" not in html and "webcal://" not in plain
+        assert "/c/20210420/" not in plain
+        assert "Accept this invitation" in plain or "Acceptez cette invitation" in plain
