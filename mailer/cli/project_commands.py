@@ -381,3 +381,45 @@ def init(workspace: Workspace, folder: Path, ask: bool | None, **given: object) 
     click.echo(
         f"Next: cd {folder}; export MAILER_UNSUBSCRIBE_KEY=$(openssl rand -hex 32); mailer check"
     )
+
+
+@cli.group()
+def language() -> None:
+    """The languages of the series' emails."""
+
+
+@language.command("add")
+@click.argument("code")
+@click.option(
+    "--from",
+    "source",
+    metavar="LANG",
+    help="Copy this language's templates to translate (default: mailer's own set for CODE, "
+    "when it ships one; otherwise the series' first language).",
+)
+@pass_workspace
+def language_add(workspace: Workspace, code: str, source: str | None) -> None:
+    """Add the templates of language CODE (templates/CODE), whose parts are its own: mailer's
+    set (de, en, es, fr, it, pt) or a copy to translate. Then add CODE to [series] languages
+    and give the texts in CODE that `mailer check` asks for."""
+    from mailer.actions.languages import add_language
+
+    added = add_language(workspace.project(), code, source)
+    if added.shipped:
+        click.echo(f"wrote {added.folder}: mailer's {code} templates")
+    else:
+        click.echo(
+            f"wrote {added.folder}: a copy of the {added.source} templates, to translate "
+            f"(their includes are {code}'s own)"
+        )
+    click.echo(
+        f'Next: add "{code}" to [series] languages in {workspace.config_path}, then run '
+        f"`mailer check`: it lists every text still to give in {code} (the series' title "
+        "and description, each session file)."
+    )
+    if added.labels_needed:
+        click.echo(
+            f"mailer has no words of its own in {code}: add a [labels.{code}] table with "
+            + ", ".join(added.labels_needed)
+            + " (docs/configuration.md)."
+        )

@@ -98,7 +98,10 @@ def check_emails(
     now: dt.datetime,
 ) -> list[Problem]:
     """Every problem found rendering every kind x language x session file (see module doc)."""
-    problems = list(templates.missing(config.series.languages))
+    problems = [
+        *templates.missing(config.series.languages),
+        *templates.borrowed(config.series.languages),
+    ]
     if problems:
         return problems
     for scheduled in sorted(sessions):

@@ -11,6 +11,7 @@ The set is built from template sources (a mapping of name to text): reading the 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -24,6 +25,21 @@ Part = Literal["subject", "text", "html"]
 PARTS: tuple[Part, ...] = ("subject", "text", "html")
 _SUFFIX: Mapping[Part, str] = {"subject": ".subject.txt", "text": ".txt", "html": ".html"}
 PAGES = ("unsubscribe",)  # the daemon's web pages, per language
+
+
+_REFERENCE = re.compile(
+    r"""\{%-?\s*(?:include|extends|import|from)\s+["'](?P<name>(?P<folder>[^"'/]+)/[^"']+)["']"""
+)
+# folders that are languages even when the series does not have them (a copied set)
+_LANGUAGE_FOLDERS = re.compile(r"^[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?$")
+
+
+def _references(text: str) -> list[tuple[int, str, str]]:
+    """(line, folder, name) of every template another refers to from a language folder."""
+    return [
+        (text.count("\n", 0, found.start()) + 1, found["folder"], found["name"])
+        for found in _REFERENCE.finditer(text)
+    ]
 
 
 def template_name(language: str, kind: MessageKind, part: Part) -> str:
@@ -102,6 +118,27 @@ class TemplateSet:
             for page in PAGES
             if f"{language}/{page}.html" not in self.sources
         ]
+        return problems
+
+    def borrowed(self, languages: Sequence[str]) -> list[Problem]:
+        """A problem for every template of a language that includes (extends, imports)
+        another language's: a copied `templates/en` would give German readers English."""
+        problems = []
+        for name, text in sorted(self.sources.items()):
+            language = name.partition("/")[0]
+            if language not in languages:
+                continue
+            for line, other, used in _references(text):
+                if other != language and (other in languages or _LANGUAGE_FOLDERS.match(other)):
+                    problems.append(
+                        Problem(
+                            f"{self.folder}/{name}",
+                            f"the '{language}' template uses '{used}', of another language",
+                            line=line,
+                            hint=f"Use '{language}/{used.partition('/')[2]}' (`mailer language "
+                            f"add {language}` makes a set whose parts are its own).",
+                        )
+                    )
         return problems
 
     def render(

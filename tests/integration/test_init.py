@@ -5,6 +5,8 @@ warned about and never go out by SMTP."""
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -139,3 +141,59 @@ def test_init_s_placeholders_are_warned_and_never_go_out_by_smtp(
     once = ("--now", "2026-12-01T10:00:00+01:00", "--real-mail", "daemon", "--once")
     code, _, err = run_cli("--config", config, *once)
     assert code == 2 and "nothing goes out by SMTP with them" in err
+
+
+def test_every_shipped_language_set_renders_and_is_its_own(run_cli: Cli, tmp_path: Path) -> None:
+    """de, it and pt besides en, fr and es: a project in all six passes check; no template of
+    one language includes another's, nor keeps an English sentence."""
+    folder = tmp_path / "six"
+    languages = "de,it,pt,en,fr,es"
+    assert run_cli("init", str(folder), "--languages", languages)[0] == 0
+    code, out, err = run_cli("--config", str(folder / "config.toml"), "check", "--offline")
+    assert code == 0, err
+    assert "templates for 6 languages" in out
+    english = set()
+    for path in (folder / "templates" / "en").iterdir():
+        text = re.sub(r"\{[%{#].*?[%}#]\}|<[^>]+>", "\n", path.read_text(encoding="utf-8"))
+        english |= {part.strip() for part in text.split("\n") if len(part.split()) >= 4}
+    assert len(english) > 30
+    for language in ("de", "it", "pt"):
+        for path in (folder / "templates" / language).iterdir():
+            text = path.read_text(encoding="utf-8")
+            assert '"en/' not in text, path
+            kept = [sentence for sentence in english if sentence in text]
+            assert kept == [], (path, kept)
+
+
+def test_a_language_copied_by_hand_is_caught_and_language_add_makes_its_own(
+    run_cli: Cli, tmp_path: Path
+) -> None:
+    """Copying templates/en to templates/de gave German readers English partials, and check
+    passed; `mailer language add de` writes the German set."""
+    folder = tmp_path / "series"
+    assert run_cli("init", str(folder), "--languages", "en")[0] == 0
+    config = folder / "config.toml"
+    text = config.read_text(encoding="utf-8")
+    text = text.replace('languages = ["en"]', 'languages = ["en", "de"]')
+    text = text.replace('en = "Our meeting series"\n', 'en = "Our meeting series"\nde = "Reihe"\n')
+    text = re.sub(r'(\[series.description\]\nen = ".*"\n)', r'\1de = "Gespräche"\n', text)
+    config.write_text(text, encoding="utf-8")
+    (session,) = (folder / "sessions").iterdir()
+    lines = session.read_text(encoding="utf-8").replace('en = "The first session"\n',
+        'en = "The first session"\nde = "Die erste Sitzung"\n')  # fmt: skip
+    lines = lines.replace('en = ["What shall we talk about?"]\n',
+        'en = ["What shall we talk about?"]\nde = ["Worüber?"]\n')  # fmt: skip
+    lines = lines.replace('{ en = "Their role" }', '{ en = "Their role", de = "Ihre Rolle" }')
+    session.write_text(lines, encoding="utf-8")
+    shutil.copytree(folder / "templates" / "en", folder / "templates" / "de")
+    code, _, err = run_cli("--config", str(config), "check", "--offline")
+    assert code == 2, err
+    assert "templates/de/invitation.html:6: the 'de' template uses 'en/_essentials.html'" in err
+    shutil.rmtree(folder / "templates" / "de")
+    code, out, err = run_cli("--config", str(config), "language", "add", "de")
+    assert code == 0 and "mailer's de templates" in out, err
+    code, out, err = run_cli("--config", str(config), "check", "--offline")
+    assert code == 0, err
+    code, out, err = run_cli("--config", str(config), "language", "add", "nl")
+    assert code == 0 and "a copy of the en templates" in out and "[labels.nl]" in out
+    assert '"nl/_essentials.html"' in (folder / "templates" / "nl" / "invitation.html").read_text()
