@@ -135,5 +135,9 @@ def suppress_file(
     )
     if imported.problems:
         raise InvalidInput(f"{source} has lines to fix; nothing was suppressed", imported.problems)
-    added = suppress_many(state, [address for _, address in imported.addresses], kind, reason, now)
+    rows = [
+        (row.address, f"{reason} ({row.reason})" if row.reason else reason, row.when or now)
+        for row in imported.addresses
+    ]
+    added = suppress_many(state, rows, kind)
     return added, len(imported.addresses) - added

@@ -230,15 +230,16 @@ MAX_FIELD = 1000  # characters: far beyond a real name, organisation or note
 MAX_LINE = 100_000  # characters: csv's own limit is 131,072 per field
 MAX_NAME = 200
 _WELL_FORMED_SPAN = 3  # physical lines a quoted field with line breaks may take
+MULTILINE_BREAKS = 20  # line breaks in the cells of one row: beyond, a quote swallowed rows
 
 
 def _records(
     feed: _Lines, headers: tuple[str, ...], source: str, delimiter: str
 ) -> Iterator[Record | Problem]:
-    """The records of the file, each a located Record or a Problem. A record is one physical
-    line: a quoted field with a line break (or a stray quote that opens one) is a problem,
-    never data, and the lines it took are read again as rows of their own unless it was a
-    short, well-formed field."""
+    """The records of the file, each a located Record or a Problem. A quoted cell with line
+    breaks (Excel's Alt+Enter) is kept, its breaks read as spaces, when its row is whole (see
+    `_closed_cells`); a quote that never closes, or that swallowed rows, is a problem, never
+    data, and the lines it took are read again as rows of their own."""
     reader = csv.reader(feed, delimiter=delimiter, strict=False)
     while True:
         feed.taken = []
@@ -265,7 +266,9 @@ def _records(
             feed.again(taken[1:])
             reader = csv.reader(feed, delimiter=delimiter, strict=False)
             continue
-        if failure is not None or len(taken) > 1:
+        if failure is None and len(taken) > 1 and _closed_cells(fields, headers, delimiter):
+            fields = [" ".join(value.split()) if "\n" in value else value for value in fields]
+        elif failure is not None or len(taken) > 1:
             yield _multiline_problem(source, taken, failure)
             short = failure is None and len(taken) <= _WELL_FORMED_SPAN
             if not short or len(fields) != len(headers):
@@ -288,6 +291,20 @@ def _records(
             yield problem
             continue
         yield Record(start, record)
+
+
+def _closed_cells(fields: list[str], headers: tuple[str, ...], delimiter: str) -> bool:
+    """Whether a record that took several lines is cells with line breaks (Excel's Alt+Enter
+    in an address or a note), not a stray quote that swallowed rows: its quotes closed, it has
+    the header's number of fields, and no cell holds what looks like another row (an address
+    and a delimiter after a line break)."""
+    if len(fields) != len(headers):
+        return False
+    for value in fields:
+        for line in value.splitlines()[1:]:
+            if "@" in line and delimiter in line:
+                return False
+    return sum(value.count("\n") for value in fields) < MULTILINE_BREAKS
 
 
 def _multiline_problem(source: str, taken: list[tuple[int, str]], failure: str | None) -> Problem:

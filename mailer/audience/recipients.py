@@ -6,6 +6,7 @@ the rest of the list goes. Pure: works on the records `mailer.audience.csv_sourc
 
 from __future__ import annotations
 
+import csv
 import email.errors
 import email.header
 import functools
@@ -94,6 +95,17 @@ class LanguageMatcher:
 
 
 @functools.lru_cache(maxsize=1024)
+def read_tags(text: str) -> frozenset[str]:
+    """The tags of a cell: `member; museum`, or Mailchimp's `"webinar","donor"` (each tag
+    quoted, separated by commas), compared without case."""
+    stripped = text.strip()
+    if stripped.startswith('"') and stripped.endswith('"'):
+        items = next(csv.reader([stripped], skipinitialspace=True), [])
+    else:
+        items = stripped.split(";")
+    return frozenset(item.strip().casefold() for item in items if item.strip())
+
+
 def _valid_zone(name: str) -> bool:
     try:
         zoneinfo.ZoneInfo(name)
@@ -191,9 +203,12 @@ def _recipient(
             "Use names like Europe/Paris or America/New_York.",
         )
         zone = None
-    tags = frozenset(
-        tag.strip().casefold() for tag in cleaned.get("tags", "").split(";") if tag.strip()
-    )
+    tags = read_tags(cleaned.get("tags", ""))
+    if odd := sorted(tag for tag in tags if any(c in tag for c in '",;')):
+        warn(
+            f"the tag {odd[0]!r} holds a quote or a delimiter: segments will not match it",
+            'Separate tags with ";" (or write them as Mailchimp does: "webinar","donor").',
+        )
     extra = {name: value for name, value in cleaned.items() if name not in KNOWN_COLUMNS}
     return Recipient(
         email=address.email,

@@ -35,6 +35,17 @@ def lists_needed(segments: Iterable[Segment], all_lists: Sequence[str]) -> list[
     return [name for name in all_lists if name in wanted]
 
 
+def merged_problem(recipient: Recipient, first: str) -> Problem:
+    """The warning for a person whose row `first` ("file:line") came before this one."""
+    source, line = recipient.source.rsplit(":", 1)
+    return Problem(
+        source,
+        f"{recipient.email} is also at {first}: one email, with the data of that first row",
+        line=int(line),
+        severity="warning",
+    )
+
+
 def resolve(
     segments: Sequence[Segment],
     all_lists: Sequence[str],
@@ -57,16 +68,8 @@ def resolve(
                 files.append(source)
             earlier = first_rows.get(recipient.key)
             if earlier is not None:
-                first_file, first_line = files[earlier >> _LINE_BITS], earlier & _LINE_MASK
-                resolution.merged.append(
-                    Problem(
-                        source,
-                        f"{recipient.email} is also at {first_file}:{first_line}: one email, "
-                        "with the data of that first row",
-                        line=int(line),
-                        severity="warning",
-                    )
-                )
+                first = f"{files[earlier >> _LINE_BITS]}:{earlier & _LINE_MASK}"
+                resolution.merged.append(merged_problem(recipient, first))
                 continue
             first_rows[recipient.key] = position << _LINE_BITS | int(line)
             selected = any(list_name in lists and matches(recipient) for lists, matches in matchers)

@@ -15,7 +15,7 @@ from typing import TextIO
 
 from mailer.audience.csv_source import encoding_problem, header_name, read_table
 from mailer.audience.recipients import KNOWN_COLUMNS, LanguageMatcher, ListReport, read_recipients
-from mailer.audience.segments import Resolution, resolve
+from mailer.audience.segments import Resolution, merged_problem, resolve
 from mailer.errors import Problem, RecipientsError
 from mailer.model import MailingList, Recipient, Segment
 from mailer.project.load import Project
@@ -176,8 +176,9 @@ def check_lists(project: Project) -> tuple[list[ListCount], list[Problem]]:
     """Read every list: RecipientsError naming every unreadable one, else what each holds and
     the rows' warnings.
 
-    Each list is resolved on its own, so the merges found are people named twice in the same
-    file, worth a warning (one email goes, with the first row's data).
+    Each list is resolved on its own (its count is its people); a person on two rows, of one
+    file or of two lists, is worth a warning, as `recipients` and `send` give it (one email
+    goes, with the first row's data).
     """
     reader = ListReader(project)
     fatal: list[Problem] = []
@@ -185,11 +186,13 @@ def check_lists(project: Project) -> tuple[list[ListCount], list[Problem]]:
     merged: list[Problem] = []
     everything = Segment("(all lists)", project.config.mailing.list_names)
     report = reader.report
+    first_rows: dict[str, str] = {}  # every person's first row ("file:line"), across lists
     for mailing_list in project.config.mailing.lists:
         resolution = Resolution()
         try:
-            for _ in resolve([everything], [mailing_list.name], reader.read, (), resolution):
-                pass
+            for person in resolve([everything], [mailing_list.name], reader.read, (), resolution):
+                if (first := first_rows.setdefault(person.key, person.source)) != person.source:
+                    merged.append(merged_problem(person, first))
         except RecipientsError as error:
             fatal.extend(error.problems)
             continue

@@ -94,19 +94,16 @@ def suppress_in(
 
 
 def suppress_many(
-    state: State,
-    addresses: list[Address],
-    kind: SuppressionKind,
-    reason: str,
-    now: dt.datetime,
+    state: State, rows: list[tuple[Address, str, dt.datetime]], kind: SuppressionKind
 ) -> int:
-    """Suppress many addresses in one transaction; how many were not already."""
+    """Suppress many addresses in one transaction, each with why and since when (an import
+    keeps what the other tool said); how many were not already."""
     with state.transaction() as connection:
         before = connection.total_changes
         connection.executemany(
             "INSERT INTO suppressions (key, address, kind, reason, created_at) "
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
-            [(a.key, a.email, kind, reason, _stamp(now)) for a in addresses],
+            [(a.key, a.email, kind, reason, _stamp(when)) for a, reason, when in rows],
         )
         return connection.total_changes - before
 

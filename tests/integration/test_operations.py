@@ -64,8 +64,9 @@ def test_a_bulk_suppression_import_is_all_or_nothing(
 ) -> None:
     mailchimp = tmp_path / "unsubscribed.csv"
     mailchimp.write_text(
-        '"Email Address","First Name","UNSUB_TIME"\n'
-        f'"{MARIE}","Marie","2020-01-02"\n"luc.martin@example.org","Luc","2020-02-03"\n',
+        '"Email Address","First Name","UNSUB_TIME","UNSUB_REASON"\n'
+        f'"{MARIE}","Marie","2020-01-02","too many emails"\n'
+        '"luc.martin@example.org","Luc","2020-02-03",""\n',
         encoding="utf-8",
     )
     broken = tmp_path / "bounces.txt"
@@ -82,6 +83,11 @@ def test_a_bulk_suppression_import_is_all_or_nothing(
     code, out, _ = run_cli("--config", str(config_path), "recipients", "--json")
     everyone = next(s for s in json.loads(out)["segments"] if s["segment"] == "everyone")
     assert everyone["suppressed"] == 2
+    # since when and why, as the export says (it was the time of the import, and no reason)
+    code, out, _ = run_cli("--config", str(config_path), "suppressed", "--json")
+    marie = next(entry for entry in json.loads(out) if entry["address"] == MARIE)
+    assert marie["since"].startswith("2020-01-02"), marie
+    assert marie["reason"] == "imported from unsubscribed.csv (too many emails)", marie
 
 
 def test_a_list_exported_from_another_tool_in_a_legacy_encoding(

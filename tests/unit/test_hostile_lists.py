@@ -100,3 +100,28 @@ def test_an_address_quoted_in_a_message_is_cut_short() -> None:
     (problem,) = messages(imported.problems)
     assert "big.txt:2: 'yyyy" in problem and "... (100,012 characters)' is not a valid" in problem
     assert len(problem) < 400
+
+
+def test_a_quote_that_closes_rows_later_swallows_nobody(project_dir: Path) -> None:
+    """A stray quote closed by another stray quote three rows below: the rows between are
+    people, read as such; only the rows of the two quotes are reported. A cell with line
+    breaks in a whole row (Excel's Alt+Enter) is a person."""
+    rows = _rows(20)
+    rows[5] = 'person.5@example.org,"Odd,fr'
+    rows[8] = 'person.8@example.org,Odd",fr'
+    rows[12] = 'person.12@example.org,"Address\nline two\nline three",fr'
+    (project_dir / "recipients" / "odd.csv").write_text(
+        "email,name,language\n" + "\n".join(rows) + "\n", encoding="utf-8"
+    )
+    config = use_lists(project_dir, {"odd": "recipients/odd.csv"})
+    everyone, reader, _ = resolve_all(load_project(config))
+    emails = {p.email for p in everyone}
+    assert {"person.6@example.org", "person.7@example.org"} <= emails  # not swallowed
+    assert "person.12@example.org" in emails
+    assert next(p for p in everyone if p.email == "person.12@example.org").name == (
+        "Address line two line three"
+    )
+    assert "person.5@example.org" not in emails
+    assert len(everyone) >= 18
+    reported = " ".join(messages(reader.report.all_problems()))
+    assert "odd.csv:7:" in reported and "odd.csv:14" not in reported

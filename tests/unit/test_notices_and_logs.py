@@ -78,18 +78,38 @@ def test_journal_lines_carry_their_priority_and_stay_one_line() -> None:
 
 def test_addresses_from_a_plain_file_and_from_a_mailchimp_export() -> None:
     plain = read_addresses("a@example.org\n\nB@Example.org\na@example.org\n", "old.txt")
-    assert [(line, a.key) for line, a in plain.addresses] == [
+    assert [(row.line, row.address.key) for row in plain.addresses] == [
         (1, "a@example.org"),
         (3, "b@example.org"),
     ]
     export = read_addresses(
         '"Email Address","First Name"\n"x@example.org","X"\n"nope","Y"\n', "mc.csv"
     )
-    assert [a.email for _, a in export.addresses] == ["x@example.org"]
+    assert [row.address.email for row in export.addresses] == ["x@example.org"]
     (problem,) = export.problems
     assert (problem.source, problem.line) == ("mc.csv", 3)
     (missing,) = read_addresses("name,when\nX,2020\n", "odd.csv").problems
     assert "no column of email addresses" in missing.message
+
+
+def test_a_mailchimp_unsubscribed_export_keeps_when_and_why() -> None:
+    """Mailchimp's unsubscribed export: each address with UNSUB_TIME and the reason given
+    (it was recorded as imported now, with no reason)."""
+    export = read_addresses(
+        "Email Address,First Name,UNSUB_TIME,UNSUB_CAMPAIGN_TITLE,UNSUB_REASON,"
+        "UNSUB_REASON_OTHER\n"
+        'ana@example.org,Ana,"2021-03-02 10:14:33",April,"I no longer want to receive '
+        'these emails",\n'
+        "luc@example.org,Luc,2020-11-20 08:00:00,Nov,Other,Too many\n"
+        "eve@example.org,Eve,yesterday,Nov,,\n",
+        "unsubscribed.csv",
+    )
+    (problem,) = export.problems
+    assert problem.line == 4 and "'yesterday' is not a date and time" in problem.message
+    ana, luc = export.addresses
+    assert ana.when == dt.datetime(2021, 3, 2, 10, 14, 33, tzinfo=dt.UTC)
+    assert ana.reason == "I no longer want to receive these emails"
+    assert luc.reason == "Other: Too many"
 
 
 def test_the_systemd_unit_is_hardened() -> None:
