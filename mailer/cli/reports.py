@@ -254,8 +254,8 @@ def status_table(statuses: Sequence[SendStatus]) -> str:
         rows,
     )
     for status in statuses:
-        for reason, count in status.errors:
-            text += f"\n  {status.session} {status.message}: {count} x {reason}"
+        for state, reason, count in status.errors:
+            text += f"\n  {status.session} {status.message}: {count} {state}: {reason}"
     return text
 
 
@@ -273,7 +273,10 @@ def status_record(status: SendStatus, answers: Mapping[str, int] | None = None) 
         "kind": status.kind,
         "deadline": status.deadline.isoformat(),
         "counts": status.counts,
-        "errors": [{"reason": reason, "count": count} for reason, count in status.errors],
+        "errors": [
+            {"state": state, "reason": reason, "count": count}
+            for state, reason, count in status.errors
+        ],
         "next_retry": status.next_retry.isoformat() if status.next_retry else None,
     }
 

@@ -151,8 +151,9 @@ def _read_move(table: TableReader, series: Series, scheduled: dt.date) -> Move |
 
 def move_problems(series: Series, sessions: Mapping[dt.date, SessionContent]) -> list[Problem]:
     """What is wrong with the moves across session files: a session moved onto the day of
-    another one (an error), or beyond the sessions next to it (a warning: a typo in the year
-    or the month, or a real postponement)."""
+    another one, or outside the series (before it begins, after it ends): errors; beyond the
+    sessions next to it: a warning (a typo in the year or the month, or a real
+    postponement)."""
     moves = {day: c.moved_to for day, c in sessions.items() if c.moved_to and not c.cancelled}
     if not moves:
         return []
@@ -167,6 +168,22 @@ def move_problems(series: Series, sessions: Mapping[dt.date, SessionContent]) ->
     problems = []
     for scheduled, move in sorted(moves.items()):
         source = sessions[scheduled].source
+        outside = None
+        if move.date < series.first:
+            outside = f"before the series begins ({series.first})"
+        elif series.until is not None and move.date > series.until:
+            outside = f"after the series ends ({series.until})"
+        if outside is not None:
+            problems.append(
+                Problem(
+                    source,
+                    f"the session of {scheduled} moves to {move.date}, {outside}",
+                    key="moved_to",
+                    line=move.line,
+                    hint="Surely a typo in the year or the month: check the date.",
+                )
+            )
+            continue
         other = taken.setdefault(move.date, scheduled)
         if other != scheduled:
             problems.append(

@@ -2,11 +2,11 @@
 
 Pure. Each job is one email of one session (its ledger key), with the instant it becomes due
 and the deadline after which it is useless. Invitations and reminders come from `[[cadence]]`,
-`before` the session's actual start (a moved session's reminders move with it; a cancelled
-session gets none). A session whose file is missing is *blocked* (never sent with blanks), and
-the organiser is warned `warn_missing` before its invitation. An update or a cancellation is
-due as soon as those already served have an older revision of the session than the current
-one, or the session was cancelled.
+`before` the session's actual start (a moved session's reminders move with it, as emails
+of their own, due again for everyone; a cancelled session gets none). A session whose file is
+missing is *blocked* (never sent with blanks), and the organiser is warned `warn_missing`
+before its invitation. An update or a cancellation is due as soon as those already served have
+an older revision of the session than the current one, or the session was cancelled.
 """
 
 from __future__ import annotations
@@ -76,7 +76,9 @@ def cadence_jobs(
             jobs.append(
                 Job(
                     entry.kind,
-                    entry.message,
+                    reminder_key(entry.message, occurrence)
+                    if entry.kind == "reminder"
+                    else entry.message,
                     occurrence,
                     due,
                     min(due + entry.send_by, begins),
@@ -91,6 +93,15 @@ def cadence_jobs(
             jobs.append(Job("warning", WARNING_MESSAGE, occurrence, first - warn, first, ()))
     jobs.sort(key=lambda job: (job.due, job.id))
     return jobs
+
+
+def reminder_key(message: str, occurrence: Occurrence) -> str:
+    """The ledger key of a reminder: a moved session's reminders are those of its new date
+    (`reminder:P1D@2021-04-27T11:00Z`), due again for everyone, even those reminded of the
+    old date ("tomorrow", then "new date": they still need "tomorrow" before the new one)."""
+    if occurrence.status != "moved":
+        return message
+    return f"{message}@{occurrence.start_utc:%Y-%m-%dT%H:%MZ}"
 
 
 def change_job(

@@ -71,7 +71,9 @@ class SendStatus:
     kind: str
     deadline: dt.datetime
     counts: dict[str, int]
-    errors: list[tuple[str, int]]  # (reason, how many), most frequent first
+    # (state, reason, how many) of the deliveries not sent, commonest first; with the rest
+    # of each state as one ("not tried yet", "other reasons"), they add up to the counts
+    errors: list[tuple[str, str, int]]
     next_retry: dt.datetime | None
 
 
@@ -245,21 +247,35 @@ class LedgerQueries:
         statuses = []
         for session_text, message, kind, deadline in sends:
             key = SendKey(series, dt.date.fromisoformat(session_text), message)
-            errors = self.connection.execute(
-                "SELECT coalesce(code || ' ', '') || reason, count(*) AS n FROM deliveries "
-                "WHERE series = ? AND session = ? AND message = ? AND reason IS NOT NULL "
-                "AND state != 'sent' GROUP BY 1 ORDER BY n DESC, 1 LIMIT 5",
-                key.row,
-            ).fetchall()
+            counts = dict(self.counts(key))
             statuses.append(
                 SendStatus(
                     key.session,
                     message,
                     kind,
                     dt.datetime.fromisoformat(deadline),
-                    dict(self.counts(key)),
-                    [(row[0], row[1]) for row in errors],
+                    counts,
+                    self._reasons(key, counts),
                     self.next_retry(key, 1 << 30),
                 )
             )
         return statuses
+
+    def _reasons(self, key: SendKey, counts: dict[str, int]) -> list[tuple[str, str, int]]:
+        """Why the deliveries of each state other than sent are where they are: the five
+        commonest reasons, and the rest of each state, so that they add up."""
+        rows = self.connection.execute(
+            "SELECT state, coalesce(code || ' ', '') || reason, count(*) AS n FROM deliveries "
+            "WHERE series = ? AND session = ? AND message = ? AND reason IS NOT NULL "
+            "AND state != 'sent' GROUP BY 1, 2 ORDER BY n DESC, 1, 2 LIMIT 5",
+            key.row,
+        ).fetchall()
+        reasons = [(str(row[0]), str(row[1]), int(row[2])) for row in rows]
+        for state in STATES:
+            if state == "sent" or not counts.get(state):
+                continue
+            said = sum(n for s, _, n in reasons if s == state)
+            if rest := counts[state] - said:
+                other = "not tried yet" if state == "pending" and not said else "other reasons"
+                reasons.append((state, other, rest))
+        return reasons

@@ -219,3 +219,29 @@ def test_someone_added_to_a_list_after_the_invitation_gets_it_too(simulated: Pat
     sim.run_until(dt.datetime(2021, 2, 4, 12, tzinfo=UTC))
     late = [(recipient, kind) for _, kind, recipient, _ in sim.emails()[20:]]
     assert late == [("late.comer@example.org", "invitation")]
+
+
+def test_a_session_moved_after_its_reminder_went_is_reminded_again_before_its_new_date(
+    simulated: Path,
+) -> None:
+    """Told "tomorrow", then "new date": everyone gets the reminders of the new date too (they
+    were skipped: the reminders were already "sent"), and `mailer plan` shows them."""
+    sim = Simulation(simulated, dt.datetime(2021, 4, 1, tzinfo=UTC))
+    sim.run_until(dt.datetime(2021, 4, 19, 12, tzinfo=UTC))  # the day-before reminder went
+    edit(
+        simulated / "sessions" / "2021-04-20.toml",
+        "[title]",
+        "moved_to = { date = 2021-04-27 }\n[title]",
+    )
+    sim.restart()
+    sim.run_until(dt.datetime(2021, 4, 28, tzinfo=UTC))
+    emails = sim.emails()
+    session = "20210420"
+    assert set(per_recipient(emails, session, "update").values()) == {1}
+    reminders = Counter(t for s, k, _, t in emails if s == session and k == "reminder")
+    assert reminders == {
+        dt.datetime(2021, 4, 19, 11, tzinfo=UTC): 20,  # the old date's day before
+        dt.datetime(2021, 4, 26, 11, tzinfo=UTC): 20,  # the new date's day before
+        dt.datetime(2021, 4, 27, 10, tzinfo=UTC): 20,  # and its hour before
+    }
+    assert set(per_recipient(emails, session, "reminder").values()) == {3}

@@ -5,6 +5,7 @@ stays unknown, and HEAD on an unsubscribe link. Afterwards everybody is served b
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import time
@@ -239,3 +240,26 @@ def test_throttling_of_a_few_recipients_holds_back_nobody_else(
             assert set(server.recorder.by_recipient().values()) == {1}
             assert len(server.recorder.by_recipient()) == 300
     assert timings[1] < timings[0] + 5, timings
+
+
+def test_status_after_a_relay_outage_says_why_for_every_delivery_it_counts(
+    run_cli: Cli, project_dir: Path
+) -> None:
+    """ "9 pending" beside "8 x cannot connect" did not add up: the reasons of each state
+    now do, with those never tried said as such."""
+    import re
+
+    config = use_smtp(project_dir, free_port())
+    assert send(run_cli, config)[0] == 75
+    code, out, _ = run_cli("--config", str(config), "status")
+    assert code == 0
+    row = next(line for line in out.splitlines() if line.startswith("2021-04-20  invitation"))
+    pending = int(row.split()[3])
+    assert pending == EVERYONE
+    said = re.findall(r"invitation: (\d+) pending: (.+)", out)
+    assert sum(int(count) for count, _ in said) == pending, out
+    assert any("cannot connect" in reason for _, reason in said), out
+    code, out, _ = run_cli("--config", str(config), "status", "--json")
+    (invitation,) = json.loads(out)
+    total = sum(e["count"] for e in invitation["errors"] if e["state"] == "pending")
+    assert total == invitation["counts"]["pending"]

@@ -123,9 +123,14 @@ def _move(project_dir: Path, move: str) -> None:
     ("move", "now", "expected"),
     [
         (
-            "{ date = 2012-04-20 }",
+            "{ date = 2012-04-20 }",  # a mistyped year: an error whenever it is checked
             "2021-04-01T10:00:00+02:00",
-            "the session of 2021-04-20, still to come, moves to 2012-04-20, in the past",
+            "the session of 2021-04-20 moves to 2012-04-20, before the series begins",
+        ),
+        (
+            "{ date = 2012-04-20 }",
+            "2021-05-01T10:00:00+02:00",  # once the session is past too (was a warning)
+            "the session of 2021-04-20 moves to 2012-04-20, before the series begins",
         ),
         (
             "{ date = 2021-05-18 }",
