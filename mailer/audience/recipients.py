@@ -53,7 +53,7 @@ class ListReport:
             problems.append(
                 Problem(
                     source,
-                    f"{count} recipient{'s' * plural} {cause}, so "
+                    f"{count} recipient{'s' * plural} {'have' if plural else 'has'} {cause}: "
                     f"{'they get' if plural else 'it gets'} '{self.default_language}', the "
                     f"series' default (line{'s' * plural} {shown})",
                     severity="warning",
@@ -193,7 +193,7 @@ def _recipient(
     language = matcher.match(cleaned.get("language", ""))
     if language is None:
         raw = cleaned.get("language", "")
-        cause = "have no language" if not raw else f"have language {raw!r}, not offered"
+        cause = "no language" if not raw else f"the language {raw!r}, not offered"
         report.fallback(source, cause, line)
         language = report.default_language
     zone = cleaned.get("timezone") or None

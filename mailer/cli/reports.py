@@ -142,15 +142,16 @@ def suppressions_table(entries: Iterable[Suppression]) -> str:
     return table(["address", "kind", "stops", "since", "reason"], rows)
 
 
-def plan_text(plan: SendPlan, transport: str, now: dt.datetime) -> str:
+def plan_text(plan: SendPlan, transport: str, now: dt.datetime, limit: int | None = None) -> str:
     """What a send will do, for the organiser to read before saying yes."""
     occurrence = plan.occurrence
     local = occurrence.start
     segments = ", ".join(plan.segments) if plan.segments else "everyone sent an earlier email"
     languages = ", ".join(f"{code} {n}" for code, n in sorted(plan.resolution.per_language.items()))
+    email = plan.kind if plan.key.message == plan.kind else f"{plan.kind} ({plan.key.message})"
     lines = [
-        f"Send {plan.kind} ({plan.key.message}) of session {occurrence.number}, "
-        f"{local:%A %d %B %Y %H:%M} {local.tzname()}",
+        f"Send the {email} of session {occurrence.number}, "
+        f"{local:%A} {local.day} {local:%B %Y %H:%M} {local.tzname()}",
         f"  to {segments}: {plan.people} people ({languages or 'nobody'})"
         + (
             f"; {plan.resolution.suppressed} suppressed left out"
@@ -176,7 +177,13 @@ def plan_text(plan: SendPlan, transport: str, now: dt.datetime) -> str:
         lines.append(
             f"  {plan.too_late_early} marked too late by a clock ahead of this one: sent after all"
         )
-    lines.append(f"  to send now: {plan.to_send} ({plan.new} new), through {transport}")
+    if limit is not None and limit < plan.to_send:
+        lines.append(
+            f"  to send now: {limit} of {plan.to_send} ({plan.new} new; --limit {limit}), "
+            f"through {transport}"
+        )
+    else:
+        lines.append(f"  to send now: {plan.to_send} ({plan.new} new), through {transport}")
     deadline = plan.deadline.astimezone(occurrence.start.tzinfo)
     lines.append(
         f"  deadline: {deadline:%Y-%m-%d %H:%M} {deadline.tzname()}"

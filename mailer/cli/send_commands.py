@@ -101,7 +101,7 @@ def send(
         if proof_to is not None and not as_json:
             click.echo(proof_text(plan, proof_to, config.series.languages))
         elif not as_json:
-            click.echo(plan_text(plan, config.delivery.kind + signed, workspace.now()))
+            click.echo(plan_text(plan, config.delivery.kind + signed, workspace.now(), limit))
             show_problems(plan.problems, limit=PROBLEMS_SHOWN)
         if dry_run:
             for problem in workspace.secret_problems():
@@ -160,7 +160,7 @@ def send(
             on_progress=progress.show,
             on_hard_stop=progress.hard_stop,
         )
-        progress.end()
+        progress.end(result.tally)
         summary = actions.summary(state, plan, config.delivery.sending.max_attempts, result.tally)
     if as_json:
         echo_json(
@@ -206,7 +206,11 @@ class _Progress:
             self.terminal = False
             self.last = float("inf")
 
-    def end(self) -> None:
+    def end(self, tally: Tally) -> None:
+        """The last line, whole: the throttled updates may not have shown it (a send of a
+        second was "1/14" for good)."""
+        self.last = 0.0
+        self.show(tally)
         if self.terminal:
             click.echo(err=True)
 

@@ -121,7 +121,8 @@ class Reloader:
         try:
             check_workspace(candidate)
         except InvalidInput as error:
-            self.refused = f"{error} ({len(error.problems)} problems)"
+            count = sum(1 for problem in error.problems if problem.is_error)
+            self.refused = f"{error} ({count} problem{'s' * (count != 1)})"
             log.error("the new configuration is refused, the old one keeps running: %s", error)
             errors = [str(problem) for problem in error.problems if problem.is_error]
             for line in errors:

@@ -138,7 +138,7 @@ def _authenticated_sender(message: EmailMessage, authserv_id: str | None) -> str
     aligned with it; otherwise None."""
     if authserv_id is None:
         return None
-    sender = str(message.get("From", "")).rpartition("<")[2].rstrip(">").strip()
+    sender = _raw(message, "From").strip().rpartition("<")[2].rstrip(">").strip()
     domain = sender.rpartition("@")[2].lower()
     if not domain:
         return None
@@ -171,9 +171,16 @@ def _auto_reply(message: EmailMessage) -> bool:
     )
 
 
+def _raw(message: EmailMessage, name: str) -> str:
+    """A header's first value as written: the address parser of `email` raises on some
+    broken address headers (IndexError, found by fuzzing), and the text is all we need."""
+    wanted = name.casefold()
+    return next((str(value) for key, value in message.raw_items() if key.casefold() == wanted), "")
+
+
 def _from_a_daemon(message: EmailMessage) -> bool:
-    sender = str(message.get("From", "")).lower()
-    return_path = str(message.get("Return-Path", "")).strip()
+    sender = _raw(message, "From").lower()
+    return_path = _raw(message, "Return-Path").strip()
     return return_path == "<>" or any(daemon in sender for daemon in DAEMONS)
 
 

@@ -154,7 +154,7 @@ def test_internationalised_addresses() -> None:
 def test_a_name_from_a_list_cannot_inject_a_header(project_dir: Path) -> None:
     (project_dir / "recipients" / "members.csv").write_text(
         "email,name\n"
-        'victim@example.org,"Marie\r\nBcc: attacker@example.org"\n'  # a line break: never data
+        'victim@example.org,"Marie\r\nBcc: attacker@example.org"\n'  # a break in a quoted cell
         "other@example.org,=?utf-8?b?TWFyaWUKQmNjOiBhdHRhY2tlckBleGFtcGxlLm9yZw==?=\n"
         "third@example.org,=?utf-8?q?=3D=3Futf-8=3Fq=3Fx=3F=3D?=\n",  # decodes to an encoded word
         encoding="utf-8",
@@ -162,13 +162,13 @@ def test_a_name_from_a_list_cannot_inject_a_header(project_dir: Path) -> None:
     from tests.support.lists import resolve_all
 
     people, reader, _ = resolve_all(load_project(project_dir / "config.toml"), "everyone")
-    assert "victim@example.org" not in {p.email for p in people}
+    victim = next(p for p in people if p.email == "victim@example.org")
+    assert victim.name == "Marie Bcc: attacker@example.org"  # the cell's break read as a space
     problems = [str(problem) for problem in reader.report.all_problems()]
-    assert any("members.csv:2: warning: a double quote opens a field" in p for p in problems)
     other = next(p for p in people if p.email == "other@example.org")
     assert other.name == "Marie Bcc: attacker@example.org"  # decoded, then made one line
     assert any("members.csv:4: warning: the name is MIME-encoded" in p for p in problems)
-    for target in (other, next(p for p in people if p.email == "third@example.org")):
+    for target in (victim, other, next(p for p in people if p.email == "third@example.org")):
         message = parsed(composer().compose(target))
         assert "Bcc" not in message and "attacker" not in str(message["To"]).split("<")[1]
         assert len(message.get_all("To") or []) == 1 and "\n" not in str(message["To"])

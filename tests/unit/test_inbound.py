@@ -214,6 +214,10 @@ NAMES = sorted(path.name for path in SAMPLES.glob("*.eml"))
 )
 # found by this test: a header cut so that `email`'s address parser raises IndexError
 @example(name="reply-from-a-stranger.eml", edits=[(0.05, b"\r\n\r\n", 0)])
+@example(  # a From header that makes email's address parser raise IndexError (found by fuzzing)
+    name="soft-postfix-mailbox-full.eml",
+    edits=[(0.5, b'charset="x-bogus"', 0), (0.080078125, b"\r\n\r\n", 0)],
+)
 def test_no_email_however_mangled_makes_classifying_raise(
     name: str, edits: list[tuple[float, bytes, int]]
 ) -> None:

@@ -149,12 +149,12 @@ def test_language_falls_back_to_the_default_and_says_so(project_dir: Path) -> No
     assert [p.language for p in people] == ["fr", "fr", "en", "es", "fr", "fr"]
     problems = messages(reader.report.fallback_problems())
     assert any(
-        "a.csv: warning: 2 recipients have no language, so they get 'fr', the series' "
+        "a.csv: warning: 2 recipients have no language: they get 'fr', the series' "
         "default (lines 2, 7)" in p
         for p in problems
     )
     assert any(
-        "1 recipient have language 'de', not offered, so it gets 'fr'" in p for p in problems
+        "1 recipient has the language 'de', not offered: it gets 'fr'" in p for p in problems
     )
 
 
