@@ -23,7 +23,7 @@ from mailer.messages.templates import TemplateSet
 from mailer.model import MessageKind, Occurrence, Recipient
 from mailer.project.lists import list_columns
 from mailer.project.load import Project
-from mailer.recurrence import find_occurrence
+from mailer.recurrence import find_occurrence, occurrences
 from mailer.sending.cadence import Job
 from mailer.sending.due import due_jobs, send_key
 from mailer.sending.engine import Engine
@@ -33,6 +33,7 @@ from mailer.sending.run import composer_for, run_send, send_proofs
 from mailer.sending.workers import STOP_SIGNALS, Launch, processes_for, run_parallel
 from mailer.store.ledger import Ledger, SendStatus
 from mailer.store.locks import sender_lock
+from mailer.store.revisions import session_revision
 from mailer.store.state import State
 from mailer.store.suppression import suppressed_keys
 from mailer.transport.base import Transport
@@ -335,3 +336,26 @@ def change_audience(
         return None
     chosen = [r for r in served if r.key not in blocked]
     return ChangeAudience(kind, chosen, len(served) - len(chosen), config.daemon.updates)
+
+
+def older_texts(project: Project, state: State, *, now: dt.datetime, days: int) -> list[Occurrence]:
+    """The coming sessions whose text changed (a reworded title, new speakers) since the
+    last email about them: people's calendars hold the older text until an update is sent
+    (no email goes by itself for wording: `mailer send DATE --kind update` sends it, with the
+    same SEQUENCE and a newer DTSTAMP, which calendars apply)."""
+    config = project.config
+    ledger = Ledger(state)
+    today = now.astimezone(config.series.timezone).date()
+    found = []
+    for occurrence in occurrences(
+        config.series, project.sessions, start=today, end=today + dt.timedelta(days=days)
+    ):
+        if occurrence.content is None or not occurrence.takes_place:
+            continue
+        told = ledger.notified_content(config.series.id, occurrence.scheduled)
+        if told is None:
+            continue
+        revision = session_revision(state, config, occurrence, now)
+        if revision.content != told:
+            found.append(occurrence)
+    return found

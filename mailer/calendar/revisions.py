@@ -40,6 +40,9 @@ class Fingerprint:
     significant: str
     content: str
     floor: int = 0  # the lowest SEQUENCE this event can have (a moved session is >= 1)
+    # what was significant before the join details counted (no meeting ID, no passcode): a
+    # revision kept with it and the same text is not a change, only a digest to write anew
+    legacy: str | None = None
 
 
 def _digest(value: object) -> str:
@@ -52,7 +55,23 @@ def session_key(occurrence: Occurrence) -> str:
 
 
 def significant_digest(config: Config, occurrence: Occurrence) -> str:
-    """What a calendar must hear of when it changes: time, place (the Zoom link), status."""
+    """What a calendar, and everyone invited, must hear of when it changes: the time, the
+    status, and how to join (the link, the meeting ID, the passcode: a new passcode with the
+    same link leaves people outside)."""
+    zoom = zoom_of(config, occurrence)
+    return "v2:" + _digest(
+        [
+            occurrence.start_utc,
+            occurrence.end_utc,
+            zoom.url,
+            zoom.meeting_id,
+            zoom.passcode,
+            occurrence.status,
+        ]
+    )
+
+
+def _legacy_digest(config: Config, occurrence: Occurrence) -> str:
     zoom = zoom_of(config, occurrence)
     return _digest([occurrence.start_utc, occurrence.end_utc, zoom.url, occurrence.status])
 
@@ -67,7 +86,8 @@ def session_fingerprint(config: Config, occurrence: Occurrence) -> Fingerprint:
         ]
     )
     floor = (occurrence.status == "moved") + (occurrence.status == "cancelled")
-    return Fingerprint(session_key(occurrence), significant, content, floor)
+    legacy = _legacy_digest(config, occurrence)
+    return Fingerprint(session_key(occurrence), significant, content, floor, legacy)
 
 
 def series_fingerprint(config: Config) -> Fingerprint:
@@ -100,6 +120,12 @@ def next_revision(
     stamp = now.astimezone(dt.UTC).replace(microsecond=0)
     if previous is None:
         return Revision(fingerprint.floor, stamp, fingerprint.significant, fingerprint.content)
+    if (fingerprint.legacy, fingerprint.content) == (previous.significant, previous.content):
+        # kept before the join details counted, and nothing changed since (a changed text
+        # may hide a new passcode: that is a change, for everyone)
+        previous = Revision(
+            previous.sequence, previous.stamp, fingerprint.significant, previous.content
+        )
     if previous.significant != fingerprint.significant:
         sequence = max(previous.sequence + 1, fingerprint.floor)
         return Revision(sequence, stamp, fingerprint.significant, fingerprint.content)

@@ -61,11 +61,19 @@ def plan(workspace: Workspace, days: int, as_json: bool) -> None:
             days=days,
             signing_key=workspace.signing_key,
         )
+        older = actions.older_texts(project, state, now=workspace.now(), days=days)
     zone = project.config.series.timezone
     if as_json:
         echo_json([plan_record(row, zone) for row in rows])
-    else:
-        click.echo(plan_table(rows, zone) if rows else f"Nothing in the next {days} days.")
+        return
+    click.echo(plan_table(rows, zone) if rows else f"Nothing in the next {days} days.")
+    for occurrence in older:
+        day = occurrence.scheduled
+        click.echo(
+            f"{day}: calendars hold an older text of session {occurrence.number} (its title, "
+            f"questions or speakers changed since the last email): `mailer send {day} --kind "
+            "update` sends the new one, which calendars apply."
+        )
 
 
 MIN_PASSWORD = 12

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from mailer.calendar.revisions import Revision
 from mailer.config.settings import Config
 from mailer.model import Occurrence, SessionContent
 from mailer.recurrence import occurrences
@@ -104,19 +105,31 @@ def reminder_key(message: str, occurrence: Occurrence) -> str:
     return f"{message}@{occurrence.start_utc:%Y-%m-%dT%H:%MZ}"
 
 
+def update_key(revision: Revision) -> str:
+    """The ledger key of an update: one per revision of the event (its SEQUENCE, and its
+    text), so that each change is one email, whoever sends it (the daemon, or an organiser
+    refreshing calendars after a reworded title)."""
+    return f"update:{revision.sequence}:{revision.content[:6]}"
+
+
 def change_job(
     config: Config,
     occurrence: Occurrence,
-    current_sequence: int,
+    revision: Revision,
     notified_sequence: int | None,
     now: dt.datetime,
+    *,
+    unfinished: str | None = None,
 ) -> Job | None:
-    """The update or cancellation owed to those already served, if any."""
+    """The update or cancellation owed to those already served, if any: for a new revision,
+    or `unfinished`, the key of one that did not reach everyone yet (a crash mid-way)."""
     if notified_sequence is None or not config.daemon.updates or occurrence.content is None:
         return None
     begins = occurrence.start_utc
     if occurrence.status == "cancelled":
         return Job("cancellation", "cancellation", occurrence, now, begins, ())
-    if current_sequence > notified_sequence:
-        return Job("update", f"update:{current_sequence}", occurrence, now, begins, ())
+    if revision.sequence > notified_sequence:
+        return Job("update", update_key(revision), occurrence, now, begins, ())
+    if unfinished is not None and unfinished.startswith("update:"):
+        return Job("update", unfinished, occurrence, now, begins, ())
     return None

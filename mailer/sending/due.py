@@ -59,7 +59,8 @@ def due_jobs(
             continue
         revision = session_revision(state, config, occurrence, now)
         notified = ledger.notified_sequence(config.series.id, occurrence.scheduled)
-        change = change_job(config, occurrence, revision.sequence, notified, now)
+        unfinished = ledger.unfinished_update(config.series.id, occurrence.scheduled)
+        change = change_job(config, occurrence, revision, notified, now, unfinished=unfinished)
         if change is not None:
             jobs.append(change)
     jobs.sort(key=lambda job: (job.due, job.id))

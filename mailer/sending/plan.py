@@ -26,6 +26,7 @@ from mailer.model import EVERYONE, MessageKind, Occurrence, Recipient
 from mailer.project.lists import ListReader, audience, segments_named
 from mailer.project.load import Project
 from mailer.recurrence import find_occurrence
+from mailer.sending.cadence import update_key
 from mailer.store.ledger import NOT_THEIRS, OPEN, Ledger, SendKey
 from mailer.store.revisions import session_revision
 from mailer.store.state import State
@@ -81,8 +82,8 @@ class SendPlan:
 
 
 def message_key(kind: MessageKind, revision: Revision) -> str:
-    """The ledger's name of an email: an update is per revision, so each change gets one."""
-    return f"update:{revision.sequence}" if kind == "update" else kind
+    """The ledger's name of an email: an update is per revision (see `update_key`)."""
+    return update_key(revision) if kind == "update" else kind
 
 
 def plan_send(
@@ -156,6 +157,7 @@ def plan_send(
             recipients=counted(),
             now=now,
             sequence=revision.sequence,
+            content=revision.content,
         )
     else:
         # A first pass counts (what the organiser confirms); recording resolves again,
@@ -205,4 +207,5 @@ def record_plan(state: State, plan: SendPlan, now: dt.datetime) -> int:
         recipients=plan.audience(),
         now=now,
         sequence=plan.revision.sequence,
+        content=plan.revision.content,
     )

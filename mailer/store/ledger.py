@@ -103,10 +103,12 @@ class Ledger(LedgerQueries):
         recipients: Iterable[Recipient],
         now: dt.datetime,
         sequence: int = 0,
+        content: str | None = None,
     ) -> int:
         """Record a send and its recipients, in one transaction; returns how many are new.
 
-        `sequence` is the session's revision the email describes.
+        `sequence` is the session's revision the email describes, `content` its text's
+        digest (`Revision.content`).
 
         Recipients already in the ledger for this email keep their row (and their state), so
         planning the same send again only adds the people who were not there before.
@@ -116,11 +118,21 @@ class Ledger(LedgerQueries):
         with self.state.transaction() as connection:
             connection.execute(
                 "INSERT INTO sends (series, session, message, kind, segments, deadline, "
-                "created_at, updated_at, sequence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "created_at, updated_at, sequence, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT DO UPDATE SET segments = excluded.segments, "
                 "deadline = excluded.deadline, updated_at = excluded.updated_at, "
-                "sequence = max(sequence, excluded.sequence)",
-                (*key.row, kind, json.dumps(list(segments)), stamp(deadline), when, when, sequence),
+                "sequence = max(sequence, excluded.sequence), "
+                "content = coalesce(content, excluded.content)",  # the text first planned
+                (
+                    *key.row,
+                    kind,
+                    json.dumps(list(segments)),
+                    stamp(deadline),
+                    when,
+                    when,
+                    sequence,
+                    content,
+                ),
             )
             batch: list[tuple[object, ...]] = []
             for recipient in recipients:

@@ -128,6 +128,30 @@ class LedgerQueries:
         ).fetchone()
         return None if row is None or row[0] is None else int(row[0])
 
+    def notified_content(self, series: str, session: dt.date) -> str | None:
+        """The text (digest) of the latest email anyone was sent about the session (None: not
+        known, or nobody was sent anything)."""
+        row = self.connection.execute(
+            "SELECT s.content FROM sends s WHERE s.series = ? AND s.session = ? AND "
+            "s.kind != 'cancellation' AND EXISTS (SELECT 1 FROM deliveries d WHERE "
+            "d.series = s.series AND d.session = s.session AND d.message = s.message AND "
+            "d.state = 'sent') ORDER BY s.created_at DESC LIMIT 1",
+            (series, session.isoformat()),
+        ).fetchone()
+        return None if row is None or row[0] is None else str(row[0])
+
+    def unfinished_update(self, series: str, session: dt.date) -> str | None:
+        """The key of an update of this session that some of its people were sent and others
+        are still owed (a send that stopped mid-way), if any."""
+        row = self.connection.execute(
+            "SELECT s.message FROM sends s WHERE s.series = ? AND s.session = ? AND "
+            "s.kind = 'update' AND EXISTS (SELECT 1 FROM deliveries d WHERE d.series = s.series "
+            "AND d.session = s.session AND d.message = s.message AND d.state IN "
+            f"{OPEN_SQL}) ORDER BY s.sequence DESC, s.created_at DESC LIMIT 1",
+            (series, session.isoformat()),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
     def sent_before_keyed(self, series: str, session: dt.date) -> bool:
         """Whether emails of this session went out before Message-IDs (and invitations'
         ORGANIZER) were signed: its later emails keep the ORGANIZER those had."""

@@ -169,6 +169,11 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE notices ADD COLUMN problem TEXT;
     ALTER TABLE notices ADD COLUMN fields TEXT;
     """,
+    # 10: the text (a digest of every language's summary and description) each email was
+    # planned with, so that one knows when calendars hold an older text than the sessions'
+    """
+    ALTER TABLE sends ADD COLUMN content TEXT;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

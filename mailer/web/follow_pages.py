@@ -9,7 +9,7 @@ from aiohttp import web
 
 from mailer.actions.people import person
 from mailer.actions.project import coming_sessions
-from mailer.actions.send import daemon_plan, sends_status
+from mailer.actions.send import daemon_plan, older_texts, sends_status
 from mailer.audience.addresses import parse_address
 from mailer.errors import InvalidAddress, MailerError
 from mailer.model import Occurrence
@@ -49,7 +49,8 @@ def _series(workspace: Workspace) -> dict[str, Any]:
             plan_problem = None
         except MailerError as error:
             plan, plan_problem = [], str(error)
-    return {"sessions": sessions, "plan": plan, "plan_problem": plan_problem}
+        older = older_texts(project, state, now=now, days=PLAN_DAYS)
+    return {"sessions": sessions, "plan": plan, "plan_problem": plan_problem, "older": older}
 
 
 def add_routes(app: web.Application, site: Site) -> None:

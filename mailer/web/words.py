@@ -54,6 +54,12 @@ FRENCH: dict[str, str] = {
     "Error": "Erreur",
     # the series
     "The series": "La série",
+    "Session {number} ({day}): its text changed since the last email; calendars still hold "
+    "the older one.": (
+        "Séance {number} ({day}) : son texte a changé depuis le dernier message ; les agendas "
+        "gardent l’ancien."
+    ),
+    "Send an update": "Envoyer une mise à jour",
     "Coming sessions": "Prochaines séances",
     "No.": "N°",
     "When ({zone})": "Quand ({zone})",

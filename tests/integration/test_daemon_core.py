@@ -245,3 +245,59 @@ def test_a_session_moved_after_its_reminder_went_is_reminded_again_before_its_ne
         dt.datetime(2021, 4, 27, 10, tzinfo=UTC): 20,  # and its hour before
     }
     assert set(per_recipient(emails, session, "reminder").values()) == {3}
+
+
+@pytest.mark.parametrize("method", ["publish", "request"])
+def test_new_join_details_reach_everyone_invited_and_a_new_text_waits_for_the_organiser(
+    simulated: Path, method: str, run_cli: Callable[..., tuple[int, str, str]]
+) -> None:
+    """A passcode changed with the same link left people outside (0 emails): it is an update
+    for everyone, in both modes. A reworded title sends nothing by itself, `mailer plan` says
+    the calendars hold the older text, and the update the organiser sends then carries the
+    same SEQUENCE with a newer DTSTAMP (which libical, Thunderbird and sabre apply)."""
+    import icalendar
+
+    config = simulated / "config.toml"
+    edit(config, 'method = "publish"', f'method = "{method}"')
+    session = simulated / "sessions" / "2021-04-20.toml"
+    sim = Simulation(simulated, dt.datetime(2021, 4, 5, tzinfo=UTC))
+    sim.run_until(dt.datetime(2021, 4, 8, tzinfo=UTC))  # the invitation went, to 20
+    assert len(per_recipient(sim.emails(), "20210420", "invitation")) == 20
+    edit(session, "[title]", 'zoom = { passcode = "999111" }\n[title]')
+    sim.run_until(dt.datetime(2021, 4, 9, tzinfo=UTC))
+    updates = [m for m in sim.outbox.sent if "999111" in m.data.decode("utf-8", "replace")]
+    assert len(updates) == 20  # everyone already invited hears of the new passcode
+    assert set(per_recipient(sim.emails(), "20210420", "update").values()) == {1}
+
+    before = len(sim.outbox.sent)
+    text = session.read_text(encoding="utf-8")
+    for line in ('fr = "Les réseaux', 'en = "Are professional', 'es = "¿Son las'):
+        text = text.replace(line, line[:6] + "Reworded: " + line[6:], 1)
+    session.write_text(text, encoding="utf-8")
+    sim.run_until(dt.datetime(2021, 4, 10, tzinfo=UTC))
+    assert len(sim.outbox.sent) == before  # wording alone: nothing by itself
+    now = ("--config", str(config), "--now", "2021-04-10T10:00:00+02:00")
+    code, out, _ = run_cli(*now, "plan", "--days", "20")
+    assert code == 0 and "2021-04-20: calendars hold an older text of session 6" in out
+    environment = {"MAILER_UNSUBSCRIBE_KEY": "simulation-key-0123456789"}
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in environment.items():
+            patch.setenv(name, value)
+        code, out, err = run_cli(*now, "send", "2021-04-20", "--kind", "update", "--yes")
+    assert code == 0, err
+    assert "20 sent" in out
+    outbox = sorted((simulated / "outbox" / "new").iterdir(), key=lambda p: p.stat().st_mtime)
+    stamps = []
+    for path in outbox[-20:]:
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        (part,) = [p for p in message.walk() if p.get_content_type() == "text/calendar"][:1]
+        payload = part.get_payload(decode=True)
+        assert isinstance(payload, bytes)
+        (event,) = icalendar.Calendar.from_ical(payload).events
+        stamps.append((int(str(event["SEQUENCE"])), event.DTSTAMP))
+        assert str(event["SUMMARY"]).startswith("Reworded: ")
+    sequences = {sequence for sequence, _ in stamps}
+    assert sequences == {1}  # the passcode change's SEQUENCE: the same
+    assert min(stamp for _, stamp in stamps) >= dt.datetime(2021, 4, 9, tzinfo=UTC)  # newer
+    code, out, _ = run_cli(*now, "plan", "--days", "20")
+    assert "older text" not in out

@@ -69,7 +69,7 @@ def test_without_smtputf8_that_delivery_alone_fails_and_status_says_why(
         row = deliveries(config)[UTF8_ADDRESS]
         assert (row["state"], row["cause"]) == ("failed", "relay")
         _, status, _ = run_cli("--config", str(config), "status")
-        assert f"1 x {UTF8_ADDRESS} needs SMTPUTF8 (RFC 6531)" in status
+        assert f"1 failed: {UTF8_ADDRESS} needs SMTPUTF8 (RFC 6531)" in status
 
 
 def _only_these(config: Path, others: int) -> None:

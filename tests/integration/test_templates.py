@@ -25,7 +25,9 @@ def test_the_shipped_templates_pass(
 ) -> None:
     monkeypatch.setenv("MAILER_UNSUBSCRIBE_KEY", "a-key-for-the-template-tests")
     code, err = check(run_cli, project_dir)
-    assert (code, err) == (0, "")
+    assert code == 0
+    # the one warning the shipped project has is its lists' (a person on two of them)
+    assert [line for line in err.splitlines() if "is also at" not in line] == []
 
 
 def test_a_syntax_error_names_file_and_line(run_cli: Cli, project_dir: Path) -> None:

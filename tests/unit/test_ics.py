@@ -163,3 +163,32 @@ def test_the_uid_is_the_same_in_every_language_and_revision() -> None:
         for rev in (FIXED, later)
     }
     assert uids == {"icom-france-solidarites-musees-20210420"}
+
+
+def test_a_new_passcode_is_a_new_sequence_a_new_title_only_a_new_stamp(project_dir: Path) -> None:
+    """The revision rules, with revisions kept before the join details counted: such a one
+    is taken as it is (no update for everyone on upgrading), and a passcode changed since is
+    a change (its text, which holds the passcode, tells)."""
+    from mailer.calendar.revisions import next_revision, session_fingerprint
+
+    project = load_project(project_dir / "config.toml")
+    config, day = project.config, dt.date(2021, 4, 20)
+    kept_at, now = dt.datetime(2021, 4, 1, 8, tzinfo=UTC), dt.datetime(2021, 4, 2, 8, tzinfo=UTC)
+    fingerprint = session_fingerprint(config, session(project, day))
+    assert fingerprint.legacy is not None
+    legacy = Revision(2, kept_at, fingerprint.legacy, fingerprint.content)
+    upgraded = next_revision(legacy, now, fingerprint)
+    assert (upgraded.sequence, upgraded.stamp) == (2, kept_at)
+    assert upgraded.significant == fingerprint.significant != legacy.significant
+    assert next_revision(upgraded, now, fingerprint) == upgraded
+
+    sessions = project_dir / "sessions" / "2021-04-20.toml"
+    edit(sessions, "[title]", 'zoom = { passcode = "999111" }\n[title]')
+    passcode = session_fingerprint(config, session(load_project(project_dir / "config.toml"), day))
+    assert next_revision(upgraded, now, passcode).sequence == 3
+    assert next_revision(legacy, now, passcode).sequence == 3  # from an old kept one too
+    edit(sessions, 'en = "Are', 'en = "Reworded: Are')
+    reworded = session_fingerprint(config, session(load_project(project_dir / "config.toml"), day))
+    assert reworded.significant == passcode.significant
+    changed = next_revision(next_revision(upgraded, now, passcode), now, reworded)
+    assert (changed.sequence, changed.stamp) == (3, now)
