@@ -25,6 +25,7 @@ class Resolution:
 
     merged: list[Problem] = field(default_factory=list)  # one email for several rows
     suppressed: int = 0
+    organizer: int = 0  # the events' ORGANIZER, left out as its own attendee (request mode)
     selected: int = 0
     per_language: dict[str, int] = field(default_factory=dict)
 
@@ -54,8 +55,10 @@ def resolve(
     resolution: Resolution,
     *,
     session: dt.date | None = None,
+    organizer: str | None = None,
 ) -> Iterator[Recipient]:
-    """Each person in any of `segments` once, in list order, with their first row's data."""
+    """Each person in any of `segments` once, in list order, with their first row's data;
+    neither the suppressed nor `organizer` (a key: see `ListReader.organizer`)."""
     # Each person seen, by key: where their first row is, packed as list position and line
     # (an int is a fraction of the memory of a "file:line" string; lists can be 100,000 rows).
     first_rows: dict[str, int] = {}
@@ -77,6 +80,9 @@ def resolve(
                 continue
             if recipient.key in suppressed:
                 resolution.suppressed += 1
+                continue
+            if recipient.key == organizer:
+                resolution.organizer += 1
                 continue
             resolution.selected += 1
             counts = resolution.per_language

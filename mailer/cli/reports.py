@@ -157,6 +157,11 @@ def plan_text(plan: SendPlan, transport: str, now: dt.datetime, limit: int | Non
             f"; {plan.resolution.suppressed} suppressed left out"
             if plan.resolution.suppressed
             else ""
+        )
+        + (
+            "; the calendar's organizer left out (it cannot be its own attendee)"
+            if plan.resolution.organizer
+            else ""
         ),
     ]
     existing = {state: n for state, n in sorted(plan.existing.items()) if n}
@@ -360,6 +365,7 @@ def send_plan_record(plan: SendPlan, transport: str, now: dt.datetime) -> dict[s
         "people": plan.people,
         "languages": dict(sorted(plan.resolution.per_language.items())),
         "suppressed": plan.resolution.suppressed,
+        "organizer_left_out": bool(plan.resolution.organizer),
         "already": {state: n for state, n in sorted(plan.existing.items()) if n},
         "not_theirs": plan.not_theirs,
         "to_send": plan.to_send,

@@ -13,14 +13,32 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from mailer.audience.addresses import parse_address
 from mailer.audience.csv_source import encoding_problem, header_name, read_table
 from mailer.audience.recipients import KNOWN_COLUMNS, LanguageMatcher, ListReport, read_recipients
 from mailer.audience.segments import Resolution, merged_problem, resolve
-from mailer.errors import Problem, RecipientsError
+from mailer.config.settings import Config
+from mailer.errors import InvalidAddress, Problem, RecipientsError
 from mailer.model import MailingList, Recipient, Segment
 from mailer.project.load import Project
 
 _CHUNK = 1 << 16
+
+
+def organizer_key(config: Config) -> str | None:
+    """In request mode, the key of the events' ORGANIZER ([calendar] organizer, or the
+    organiser's address). On a list, that address would get an invitation naming it both the
+    meeting's organizer and its attendee, which calendars refuse or mangle (Outlook: "you are
+    the organizer"): it is left out of every send, and `check` says so."""
+    if config.calendar.method != "request":
+        return None
+    try:
+        address = parse_address(
+            config.calendar_organizer, case_sensitive_local=config.mailing.case_sensitive_local
+        )
+    except InvalidAddress:
+        return None  # config validation names it
+    return address.key
 
 
 class ListReader:
@@ -33,6 +51,7 @@ class ListReader:
         self.report = ListReport(series.default_language)
         self._lists = {m.name: m for m in project.config.mailing.lists}
         self._read_before: set[str] = set()
+        self.organizer = organizer_key(project.config)
 
     def source(self, mailing_list: MailingList) -> str:
         return str(self.project.path(mailing_list.file))
@@ -158,6 +177,7 @@ def audience(
         suppressed,
         resolution,
         session=session,
+        organizer=reader.organizer,
     )
 
 
@@ -193,6 +213,8 @@ def check_lists(project: Project) -> tuple[list[ListCount], list[Problem]]:
             for person in resolve([everything], [mailing_list.name], reader.read, (), resolution):
                 if (first := first_rows.setdefault(person.key, person.source)) != person.source:
                     merged.append(merged_problem(person, first))
+                if person.key == reader.organizer:
+                    merged.append(_organizer_problem(person))
         except RecipientsError as error:
             fatal.extend(error.problems)
             continue
@@ -211,6 +233,18 @@ def check_lists(project: Project) -> tuple[list[ListCount], list[Problem]]:
     if fatal:
         raise RecipientsError("some mailing lists cannot be read", [*fatal, *warnings])
     return counts, warnings
+
+
+def _organizer_problem(person: Recipient) -> Problem:
+    source, line = person.source.rsplit(":", 1)
+    return Problem(
+        source,
+        f'{person.email} is the calendar\'s ORGANIZER: with method = "request" its invitation '
+        "would make it its own meeting's attendee, so no email goes to it",
+        line=int(line),
+        severity="warning",
+        hint="Remove the row, or set [calendar] organizer to another address (replies go there).",
+    )
 
 
 @dataclass

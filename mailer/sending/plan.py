@@ -120,10 +120,13 @@ def plan_send(
         segments: tuple[str, ...] = ()
         served = ledger.served(config.series.id, occurrence.scheduled, "")
 
-        def people(resolution: Resolution, reader: ListReader) -> Iterator[Recipient]:  # noqa: ARG001
+        def people(resolution: Resolution, reader: ListReader) -> Iterator[Recipient]:
             for recipient in served:
                 if recipient.key in blocked:
                     resolution.suppressed += 1
+                    continue
+                if recipient.key == reader.organizer:
+                    resolution.organizer += 1
                     continue
                 counts = resolution.per_language
                 counts[recipient.language] = counts.get(recipient.language, 0) + 1

@@ -60,6 +60,9 @@ FRENCH: dict[str, str] = {
         "gardent l’ancien."
     ),
     "Send an update": "Envoyer une mise à jour",
+    "the calendar's organizer left out (it cannot be its own attendee)": (
+        "l’organisateur de l’agenda laissé de côté (il ne peut être son propre participant)"
+    ),
     "Coming sessions": "Prochaines séances",
     "No.": "N°",
     "When ({zone})": "Quand ({zone})",

@@ -387,3 +387,31 @@ def test_meeting_invitations_offer_no_add_links_beside_accept(
         assert "webcal://" not in html and "webcal://" not in plain
         assert "/c/20210420/" not in plain
         assert "Accept this invitation" in plain or "Acceptez cette invitation" in plain
+
+
+@pytest.mark.parametrize("method", ["request", "publish"])
+def test_the_organizer_on_a_list_is_never_its_own_meeting_s_attendee(
+    run_cli: Cli, project_dir: Path, server: SmtpServer, method: str
+) -> None:
+    """Outlook answers "you are the organizer" to an invitation whose ATTENDEE is its
+    ORGANIZER: in request mode that address is left out, and check and send say so (it is
+    an ordinary recipient of an event to add in publish mode)."""
+    config = use_smtp(project_dir, server.port)
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace('method = "publish"', f'method = "{method}"'), "utf-8")
+    members = project_dir / "recipients" / "members.csv"
+    with members.open("a", encoding="utf-8") as file:
+        file.write("Rencontres@ICOM-france.example.org,Nous,fr,member,,\n")
+    line = len(members.read_text(encoding="utf-8").splitlines())
+    _, _, err = run_cli("--config", str(config), "check", "--offline")
+    warned = f"members.csv:{line}: warning: Rencontres@icom-france.example.org is the calendar's"
+    assert (warned in err) == (method == "request"), err
+    code, out, err = send(run_cli, config)
+    assert code == 0, err
+    told = "the calendar's organizer left out (it cannot be its own attendee)" in out
+    assert told == (method == "request"), out
+    organizer = "rencontres@icom-france.example.org"
+    reached = {r.casefold() for m in server.received for r in m.recipients}
+    assert (organizer in reached) == (method == "publish")
+    assert len(server.received) == EVERYONE + (method == "publish")
+    assert ledger(config) == {"sent": EVERYONE + (method == "publish")}  # nobody left waiting
