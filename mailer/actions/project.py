@@ -127,19 +127,24 @@ class Preview:
 
     eml: Path
     html: Path
-    ics: Path
+    ics: Path | None  # None: the email has no calendar part (a meeting invitation's reminder)
 
 
 def write_preview(composer: Composer, recipient: Recipient, folder: Path) -> Preview:
-    """Write the email for `recipient` as .eml, its HTML as .html, and its .ics."""
+    """Write the email for `recipient` as .eml, its HTML as .html, and its .ics if it has
+    one (an earlier preview's .ics of the same name is removed, not left to mislead)."""
     outgoing = composer.compose(recipient)
     stem = f"{composer.occurrence.scheduled.isoformat()}-{composer.kind}-{recipient.language}"
     folder.mkdir(parents=True, exist_ok=True)
-    paths = Preview(folder / f"{stem}.eml", folder / f"{stem}.html", folder / f"{stem}.ics")
-    paths.eml.write_bytes(outgoing.data)
-    paths.html.write_text(composer.render(recipient)[2], encoding="utf-8")
-    paths.ics.write_bytes(composer.calendar(recipient.language, recipient))
-    return paths
+    eml, html, ics = (folder / f"{stem}.{suffix}" for suffix in ("eml", "html", "ics"))
+    eml.write_bytes(outgoing.data)
+    html.write_text(composer.render(recipient)[2], encoding="utf-8")
+    calendar = composer.calendar(recipient.language, recipient)
+    if not calendar:
+        ics.unlink(missing_ok=True)
+        return Preview(eml, html, None)
+    ics.write_bytes(calendar)
+    return Preview(eml, html, ics)
 
 
 def preview(

@@ -11,6 +11,7 @@ octets without splitting a UTF-8 character, and escapes text.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Literal
@@ -58,9 +59,20 @@ def _calendar(config: Config, language: str, method: Method | None, *, feed: boo
     return calendar
 
 
+_QUOTED = re.compile(r'"([^"]*)"')
+
+
+def shown_name(name: str) -> str:
+    """A name as a CN parameter that every calendar shows as written. RFC 6868 writes a double
+    quote as ^' and a caret as ^^, which Outlook and Gmail show literally (Jean ^'JJ^'
+    Dupont): quotes become typographic ones (Jean “JJ” Dupont), a caret its modifier letter."""
+    name = _QUOTED.sub("“\\1”", name).replace('"', "”")
+    return name.replace("^", "\u02c6")
+
+
 def _organiser(config: Config, address: str | None = None) -> vCalAddress:
     organizer = vCalAddress(f"mailto:{address or config.calendar_organizer}")
-    organizer.params["CN"] = vText(config.organiser.name)
+    organizer.params["CN"] = vText(shown_name(config.organiser.name))
     return organizer
 
 
@@ -80,7 +92,7 @@ def attendee_line(address: str, name: str, *, rsvp: bool) -> bytes:
     """The ATTENDEE content line of one recipient (RFC 5545 3.8.4.1), folded at 75 octets."""
     attendee = vCalAddress(f"mailto:{address}")
     if name:
-        attendee.params["CN"] = vText(name)
+        attendee.params["CN"] = vText(shown_name(name))
     attendee.params["CUTYPE"] = "INDIVIDUAL"
     attendee.params["ROLE"] = "REQ-PARTICIPANT"
     attendee.params["PARTSTAT"] = "NEEDS-ACTION"

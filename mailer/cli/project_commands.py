@@ -286,13 +286,19 @@ def preview(
     if as_json:
         echo_json(
             [
-                {"language": code, "eml": str(w.eml), "html": str(w.html), "ics": str(w.ics)}
+                {
+                    "language": code,
+                    "eml": str(w.eml),
+                    "html": str(w.html),
+                    "ics": None if w.ics is None else str(w.ics),
+                }
                 for code, w in zip(languages, written_files, strict=True)
             ]
         )
     for code, written in zip(languages, written_files, strict=True):
         if not as_json:
-            click.echo(f"{code}: {written.eml}  {written.html}  {written.ics}")
+            ics = written.ics or "(no calendar part: the invitation put the meeting in calendars)"
+            click.echo(f"{code}: {written.eml}  {written.html}  {ics}")
         if open_browser:
             click.launch(str(written.html))
 

@@ -166,6 +166,30 @@ def test_json_on_check_send_and_preview(run_cli: Cli, config_path: Path) -> None
     assert report["problems"][0]["key"] == "series.timezone" and report["problems"][0]["line"]
 
 
+def test_a_preview_without_a_calendar_part_writes_no_empty_ics(
+    run_cli: Cli, config_path: Path, tmp_path: Path
+) -> None:
+    """A meeting invitation's reminder has no calendar part: its preview said it wrote an
+    .ics of 0 bytes, which calendars refuse to open; an earlier preview's .ics is not left."""
+    text = config_path.read_text(encoding="utf-8")
+    config_path.write_text(text.replace('method = "publish"', 'method = "request"'), "utf-8")
+    base = ("--config", str(config_path), "--now", NOW, "preview", "2021-04-20", "--lang", "en")
+    folder = ("--out", str(tmp_path / "previews"))
+    code, out, err = run_cli(*base, *folder, "--kind", "invitation", "--json")
+    assert code == 0, err
+    (invitation,) = json.loads(out)
+    assert Path(invitation["ics"]).read_bytes().startswith(b"BEGIN:VCALENDAR")
+    stale = Path(invitation["ics"].replace("invitation", "reminder"))
+    stale.write_bytes(b"BEGIN:VCALENDAR\r\n")
+    code, out, err = run_cli(*base, *folder, "--kind", "reminder")
+    assert code == 0, err
+    assert "(no calendar part: the invitation put the meeting in calendars)" in out
+    assert not stale.exists()
+    assert sorted(p.suffix for p in (tmp_path / "previews").glob("*reminder*")) == [".eml", ".html"]
+    code, out, _ = run_cli(*base, *folder, "--kind", "reminder", "--json")
+    assert json.loads(out)[0]["ics"] is None
+
+
 def test_the_daemon_tells_the_organiser_once_in_the_series_language(
     run_cli: Cli, config_path: Path
 ) -> None:

@@ -192,3 +192,22 @@ def test_a_new_passcode_is_a_new_sequence_a_new_title_only_a_new_stamp(project_d
     assert reworded.significant == passcode.significant
     changed = next_revision(next_revision(upgraded, now, passcode), now, reworded)
     assert (changed.sequence, changed.stamp) == (3, now)
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ('Jean "JJ" Dupont', "Jean “JJ” Dupont"),
+        ('Musée "Les Arts', "Musée ”Les Arts"),
+        ("A^B", "AˆB"),
+        ("O'Brien, Ann; Dr", "O'Brien, Ann; Dr"),
+    ],
+)
+def test_a_name_with_quotes_reads_as_written_in_every_calendar(name: str, shown: str) -> None:
+    """RFC 6868's ^' and ^^ are shown literally by Outlook and Gmail: no name carries them."""
+    from mailer.calendar.ics import attendee_line
+
+    line = attendee_line("jean@example.org", name, rsvp=True)
+    assert b"^" not in line
+    event = icalendar.Event.from_ical(b"BEGIN:VEVENT\r\n" + line + b"END:VEVENT\r\n")
+    assert event["ATTENDEE"].params["CN"] == shown
