@@ -198,7 +198,10 @@ def series_calendar(
     """A subscribable calendar of the series in one language.
 
     `recurring`: one event with the series' RRULE, EXDATE for skipped dates, and an overridden
-    instance (RECURRENCE-ID) for every session that has its own content, moved or was cancelled.
+    instance (RECURRENCE-ID) for every session that has its own content, moved, was cancelled,
+    or straddles a clock change (libical, node-ical and Radicale give every repeat the first
+    one's real duration, ical.js adds it to the wall clock: such a session is an hour off in
+    one or the other; if the first straddles one, every session is an override).
     `sessions`: one event per session given, with the same UIDs as the emailed invitations.
     `revisions` holds the revision of each session (by scheduled date) and of the series.
     """
@@ -215,7 +218,12 @@ def series_calendar(
         if config.series.until is None:  # the RRULE goes on: so must the VTIMEZONE's validity
             last = max(last, dt.date(first.year + RECURRING_HORIZON_YEARS, 12, 31))
         calendar.add_component(_master(config, language, revisions[SERIES_KEY]))
-        sessions = [o for o in sessions if o.content is not None or o.status != "scheduled"]
+        lasts = _first_duration(config.series)  # None: the first straddles a clock change
+        sessions = [
+            o
+            for o in sessions
+            if o.content is not None or o.status != "scheduled" or o.end_utc - o.start_utc != lasts
+        ]
     for occurrence in sessions:
         event = session_event(config, occurrence, language, revisions[session_key(occurrence)])
         if layout == "recurring":
@@ -227,6 +235,15 @@ def series_calendar(
         calendar.add_component(event)
     _timezones(calendar, config, first, max(last, first))
     return _ordered(calendar)
+
+
+def _first_duration(series: Series) -> dt.timedelta | None:
+    """The real time the master event lasts (its DTEND - DTSTART in UTC), which engines give
+    its repeats; None if it is not its wall-clock time too (no repeat is read right then)."""
+    start = dt.datetime.combine(series.first, series.start, tzinfo=series.timezone)
+    end = dt.datetime.combine(series.first, series.end, tzinfo=series.timezone)
+    lasts = end.astimezone(dt.UTC) - start.astimezone(dt.UTC)
+    return lasts if lasts == end.replace(tzinfo=None) - start.replace(tzinfo=None) else None
 
 
 def _master(config: Config, language: str, revision: Revision) -> Event:

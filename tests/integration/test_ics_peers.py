@@ -16,7 +16,7 @@ from mailer.calendar.revisions import SERIES_KEY, Revision
 from mailer.model import Occurrence
 from mailer.project.load import Project, load_project
 from mailer.recurrence import find_occurrence, occurrences
-from tests.support.peers import icaljs
+from tests.support.peers import icaljs, libical_many
 from tests.support.project import edit, write
 
 UTC = dt.UTC
@@ -137,6 +137,51 @@ def test_series_calendar_expands_alike_in_recurring_ical_events_and_icaljs(
     assert "2021-01-19" not in " ".join(o["start"] for o in seen)
     moved = next(o for o in seen if o["start"].startswith("2021-03-30"))
     assert moved["summary"].startswith("Moved") and moved["start"] == "2021-03-30T08:00:00.000Z"
+
+
+@pytest.mark.node
+@pytest.mark.parametrize(
+    ("zone", "first"),
+    [
+        ("Europe/Paris", "2021-01-03"),  # the last Sundays of March and October straddle
+        ("Australia/Sydney", "2021-01-03"),  # the first Sundays of April and October
+        ("Europe/Paris", "2021-03-28"),  # the first session itself straddles
+    ],
+)
+def test_sessions_across_a_clock_change_last_their_real_time_in_every_engine(
+    project_dir: Path, tmp_path: Path, zone: str, first: str
+) -> None:
+    """Sunday 01:00-04:00 lasts 2 hours the night clocks go forward and 4 when they go back.
+    ical.js repeats the first session's wall-clock length, libical (Evolution) its real
+    one: such sessions are overrides with their own DTEND, which both read as written."""
+    config = project_dir / "config.toml"
+    edit(config, 'rule = "FREQ=MONTHLY;BYDAY=+3TU"', 'rule = "FREQ=WEEKLY;BYDAY=SU"')
+    edit(config, "first = 2020-11-17", f"first = {first}")
+    edit(config, "start = 13:00:00", "start = 01:00:00")
+    edit(config, "end = 14:30:00", "end = 04:00:00")
+    edit(config, 'timezone = "Europe/Paris"', f'timezone = "{zone}"')
+    for path in (project_dir / "sessions").glob("*.toml"):
+        path.unlink()
+    project = load_project(config)
+    series = project.config.series
+    window = occurrences(series, project.sessions, start=series.first, end=dt.date(2021, 12, 31))
+    lengths = {o.end_utc - o.start_utc for o in window}
+    assert len(lengths) == 3  # 3 hours, and the two nights of a change
+    data = series_calendar(project.config, window, "en", _revisions(project, window))
+    path = tmp_path / "series.ics"
+    path.write_bytes(data)
+    expected = [(utc_text(o.start_utc), utc_text(o.end_utc)) for o in window]
+    seen = icaljs(path, expand_until="2021-12-31T00:00:00Z")["occurrences"]
+    assert [(o["start"], o["end"]) for o in seen] == expected
+    (libical,) = libical_many([path], expand_until="20211231T000000Z")
+    assert [(o["start"][:19], o["end"][:19]) for o in libical["occurrences"]] == [
+        (start[:19], end[:19]) for start, end in expected
+    ]
+    expanded = recurring_ical_events.of(icalendar.Calendar.from_ical(data)).between(
+        dt.datetime(2021, 1, 1, tzinfo=UTC), dt.datetime(2021, 12, 31, tzinfo=UTC)
+    )
+    theirs = sorted((utc_text(e.start), utc_text(e.end)) for e in expanded)
+    assert theirs == expected
 
 
 def test_sequence_rises_exactly_when_time_place_or_status_changes(

@@ -4,7 +4,10 @@ bindings, Debian's gir1.2-ical-3.0) and print what it understood, as JSON: like 
 Run with Debian's own python3 (which has python3-gi), not the project's virtualenv. Times are
 converted to UTC through the zone libical resolved for the TZID: the file's own VTIMEZONE.
 
-usage: /usr/bin/python3 libical_dump.py FILE.ics [FILE.ics...]  (prints a list, in order)
+usage: /usr/bin/python3 libical_dump.py [--until=YYYYMMDDTHHMMSSZ] FILE.ics [FILE.ics...]
+(prints a list, in order). With --until, each file's "occurrences" are the instances libical
+expands (icalcomponent_foreach_recurrence, as Evolution does), each replaced by the event whose
+RECURRENCE-ID names it, if any.
 """
 
 import datetime as dt
@@ -47,7 +50,58 @@ def _attendees(event: Any) -> list[dict[str, Any]]:
     return found
 
 
-def dump(path: str) -> dict[str, Any]:
+def _stamp(seconds: int) -> str:
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _recurrence_id(root: Any, event: Any) -> str:
+    """The RECURRENCE-ID in UTC (the time libical returns has lost its TZID)."""
+    prop = event.get_first_property(ICal.PropertyKind.RECURRENCEID_PROPERTY)
+    time = prop.get_recurrenceid()
+    tzid = prop.get_first_parameter(ICal.ParameterKind.TZID_PARAMETER)
+    if tzid is not None:
+        time.set_timezone(root.get_timezone(tzid.get_tzid()))
+    return _utc(time)
+
+
+def _occurrences(root: Any, until: str) -> list[dict[str, Any]]:
+    masters, overrides, single = [], {}, []
+    event = root.get_first_component(ICal.ComponentKind.VEVENT_COMPONENT)
+    while event is not None:
+        if event.get_first_property(ICal.PropertyKind.RECURRENCEID_PROPERTY) is not None:
+            overrides[_recurrence_id(root, event)] = event
+        elif event.get_first_property(ICal.PropertyKind.RRULE_PROPERTY) is not None:
+            masters.append(event)
+        else:
+            single.append(event)
+        event = root.get_next_component(ICal.ComponentKind.VEVENT_COMPONENT)
+    found = []
+    for event in single:
+        found.append((_utc(event.get_dtstart()), _utc(event.get_dtend()), event))
+    end = ICal.Time.new_from_string(until)
+    for master in masters:
+        spans: list[tuple[str, str]] = []
+        master.foreach_recurrence(
+            ICal.Time.new_from_string("19700101T000000Z"),
+            end,
+            lambda _c, span, _d, spans=spans: spans.append(
+                (_stamp(span.get_start()), _stamp(span.get_end()))
+            ),
+            None,
+        )
+        for start, stop in spans:
+            event = overrides.get(start)
+            if event is None:
+                found.append((start, stop, master))
+            else:
+                found.append((_utc(event.get_dtstart()), _utc(event.get_dtend()), event))
+    return [
+        {"start": start, "end": stop, "status": _text(event, ICal.PropertyKind.STATUS_PROPERTY)}
+        for start, stop, event in sorted(found, key=lambda item: item[0])
+    ]
+
+
+def dump(path: str, until: str | None = None) -> dict[str, Any]:
     root = ICal.Component.new_from_string(Path(path).read_text(encoding="utf-8"))
     method = root.get_method()
     events = []
@@ -66,7 +120,7 @@ def dump(path: str) -> dict[str, Any]:
                 "summary": event.get_summary(),
                 "organizer": organizer.get_organizer() if organizer is not None else None,
                 "attendees": _attendees(event),
-                "recurrenceId": _utc(event.get_recurrenceid()) if recurrence else None,
+                "recurrenceId": _recurrence_id(root, event) if recurrence else None,
             }
         )
         event = root.get_next_component(ICal.ComponentKind.VEVENT_COMPONENT)
@@ -81,7 +135,9 @@ def dump(path: str) -> dict[str, Any]:
         "method": method.value_nick.upper().replace("-", "") if method else None,
         "names": names,
         "events": events,
+        "occurrences": _occurrences(root, until) if until else [],
     }
 
 
-print(json.dumps([dump(path) for path in sys.argv[1:]]))
+_until = next((a.removeprefix("--until=") for a in sys.argv[1:] if a.startswith("--until=")), None)
+print(json.dumps([dump(p, _until) for p in sys.argv[1:] if not p.startswith("--until=")]))

@@ -78,11 +78,13 @@ def require_libical() -> None:
         pytest.fail("Debian's gir1.2-ical-3.0 and python3-gi are needed: run dev/test")
 
 
-def libical_many(paths: list[Path]) -> list[dict[str, Any]]:
-    """What libical reads in each .ics file, in order (see tests/peers/libical_dump.py)."""
+def libical_many(paths: list[Path], expand_until: str | None = None) -> list[dict[str, Any]]:
+    """What libical reads in each .ics file, in order (see tests/peers/libical_dump.py); with
+    `expand_until` (20211231T000000Z), the instances it expands."""
     require_libical()
+    until = [f"--until={expand_until}"] if expand_until else []
     result = subprocess.run(
-        [SYSTEM_PYTHON, str(PEERS / "libical_dump.py"), *map(str, paths)],
+        [SYSTEM_PYTHON, str(PEERS / "libical_dump.py"), *until, *map(str, paths)],
         capture_output=True,
         text=True,
         check=False,
