@@ -83,10 +83,39 @@ def test_a_zone_that_stopped_changing_clocks_gets_no_invented_transitions() -> N
     assert dt.datetime(2021, 12, 21, 13, tzinfo=tz).utcoffset() == dt.timedelta(hours=13)
 
 
-def test_a_rule_that_fits_some_years_only_falls_back_to_explicit_transitions() -> None:
-    """Israel: 'the Friday before the last Sunday' is the 4th Friday of March, except in 2024."""
-    assert observances("Asia/Jerusalem", dt.date(2021, 4, 20), dt.date(2021, 4, 20))[1].rule
-    blocks = observances("Asia/Jerusalem", dt.date(2024, 3, 20), dt.date(2024, 3, 20))
-    assert all(block.rule is None for block in blocks)
-    onsets = {block.onset.date() for block in blocks if block.daylight}
-    assert dt.date(2024, 3, 29) in onsets
+def test_a_weekday_on_or_after_rule_is_one_block_not_one_per_year() -> None:
+    """Israel: 'the Friday before the last Sunday' of March is the 4th Friday, except in 2024:
+    an nth-weekday rule where it fits the years served (Outlook reads no other), 'the Friday
+    on or after the 23rd' (BYDAY=FR;BYMONTHDAY=23..29) where it does not: never 34 blocks."""
+    assert observances("Asia/Jerusalem", dt.date(2021, 4, 20), dt.date(2021, 4, 20))[1].rule == (
+        "FREQ=YEARLY;BYMONTH=3;BYDAY=4FR"
+    )
+    blocks = observances("Asia/Jerusalem", dt.date(2024, 3, 20), dt.date(2054, 3, 20))
+    assert [block.daylight for block in blocks] == [False, True]
+    assert blocks[1].rule == "FREQ=YEARLY;BYMONTH=3;BYDAY=FR;BYMONTHDAY=23,24,25,26,27,28,29"
+    data = calendar_with_event("Asia/Jerusalem", dt.date(2024, 3, 28), dt.time(13), "X-TEST/il")
+    tz = icalendar.Calendar.from_ical(data).timezones[0].to_tz(lookup_tzid=False)
+    assert dt.datetime(2024, 3, 28, 13, tzinfo=tz).utcoffset() == dt.timedelta(hours=2)
+    assert dt.datetime(2024, 3, 29, 13, tzinfo=tz).utcoffset() == dt.timedelta(hours=3)
+
+
+def test_a_zone_whose_rules_became_regular_is_explicit_only_until_then() -> None:
+    """Chile moved its September 2022 change by a week; from 2023 it is 'the Sunday on or after
+    the 2nd', April and September: a series from 2021 gets 2021-2022 explicit, then rules."""
+    blocks = observances("America/Santiago", dt.date(2021, 1, 19), dt.date(2051, 12, 31))
+    assert [block.rule is not None for block in blocks].count(True) == 2
+    assert len(blocks) <= 10  # it was 67, 33 of them STANDARD
+    assert min(block.onset for block in blocks if block.rule).year == 2023
+
+
+def test_regular_rules_start_before_2020_for_vobject() -> None:
+    """vobject (Radicale) compares a VTIMEZONE with UTC over 2000-2019: London's rules starting
+    in 2020 read as UTC, an hour off all summer. They start where they began to hold."""
+    standard, daylight = observances("Europe/London", dt.date(2021, 4, 20), dt.date(2021, 4, 20))
+    assert (standard.onset.year, daylight.onset.year) == (2000, 2000)
+    standard, daylight = observances("America/New_York", dt.date(2021, 4, 20), dt.date(2021, 4, 20))
+    # the US rules of 2007, not those before
+    assert (standard.onset.isoformat(), daylight.onset.isoformat()) == (
+        "2007-11-04T02:00:00",
+        "2007-03-11T02:00:00",
+    )
