@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import gc
 import json
 import os
 import sys
@@ -164,4 +165,8 @@ def run(args: list[str] | None = None) -> int:
 
 def main() -> NoReturn:
     """The `mailer` console script."""
-    sys.exit(run())
+    code = run()
+    # What is left is freed with the process: a last collection over every object only
+    # delays the exit (by 70 ms after a send, a tenth of a send of 1,000)
+    gc.freeze()
+    sys.exit(code)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import zoneinfo
 
 from babel import Locale, UnknownLocaleError
-from email_validator import EmailNotValidError, validate_email
 
+from mailer.audience.addresses import parse_address
 from mailer.config.tables import did_you_mean
+from mailer.errors import InvalidAddress
 
 
 def zone_problem(name: str) -> tuple[str, str | None] | None:
@@ -35,7 +36,7 @@ def language_problem(code: str) -> str | None:
 def address_problem(address: str) -> str | None:
     """Why `address` is not a valid email address (syntax only, no network), or None."""
     try:
-        validate_email(address, check_deliverability=False)
-    except EmailNotValidError as error:
+        parse_address(address)
+    except InvalidAddress as error:
         return str(error)
     return None

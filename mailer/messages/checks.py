@@ -99,6 +99,7 @@ def check_emails(
 ) -> list[Problem]:
     """Every problem found rendering every kind x language x session file (see module doc)."""
     problems = [
+        *templates.compile_problems(),
         *templates.missing(config.series.languages),
         *templates.borrowed(config.series.languages),
     ]

@@ -211,6 +211,7 @@ class Composer:
         self._calendars: dict[str, bytes] = {}
         self._contexts: dict[str, dict[str, Any]] = {}
         self._prepared: dict[Shape, _Prepared] = {}
+        self._skeletons: dict[str, Skeleton] = {}  # by language: the same for every shape
         self._revision = revision
         self.proof = proof  # a proof: who the real send goes to
         self.restored = restored  # an update that undoes a cancellation
@@ -309,20 +310,26 @@ class Composer:
         }
         subject, text, html = self._render_parts(shape.language, context)
         where = f"{self.templates.folder}/{shape.language}/{self.kind}"
-        shared = None if self.invites else self.calendar(shape.language)
         return _Prepared(
             split_slots(subject, pool, escape=False, where=where + ".subject.txt"),
             EncodedBody(text, pool, escape=False, where=where + ".txt"),
             EncodedBody(html, pool, escape=True, where=where + ".html"),
-            skeleton(
+            self._skeleton(shape.language),
+        )
+
+    def _skeleton(self, language: str) -> Skeleton:
+        found = self._skeletons.get(language)
+        if found is None:
+            shared = None if self.invites else self.calendar(language)
+            found = self._skeletons[language] = skeleton(
                 self.config,
-                language=shape.language,
+                language=language,
                 method=self.method,
                 calendar=shared,
                 filename=self.filename,
                 domain=self.domain,
-            ),
-        )
+            )
+        return found
 
     # -- per recipient -----------------------------------------------------------------------
 

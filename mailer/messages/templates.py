@@ -12,7 +12,7 @@ The set is built from template sources (a mapping of name to text): reading the 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 import jinja2
@@ -54,14 +54,23 @@ def capfirst(text: str) -> str:
 
 
 class TemplateSet:
-    """Compiled templates. Raises TemplateError listing every template that does not compile."""
+    """The templates, each compiled when first used (a send in three languages compiles
+    its own thirty, not the whole set: `compile_problems` checks every one)."""
 
-    def __init__(self, sources: Mapping[str, str], folder: str = "templates") -> None:
+    def __init__(
+        self,
+        sources: Mapping[str, str],
+        folder: str = "templates",
+        *,
+        compiled: jinja2.BytecodeCache | None = None,
+    ) -> None:
+        """`compiled`: where compiled templates are kept between runs (none: compiled anew)."""
         self.folder = folder
         self.sources = dict(sources)
         # The sandbox: templates are data edited by organisers, and must not reach Python.
         self.environment = ImmutableSandboxedEnvironment(
             loader=jinja2.FunctionLoader(self._source),
+            bytecode_cache=compiled,
             autoescape=jinja2.select_autoescape(
                 enabled_extensions=("html",), default_for_string=False
             ),
@@ -72,13 +81,36 @@ class TemplateSet:
         )
         self.environment.filters["capfirst"] = capfirst
         self._compiled: dict[str, jinja2.Template] = {}
+
+    def _template(self, name: str) -> jinja2.Template:
+        template = self._compiled.get(name)
+        if template is None:
+            template = self._compiled[name] = self.environment.get_template(name)
+        return template
+
+    def compile_problems(self, names: Iterable[str] | None = None) -> list[Problem]:
+        """Compile `names` (default: every template) and what they include; a problem for
+        each that does not compile."""
+        pending = sorted(self.sources if names is None else names)
+        seen: set[str] = set()
         problems = []
-        for name in sorted(self.sources):
+        while pending:
+            name = pending.pop()
+            if name in seen or name not in self.sources:
+                continue
+            seen.add(name)
+            pending.extend(used for _, _, used in _references(self.sources[name]))
             try:
-                self._compiled[name] = self.environment.get_template(name)
+                self._template(name)
             except jinja2.TemplateSyntaxError as error:
                 problems.append(self._problem(error.name or name, error.lineno, error.message))
-        if problems:
+        return sorted(problems, key=lambda problem: (problem.source, problem.line or 0))
+
+    def require(self, languages: Iterable[str], kind: MessageKind) -> None:
+        """Compile what the emails of `kind` in `languages` use, before anything is sent:
+        TemplateError listing each template that does not compile."""
+        names = [template_name(language, kind, part) for language in languages for part in PARTS]
+        if problems := self.compile_problems(names):
             raise TemplateError("some templates do not compile", problems)
 
     def _source(self, name: str) -> tuple[str, str, Any] | None:
@@ -152,14 +184,13 @@ class TemplateSet:
         return self._render(f"{language}/{page}.html", context)
 
     def _render(self, name: str, context: Mapping[str, Any]) -> str:
-        template = self._compiled.get(name)
-        if template is None:
+        if name not in self.sources:
             raise TemplateError(
                 f"the template {self.folder}/{name} is missing",
                 [Problem(f"{self.folder}/{name}", "this template is missing")],
             )
         try:
-            return template.render(context)
+            return self._template(name).render(context)
         except (jinja2.TemplateError, TemplateError) as error:
             raise TemplateError(
                 f"the template {self.folder}/{name} cannot be rendered",

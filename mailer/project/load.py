@@ -7,9 +7,13 @@ gathering the problems of every file into one `ConfigError`.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import jinja2
 
 from mailer.config.sessions import move_problems, read_session, scheduled_date_of
 from mailer.config.settings import Config
@@ -150,6 +154,24 @@ def load_sources(folder: Path) -> dict[str, str]:
 
 
 def load_templates(project: Project) -> TemplateSet:
-    """The project's email templates, read and compiled (TemplateError lists every broken one)."""
+    """The project's email templates, read (each is compiled when first used; `mailer check`
+    compiles them all, and a send those it uses before sending anything)."""
     folder = project.templates_dir
-    return TemplateSet(load_sources(folder), str(folder))
+    return TemplateSet(load_sources(folder), str(folder), compiled=_compiled_cache(project))
+
+
+def _compiled_cache(project: Project) -> jinja2.BytecodeCache | None:
+    """Compiled templates kept beside the state file, so that a command compiles only the
+    templates that changed since the last one (Jinja keys each by its name and its text, and
+    by Jinja's and Python's versions). Compiled code is run: the folder must be private, as the
+    state's own folder is (none until that folder exists; none if another user could write it).
+    """
+    folder = project.database.parent / "compiled-templates"
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        found = folder.stat()
+    except OSError:
+        return None
+    if found.st_uid != os.geteuid() or found.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return None
+    return jinja2.FileSystemBytecodeCache(str(folder))

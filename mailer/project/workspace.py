@@ -92,10 +92,10 @@ class Workspace:
         return other
 
     def templates(self) -> TemplateSet:
-        """The project's email templates, compiled once (TemplateError lists every broken one).
+        """The project's email templates (each compiled when first used, then kept).
 
         Like the project, read once per workspace: the daemon makes a fresh workspace when a
-        file changes, and every unsubscribe page would otherwise compile them all again.
+        file changes, and every unsubscribe page would otherwise compile its own again.
         """
         if self._templates is None:
             self._templates = load_templates(self.project())

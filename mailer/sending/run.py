@@ -77,6 +77,7 @@ async def run_send(
     so that the caller can stop it; `wait_for_retries` overrides `[sending] wait_for_retries`
     (the daemon: zero)."""
     config = project.config
+    templates.require(config.series.languages, plan.kind)  # before anything is sent
     ledger = Ledger(state)
     composer = composer_for(
         project,

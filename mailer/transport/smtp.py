@@ -116,7 +116,10 @@ class SmtpTransport(Transport):
     ) -> None:
         self.settings = settings
         self.password = password
-        self.tls_context = ssl.create_default_context(cafile=ca_file)
+        # (loading the system's CAs takes a while: not for a relay spoken to in clear)
+        self.tls_context = (
+            None if settings.security == "none" else ssl.create_default_context(cafile=ca_file)
+        )
         self.refused: SetupFailure | None = None  # the relay refused our login: no retry
         self._logged_in = False  # once a login worked, connections log in side by side
         self._first_login: asyncio.Lock | None = None
@@ -181,7 +184,7 @@ class SmtpLane(Lane):
             timeout=settings.timeout,
             use_tls=settings.security == "tls",
             start_tls=False,
-            tls_context=self.transport.tls_context if settings.security != "none" else None,
+            tls_context=self.transport.tls_context,
             local_hostname=settings.helo,
         )
         try:

@@ -37,6 +37,31 @@ def test_a_syntax_error_names_file_and_line(run_cli: Cli, project_dir: Path) -> 
     assert f"{project_dir}/templates/es/_details.html:9: Encountered unknown tag 'endfro'" in err
 
 
+def test_a_send_compiles_what_it_uses_before_sending_anything(
+    run_cli: Cli, project_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Templates are compiled when first used (a send compiles its own, not the whole set):
+    a broken partial of a language the series has stops the send before the first email, at
+    its file and line; a broken template of a language the series does not have stops only
+    `check`."""
+    from tests.support.sending import send
+
+    monkeypatch.setenv("MAILER_UNSUBSCRIBE_KEY", "a-key-for-the-template-tests")
+    config = project_dir / "config.toml"
+    edit(project_dir / "templates" / "de" / "_details.html", "{% endfor %}", "{% endfro %}")
+    code, err = check(run_cli, project_dir)
+    assert code == 2 and "templates/de/_details.html:" in err
+    edit(project_dir / "templates" / "es" / "_details.html", "{% endfor %}", "{% endfro %}")
+    code, out, err = send(run_cli, config)
+    assert code == 2, out
+    assert f"{project_dir}/templates/es/_details.html:9: Encountered unknown tag 'endfro'" in err
+    assert not list((project_dir / "outbox").rglob("*.eml"))
+    edit(project_dir / "templates" / "es" / "_details.html", "{% endfro %}", "{% endfor %}")
+    code, out, err = send(run_cli, config)
+    assert code == 0, err
+    assert len(list((project_dir / "outbox").rglob("*.eml"))) == 20
+
+
 def test_a_misspelt_variable_is_an_error_not_a_blank(run_cli: Cli, project_dir: Path) -> None:
     edit(
         project_dir / "templates" / "en" / "_essentials.html",

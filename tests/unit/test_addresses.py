@@ -6,7 +6,7 @@ import re
 
 import pytest
 from email_validator import EmailNotValidError, validate_email
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from mailer.audience.addresses import clean_text, parse_address
@@ -14,7 +14,7 @@ from mailer.errors import InvalidAddress
 
 LOCAL_CHARS = "abcXYZ019.!#$%&'*+/=?^_`{|}~-\" ()<>,;:\\@é"
 DOMAIN_CHARS = "abcxyz019.-_ü"
-TLDS = ["org", "com", "fr", "example", "invalid", "local", "x", "c0m", ""]
+TLDS = ["org", "com", "fr", "example", "invalid", "local", "x", "c0m", "arpa", "onion", "test", ""]
 
 
 @st.composite
@@ -43,6 +43,38 @@ def test_parse_address_agrees_with_email_validator(text: str) -> None:
         return
     assert expected is not None, f"{text!r} is invalid for email-validator"
     assert (parsed.email, parsed.ascii_email) == expected
+
+
+@given(
+    st.lists(
+        st.text("abXZ09-", min_size=0, max_size=66) | st.sampled_from(["xn--bcher-kva", "ab--c"]),
+        min_size=1,
+        max_size=5,
+    ),
+    st.sampled_from(["org", "ORG", "fr", "x9", "9", "localhost", "test", "arpa", "museum"]),
+)
+@example(["a" * 63] * 3 + ["b" * 54], "fr")  # 254 characters: the longest an address may be
+@example(["a" * 63] * 3 + ["b" * 55], "fr")  # 255
+def test_plain_host_names_are_judged_like_email_validator(labels: list[str], tld: str) -> None:
+    """The host names the fast path judges by itself, and those it leaves to email-validator
+    (Punycode, R-LDH labels, lengths, special-use names, numeric TLDs)."""
+    text = f"jean@{'.'.join([*labels, tld])}"
+    expected = reference(text)
+    try:
+        parsed = parse_address(text)
+    except InvalidAddress:
+        assert expected is None, f"{text!r} is valid for email-validator"
+        return
+    assert expected is not None, f"{text!r} is invalid for email-validator"
+    assert (parsed.email, parsed.ascii_email) == expected
+
+
+def test_the_special_use_names_are_email_validator_s() -> None:
+    import email_validator
+
+    from mailer.audience.addresses import SPECIAL_USE
+
+    assert set(email_validator.SPECIAL_USE_DOMAIN_NAMES) == SPECIAL_USE
 
 
 @given(st.emails())

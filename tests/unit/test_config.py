@@ -461,6 +461,16 @@ def test_the_organisers_pages_speak_the_series_first_language_when_they_can(
     assert_problems(config_path, ["'web.language': "])
 
 
+def test_every_built_in_language_s_labels_are_written_by_babel() -> None:
+    """Loading a configuration checks only the labels it changes: the built-in ones, here."""
+    from mailer.i18n.dates import label_problems
+    from mailer.i18n.labels import BUILT_IN
+
+    assert {code: label_problems(code, labels) for code, labels in BUILT_IN.items()} == {
+        code: [] for code in BUILT_IN
+    }
+
+
 def test_what_babel_or_a_send_could_not_use_is_refused_at_its_key(config_path: Path) -> None:
     """A locale or a date pattern Babel cannot use, waits a send would hang on, a port that
     is not one: each at its key (they ended in "Internal error" or a send that never ends)."""
