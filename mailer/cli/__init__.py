@@ -7,6 +7,7 @@ from mailer.cli import (
     people_commands,
     project_commands,
     send_commands,
+    setup_commands,
 )
 from mailer.cli.base import cli, main, run
 
@@ -20,4 +21,5 @@ __all__ = [
     "project_commands",
     "run",
     "send_commands",
+    "setup_commands",
 ]
