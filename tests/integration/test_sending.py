@@ -14,6 +14,7 @@ import icalendar
 import pytest
 
 from mailer.store.locks import sender_lock
+from tests.support.project import edit
 from tests.support.sending import NOW, ledger, send, use_smtp
 from tests.support.smtp_server import (
     Action,
@@ -75,6 +76,26 @@ def test_limit_sends_a_few_and_the_next_run_the_rest(
     assert send(run_cli, config)[0] == 0
     assert len(server.received) == EVERYONE
     assert set(server.recorder.by_recipient().values()) == {1}
+
+
+def test_the_plan_and_the_progress_say_what_happens(
+    run_cli: Cli, project_dir: Path, server: SmtpServer
+) -> None:
+    """`--limit 3` said "to send now: 14"; a send of a second stayed at "1/14" for good (the
+    progress line is throttled); "Send invitation (invitation) of session 6, Tuesday 04 May"."""
+    config = use_smtp(project_dir, server.port)
+    code, out, err = send(run_cli, config, "--limit", "3")
+    assert code == 0, err
+    assert "Send the invitation of session 6, Tuesday 20 April 2021 13:00 CEST" in out
+    assert "to send now: 3 of 20 (20 new; --limit 3), through smtp" in out
+    assert err.splitlines()[-1].startswith("[") and " 3/3  sent 3  failed 0" in err
+    code, out, err = send(run_cli, config)
+    assert "to send now: 17 (0 new), through smtp" in out
+    assert " 17/17  sent 17  failed 0" in err.splitlines()[-1]
+    moved = "moved_to = { date = 2021-05-04 }\n[title]"
+    edit(project_dir / "sessions" / "2021-04-20.toml", "[title]", moved)
+    code, out, _ = send(run_cli, config, "--dry-run", kind="update")
+    assert "Send the update (update:1:" in out and "Tuesday 4 May 2021 13:00 CEST" in out
 
 
 def test_a_proof_goes_to_one_address_in_each_language_and_is_not_recorded(
