@@ -56,13 +56,12 @@ def make_project(people: int) -> Path:
 def child_plan(people: int) -> dict[str, float]:
     from mailer.project.load import load_project
     from mailer.sending.plan import SendRequest, plan_send
-    from mailer.store.state import State
 
     project = load_project(make_project(people) / "config.toml")
     baseline = peak_mb()
     now = dt.datetime.fromisoformat(NOW)
     start = time.perf_counter()
-    with State(project.database) as state:
+    with project.store.open() as state:
         request = SendRequest(dt.date(2021, 4, 20), "invitation")
         plan = plan_send(project, state, request, now, record=True)
     seconds = time.perf_counter() - start
@@ -112,7 +111,7 @@ def big_state(rows: int) -> Path:
     reminders of three sessions, and an update) of rows / 10 people; made once, kept."""
     from mailer.model import Recipient
     from mailer.store.ledger import Ledger, SendKey
-    from mailer.store.state import State
+    from mailer.store.sqlite import SqliteState
 
     project = OUT / f"state-{rows}"
     database = project / "state" / "mailer.db"
@@ -127,7 +126,7 @@ def big_state(rows: int) -> Path:
         for day in (dt.date(2021, 2, 16), dt.date(2021, 3, 16), dt.date(2021, 4, 20))
         for message in ("invitation", "reminder:P1D", "reminder:PT1H")
     ] + [(dt.date(2021, 4, 20), "update:1")]
-    with State(database) as state:
+    with SqliteState(database) as state:
         ledger = Ledger(state)
         for day, message in sends:
             recipients = (

@@ -15,7 +15,9 @@ exit codes. No other module defines an exception (tests/unit/test_architecture.p
     ├── TooLate                       exit 1   the deadline of a send passed
     ├── PlanChanged                   exit 3   a confirmed plan is no longer the plan
     ├── StateError                    exit 1   the state file cannot be used
-    │   └── LockHeld                  exit 3   another sender or daemon holds its lock
+    │   ├── LockHeld                  exit 3   another sender or daemon holds its lock
+    │   ├── StateUnavailable          exit 75  the database cannot be reached now (try again)
+    │   └── NotLeader                          this daemon is not (or no longer) the leader
     ├── TransportError                exit 1   delivering one message failed
     │   ├── TemporaryFailure                   this message: try again later (4xx)
     │   ├── PermanentFailure                   this message: refused for good (5xx)
@@ -143,6 +145,18 @@ class LockHeld(StateError):
     """Another sender or daemon holds the state database's sender lock."""
 
     exit_code = EXIT_CONFLICT
+
+
+class StateUnavailable(StateError):
+    """The database cannot be reached now (PostgreSQL down, the network): what was recorded is
+    kept, and the same operation can be tried again once it is back."""
+
+    exit_code = EXIT_TEMPFAIL
+
+
+class NotLeader(StateError):
+    """A write only the daemons' leader may make, by a daemon whose leadership has ended (its
+    lease ran out and another took over): the write is refused, in the same transaction."""
 
 
 class TransportError(MailerError):

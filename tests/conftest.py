@@ -58,3 +58,21 @@ def chdir_project(project_dir: Path) -> Iterator[Path]:
         yield project_dir
     finally:
         os.chdir(previous)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[object]:
+    """One PostgreSQL cluster for the whole run (each test gets a database of its own)."""
+    from tests.support.postgres import Postgres
+
+    with Postgres() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server: object) -> str:
+    """A new, empty PostgreSQL database on the run's cluster."""
+    from tests.support.postgres import Postgres
+
+    assert isinstance(postgres_server, Postgres)
+    return postgres_server.database()

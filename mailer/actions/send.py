@@ -13,7 +13,6 @@ import os
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from mailer.audience.addresses import Address
 from mailer.calendar.revisions import significant_digest
@@ -32,7 +31,7 @@ from mailer.sending.progress import RunResult, Tally
 from mailer.sending.run import composer_for, run_send, send_proofs
 from mailer.sending.workers import STOP_SIGNALS, Launch, processes_for, run_parallel
 from mailer.store.ledger import Ledger, SendStatus
-from mailer.store.locks import sender_lock
+from mailer.store.location import StoreLocation
 from mailer.store.revisions import session_revision
 from mailer.store.state import State
 from mailer.store.suppression import suppressed_keys
@@ -40,13 +39,14 @@ from mailer.transport.base import Transport
 
 
 @contextlib.contextmanager
-def sender(database: Path, *, lock: bool = True, wait: float = 0.0) -> Iterator[State]:
-    """The state file, with the sender lock held (LockHeld, exit 3, if another has it)."""
-    held = sender_lock(database) if lock else None
+def sender(store: StoreLocation, *, lock: bool = True, wait: float = 0.0) -> Iterator[State]:
+    """The state, with the sender lock held (LockHeld, exit 3, if another has it: SQLite;
+    PostgreSQL needs none)."""
+    held = store.sender_lock() if lock else None
     if held is not None:
         held.acquire(wait)
     try:
-        with State(database) as state:
+        with store.open() as state:
             yield state
     finally:
         if held is not None:

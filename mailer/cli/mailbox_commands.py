@@ -21,13 +21,12 @@ def mailbox(workspace: Workspace, as_json: bool) -> None:
     soft_bounces), emailed unsubscribes with a genuine token suppress, calendar replies are
     counted; everything else is flagged and moved for a person. Never deletes or replies."""
     from mailer.actions.mailbox import read_inbox, round_summary
-    from mailer.store.locks import mailbox_lock
 
     config = workspace.project().config
     key = workspace.signing_key()  # it checks return paths and unsubscribe tokens
     inbox = workspace.mailbox()
     assert config.mailbox is not None
-    with mailbox_lock(workspace.database()), workspace.state() as state, inbox:
+    with workspace.store().mailbox_lock(), workspace.state() as state, inbox:
         done = read_inbox(config, state, inbox, key, workspace.now())
     for warning in done.warnings:
         click.echo(f"warning: {warning}", err=True)

@@ -92,7 +92,7 @@ def send(
         workspace.refuse_rehearsal_mail()
         workspace.refuse_placeholders()
     request = SendRequest(day, kind, segments, limit, resend_failed=resend_failed)
-    with actions.sender(project.database, lock=not dry_run) as state:
+    with actions.sender(project.store, lock=not dry_run) as state:
         # with --yes nobody confirms: the plan is recorded as the lists are read (once)
         at_once = yes and not dry_run and proof_to is None
         plan = plan_send(project, state, request, workspace.now(), record=at_once)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from mailer.config.store_url import DEFAULT_LEASE
 from mailer.errors import ConfigError, Problem
 from mailer.i18n.labels import Labels
 from mailer.model import MailingList, Organiser, Segment, Series, Zoom
@@ -299,7 +300,11 @@ class Config:
     organiser: Organiser
     zoom: Zoom
     labels: Mapping[str, Labels]
-    database: str = DEFAULT_DATABASE
+    database: str = DEFAULT_DATABASE  # a path (SQLite) or a postgresql:// URL
+    schema: str | None = None  # PostgreSQL: the series' schema (default: from its id)
+    # PostgreSQL: how long a sender's rows (and the daemons' leadership) stay its own without
+    # a word from it: others take over after that
+    lease: dt.timedelta = DEFAULT_LEASE
     # delivery rows of sessions that ended longer ago than this are deleted (None: kept)
     keep_deliveries: dt.timedelta | None = None
     templates: str = "templates"

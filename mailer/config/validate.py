@@ -16,6 +16,14 @@ from mailer.config.mailbox import read_mailbox
 from mailer.config.mailing import read_mailing, read_unsubscribe
 from mailer.config.series import read_labels, read_organiser, read_series, read_zoom
 from mailer.config.settings import DEFAULT_DATABASE, Config
+from mailer.config.store_url import (
+    DEFAULT_LEASE,
+    MAX_LEASE,
+    MIN_LEASE,
+    is_postgres_url,
+    schema_problem,
+    url_problem,
+)
 from mailer.config.tables import ProblemLog, TableReader
 from mailer.config.toml_source import parse_toml
 from mailer.config.web import read_web
@@ -63,11 +71,26 @@ def read_config(text: str, source: str) -> ConfigParse:
         email_table.finish()
     database = DEFAULT_DATABASE
     keep_deliveries = None
+    schema: str | None = None
+    lease = DEFAULT_LEASE
     if (state := root.table("state")) is not None:
         database = state.string("database", default=DEFAULT_DATABASE) or DEFAULT_DATABASE
+        if is_postgres_url(database) and (problem := url_problem(database)):
+            state.error("database", problem, "e.g. postgresql://mailer@db.example.org/mailer")
+        schema = state.string("schema")
+        if schema is not None and (problem := schema_problem(schema)):
+            state.error("schema", problem, "e.g. mailer_icom")
         keep_deliveries = state.duration("keep_deliveries")
         if keep_deliveries is not None and keep_deliveries < dt.timedelta(days=1):
             state.error("keep_deliveries", "keep delivery rows at least a day", 'e.g. "P400D"')
+        lease = state.duration("lease") or DEFAULT_LEASE
+        if not MIN_LEASE <= lease <= MAX_LEASE:
+            state.error(
+                "lease",
+                f"a lease is between {MIN_LEASE.seconds} seconds and {MAX_LEASE.seconds // 60} "
+                "minutes",
+                'e.g. "PT30S"',
+            )
         state.finish()
     root.finish()
     config = None
@@ -79,6 +102,8 @@ def read_config(text: str, source: str) -> ConfigParse:
             zoom=zoom,
             labels=labels,
             database=database,
+            schema=schema,
+            lease=lease,
             keep_deliveries=keep_deliveries,
             templates=templates,
             mailing=mailing,

@@ -10,7 +10,6 @@ from mailer.actions.mailbox import MailboxRound, read_inbox
 from mailer.errors import LockHeld, MailerError
 from mailer.project.workspace import Workspace
 from mailer.sending.due import DaemonCore
-from mailer.store.locks import mailbox_lock
 
 log = logging.getLogger("mailer.daemon")
 
@@ -26,7 +25,7 @@ def read_mailbox_once(
     now = workspace.now()
     try:
         key = workspace.signing_key()
-        lock = mailbox_lock(workspace.database())
+        lock = workspace.store().mailbox_lock()
         with lock, workspace.state() as state, workspace.mailbox() as inbox:
             done = read_inbox(config, state, inbox, key, now, should_stop=should_stop)
     except LockHeld:

@@ -45,7 +45,6 @@ from mailer.project.watch import fingerprint
 from mailer.project.workspace import Workspace
 from mailer.sending.due import DaemonCore, Round
 from mailer.sending.engine import Engine
-from mailer.store.locks import daemon_lock
 from mailer.transport.base import Transport
 from mailer.web.guard import KEEPALIVE, GuardedServer
 from mailer.web.organisers import organisers_server
@@ -257,7 +256,7 @@ class Daemon:
 
     async def run(self) -> int:
         config = self.workspace.project().config
-        lock = daemon_lock(self.workspace.database())
+        lock = self.workspace.store().daemon_lock()
         lock.acquire()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -387,7 +386,7 @@ def run_daemon(workspace: Workspace, log_format: str, *, once: bool = False) -> 
 
 
 async def _once(workspace: Workspace) -> int:
-    with daemon_lock(workspace.database()):
+    with workspace.store().daemon_lock():
         core = daemon_core(workspace)
         result = await core.run_due(workspace.now())
         mailbox_failed = False

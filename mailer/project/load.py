@@ -17,10 +17,12 @@ import jinja2
 
 from mailer.config.sessions import move_problems, read_session, scheduled_date_of
 from mailer.config.settings import Config
+from mailer.config.store_url import default_schema, is_postgres_url
 from mailer.config.validate import read_config
 from mailer.errors import ConfigError, Problem, TemplateError, errors_only
 from mailer.messages.templates import TemplateSet
 from mailer.model import SessionContent
+from mailer.store.location import PostgresLocation, SqliteLocation, StoreLocation
 
 
 @dataclass(frozen=True)
@@ -42,9 +44,14 @@ class Project:
         return self.path(self.config.series.sessions_dir)
 
     @property
-    def database(self) -> Path:
-        """Where the project's state file is (the locks are beside it)."""
-        return self.path(self.config.database)
+    def store(self) -> StoreLocation:
+        """Where the project's state is: its SQLite file (the locks beside it), or its schema
+        in a PostgreSQL database."""
+        config = self.config
+        if is_postgres_url(config.database):
+            schema = config.schema or default_schema(config.series.id)
+            return PostgresLocation(config.database, schema, self.root / "state")
+        return SqliteLocation(self.path(config.database))
 
     @property
     def templates_dir(self) -> Path:
@@ -166,7 +173,7 @@ def _compiled_cache(project: Project) -> jinja2.BytecodeCache | None:
     by Jinja's and Python's versions). Compiled code is run: the folder must be private, as the
     state's own folder is (none until that folder exists; none if another user could write it).
     """
-    folder = project.database.parent / "compiled-templates"
+    folder = project.store.local_folder / "compiled-templates"
     try:
         folder.mkdir(mode=0o700, exist_ok=True)
         found = folder.stat()

@@ -138,7 +138,7 @@ def writable_folders(project: Project) -> list[tuple[Path, str]]:
     """Every folder the daemon writes in, and why: the state file's (the file, its journal and
     its locks), the outbox's, and the sessions' when the organisers' pages edit them."""
     config = project.config
-    folders = [(project.database.parent, "the state file, its journal and its locks")]
+    folders = [project.store.local_writes()]
     if config.delivery.kind == "outbox":
         folders.append((project.path(config.delivery.outbox), "the outbox's emails"))
     if config.web is not None:

@@ -22,6 +22,7 @@ from mailer.errors import ConfigError, InvalidInput, MailerError, Problem, Unusa
 from mailer.messages.templates import TemplateSet
 from mailer.project.clock import Clock
 from mailer.project.load import Project, load_project, load_templates
+from mailer.store.location import StoreLocation
 from mailer.store.state import State
 from mailer.transport.base import Transport
 from mailer.transport.factory import build_transport
@@ -101,13 +102,13 @@ class Workspace:
             self._templates = load_templates(self.project())
         return self._templates
 
-    def database(self) -> Path:
-        """Where the project's state file is (the locks are beside it)."""
-        return self.project().database
+    def store(self) -> StoreLocation:
+        """Where the project's state is (an SQLite file, the locks beside it; or PostgreSQL)."""
+        return self.project().store
 
     def state(self) -> State:
-        """The project's state file, opened (and migrated)."""
-        return State(self.database())
+        """The project's state, opened (and migrated)."""
+        return self.store().open()
 
     def signing_key_problem(self) -> str | None:
         """Why the unsubscribe signing key cannot be used, or None."""

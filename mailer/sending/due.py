@@ -26,7 +26,6 @@ from mailer.sending.engine import TOO_LATE, Engine
 from mailer.sending.plan import SendRequest, plan_send, record_plan
 from mailer.sending.run import run_send
 from mailer.store.ledger import Ledger, Outcome, SendKey
-from mailer.store.locks import sender_lock
 from mailer.store.notices import mark_sent, unsent, waiting_notices
 from mailer.store.people import prune
 from mailer.store.revisions import session_revision
@@ -136,7 +135,7 @@ class DaemonCore:
         self.version = version
 
     def state(self) -> State:
-        return State(self.project.database)
+        return self.project.store.open()
 
     @property
     def config(self) -> Config:
@@ -283,7 +282,7 @@ class DaemonCore:
             message=job.message,
             deadline=job.deadline,
         )
-        lock = sender_lock(self.project.database)
+        lock = self.project.store.sender_lock()
         lock.acquire()
         try:
             with self.state() as state:

@@ -43,6 +43,7 @@ from mailer.sending.plan import SendPlan
 from mailer.sending.progress import RunResult, Tally
 from mailer.sending.run import run_send
 from mailer.store.ledger import Ledger, SendKey
+from mailer.store.location import StoreLocation
 from mailer.store.revisions import session_revision
 from mailer.store.state import State
 from mailer.transport.factory import build_transport
@@ -132,7 +133,7 @@ def _worker(job: WorkerJob, parent: int, results: multiprocessing.queues.Queue[A
     try:
         project = _share(load_project(Path(launch.config_path)), job)
         config = project.config
-        with State(project.database) as state:
+        with project.store.open() as state:
             plan = _plan(project, state, job, clock())
             engines: list[Any] = []
 
@@ -248,7 +249,7 @@ def run_parallel(
     watching = threading.Event()
     watcher = threading.Thread(
         target=_watch,
-        args=(project.database, plan),
+        args=(project.store, plan),
         kwargs={"before": before, "tally": tally, "on_progress": on_progress, "done": watching},
         daemon=True,
     )
@@ -347,7 +348,7 @@ def _join(workers: Sequence[multiprocessing.process.BaseProcess]) -> None:
 
 
 def _watch(
-    database: Path,
+    store: StoreLocation,
     plan: SendPlan,
     *,
     before: Any,
@@ -357,7 +358,7 @@ def _watch(
 ) -> None:
     """Progress of every sender, read from the ledger twice a second (its own
     connection, in its own thread: the lanes never wait for it)."""
-    with State(database) as state:
+    with store.open() as state:
         ledger = Ledger(state)
         while not done.wait(0.5):
             _progress(tally, before, ledger.counts(plan.key))

@@ -10,7 +10,6 @@ recorded is only filed again, never counted twice.
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
@@ -18,7 +17,7 @@ from typing import Literal
 from mailer.audience.addresses import Address
 from mailer.calendar.replies import CalendarReply
 from mailer.store.ledger_queries import stamp
-from mailer.store.state import State
+from mailer.store.state import Connection, State
 from mailer.store.suppression import suppress_in
 
 Outcome = Literal["bounce", "unsubscribe", "reply", "person"]
@@ -51,7 +50,7 @@ def outcome_of(state: State, key: str) -> Outcome | None:
 
 
 def _record(
-    connection: sqlite3.Connection, key: str, outcome: Outcome, detail: str, now: dt.datetime
+    connection: Connection, key: str, outcome: Outcome, detail: str, now: dt.datetime
 ) -> None:
     connection.execute(
         "INSERT INTO inbox (key, outcome, detail, processed_at) VALUES (?, ?, ?, ?)",

@@ -15,13 +15,23 @@ So a recipient can get a duplicate only of a message that was in flight at a cra
 connection, at most `[sending] batch` of them, and a duplicate carries the Message-ID of its twin.
 The snapshot of each recipient (language, name, columns) is kept in the row, so a resumed send
 writes exactly what the first run would have.
+
+The ledger is the queue. A sender takes rows as their `owner` under a lease (`lease_until`,
+on the database's clock), renews it while it works, and records outcomes only for rows it still
+owns. Rows whose lease ran out (their sender died, froze or lost the database) are `unknown`
+to whoever claims next, and sent again with the same Message-ID. With SQLite one sender works
+at a time (the sender lock); with PostgreSQL any number share a send, each skipping the rows
+the others have locked, so the duplicates a lost sender can cause are its own claimed and
+unrecorded rows: at most `[sending] batch`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
+import os
+import socket
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -41,6 +51,7 @@ from mailer.store.ledger_queries import (
     snapshot_recipient,
     stamp,
 )
+from mailer.store.state import Connection, State
 
 __all__ = [
     "NOT_THEIRS",
@@ -58,6 +69,12 @@ __all__ = [
 ]
 
 _INSERT_BATCH = 1000
+EXPIRED = "its sender stopped renewing its lease while sending: fate unknown"
+
+
+def new_owner() -> str:
+    """Who a sender is, in the rows it takes: its host, process, and a nonce."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 @dataclass(frozen=True)
@@ -89,7 +106,13 @@ class Outcome:
 
 
 class Ledger(LedgerQueries):
-    """The deliveries of every send, in the state file: planned, claimed, recorded."""
+    """The deliveries of every send, in the state: planned, claimed, recorded. `owner` names
+    this sender in the rows it takes, for `lease` seconds at a time."""
+
+    def __init__(self, state: State, *, owner: str | None = None, lease: float = 30.0) -> None:
+        super().__init__(state)
+        self.owner = owner or new_owner()
+        self.lease = lease
 
     # -- planning ------------------------------------------------------------------------------
 
@@ -115,14 +138,16 @@ class Ledger(LedgerQueries):
         """
         added = 0
         when = stamp(now)
-        with self.state.transaction() as connection:
+        with self.state.transaction(exclusive=False) as connection:
             connection.execute(
                 "INSERT INTO sends (series, session, message, kind, segments, deadline, "
                 "created_at, updated_at, sequence, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT DO UPDATE SET segments = excluded.segments, "
-                "deadline = excluded.deadline, updated_at = excluded.updated_at, "
-                "sequence = max(sequence, excluded.sequence), "
-                "content = coalesce(content, excluded.content)",  # the text first planned
+                "ON CONFLICT (series, session, message) DO UPDATE SET "
+                "segments = excluded.segments, deadline = excluded.deadline, "
+                "updated_at = excluded.updated_at, sequence = CASE WHEN "
+                "excluded.sequence > sends.sequence THEN excluded.sequence ELSE sends.sequence "
+                # the text first planned
+                "END, content = coalesce(sends.content, excluded.content)",
                 (
                     *key.row,
                     kind,
@@ -154,31 +179,33 @@ class Ledger(LedgerQueries):
         return added
 
     @staticmethod
-    def _insert(connection: sqlite3.Connection, rows: list[tuple[object, ...]]) -> int:
-        before = connection.total_changes
-        connection.executemany(
+    def _insert(connection: Connection, rows: list[tuple[object, ...]]) -> int:
+        if not rows:
+            return 0
+        return connection.executemany(
             "INSERT INTO deliveries (series, session, message, recipient, address, language, "
             "person, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT DO NOTHING",
             rows,
-        )
-        return connection.total_changes - before
+        ).rowcount
 
     # -- sending -------------------------------------------------------------------------------
 
     def recover(self, key: SendKey, now: dt.datetime, max_attempts: int) -> int:
         """Rows left `sending` by a sender that died: fate unknown, to be sent again (or, once
-        they had every attempt, failed: it may have arrived).
-
-        Only call this holding the sender lock: then no other process is sending.
+        they had every attempt, failed: it may have arrived). A sender working alone (SQLite,
+        holding the sender lock) takes every such row; with others at work, only those whose
+        lease ran out.
         """
         reason = "interrupted while sending: fate unknown"
-        with self.state.transaction() as connection:
+        expired = "" if self.state.one_sender else self._lease_ran_out()
+        with self.state.transaction(exclusive=False) as connection:
             recovered = connection.execute(
                 "UPDATE deliveries SET state = CASE WHEN attempts >= ? THEN 'failed' "
                 "ELSE 'unknown' END, cause = CASE WHEN attempts >= ? THEN 'unknown' END, "
-                "reason = ?, updated_at = ? "
-                "WHERE series = ? AND session = ? AND message = ? AND state = 'sending'",
+                "reason = ?, updated_at = ?, owner = NULL, lease_until = NULL "
+                "WHERE id IN (SELECT id FROM deliveries WHERE series = ? AND session = ? AND "
+                f"message = ? AND state = 'sending'{expired}{self.state.dialect.skip_locked})",
                 (max_attempts, max_attempts, reason, stamp(now), *key.row),
             ).rowcount
             # fates that stayed unknown after every attempt: they are done with
@@ -230,18 +257,42 @@ class Ledger(LedgerQueries):
         state file and checked in the same transaction, so processes sending together cannot
         exceed them. None when a cap is reached.
         """
-        with self.state.transaction() as connection:
+        dialect = self.state.dialect
+        with self.state.transaction(exclusive=False) as connection:
+            if caps:  # the relay's count, by one claimer at a time
+                connection.execute(
+                    f"SELECT name FROM mutex WHERE name = 'writes'{dialect.for_update}"
+                )
             for cap, window in caps:
                 limit = min(limit, cap - self._sent_since(connection, now - window))
             if limit <= 0:
                 return None
+            # rows another sender took and stopped renewing: their fate is unknown
+            connection.execute(
+                "UPDATE deliveries SET state = CASE WHEN attempts >= ? THEN 'failed' ELSE "
+                "'unknown' END, cause = CASE WHEN attempts >= ? THEN 'unknown' END, reason = ?, "
+                "updated_at = ?, owner = NULL, lease_until = NULL WHERE id IN (SELECT id FROM "
+                "deliveries WHERE series = ? AND session = ? AND message = ? AND "
+                f"state = 'sending'{self._lease_ran_out()}{dialect.skip_locked})",
+                (max_attempts, max_attempts, EXPIRED, stamp(now), *key.row),
+            )
             rows = connection.execute(
                 "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, "
-                "updated_at = ? WHERE id IN (SELECT id FROM deliveries WHERE series = ? AND "
+                f"owner = ?, lease_until = {dialect.clock} + ?, updated_at = ? "
+                "WHERE id IN (SELECT id FROM deliveries WHERE series = ? AND "
                 "session = ? AND message = ? AND state IN ('pending', 'retry', 'unknown') AND "
                 "attempts < ? AND (next_attempt IS NULL OR next_attempt <= ?) ORDER BY id "
-                "LIMIT ?) RETURNING id, person, attempts, message_id, legacy_id",
-                (stamp(now), *key.row, max_attempts, stamp(now), limit),
+                f"LIMIT ?{dialect.skip_locked}) "
+                "RETURNING id, person, attempts, message_id, legacy_id",
+                (
+                    self.owner,
+                    self.lease,
+                    stamp(now),
+                    *key.row,
+                    max_attempts,
+                    stamp(now),
+                    limit,
+                ),
             ).fetchall()
         claimed = [
             Claimed(row[0], restore_recipient(row[1]), row[2], row[3], bool(row[4])) for row in rows
@@ -249,18 +300,29 @@ class Ledger(LedgerQueries):
         claimed.sort(key=lambda item: item.id)
         return claimed
 
-    def record(self, outcomes: Sequence[Outcome], now: dt.datetime) -> None:
-        """Write what happened to deliveries, in one transaction."""
+    def renew(self) -> int:
+        """Extend the lease of every row this sender is sending: how many it holds."""
+        with self.state.transaction(exclusive=False) as connection:
+            return connection.execute(
+                f"UPDATE deliveries SET lease_until = {self.state.dialect.clock} + ? "
+                "WHERE owner = ? AND state = 'sending'",
+                (self.lease, self.owner),
+            ).rowcount
+
+    def record(self, outcomes: Sequence[Outcome], now: dt.datetime) -> int:
+        """Write what happened to deliveries, in one transaction: only to the rows this sender
+        still owns (another may have taken one whose lease ran out). How many were written."""
         if not outcomes:
-            return
+            return 0
         when = stamp(now)
-        with self.state.transaction() as connection:
-            connection.executemany(
+        with self.state.transaction(exclusive=False) as connection:
+            return connection.executemany(
                 "UPDATE deliveries SET state = ?, message_id = coalesce(?, message_id), "
                 "code = ?, reason = ?, next_attempt = ?, updated_at = ?, cause = ?, "
                 "sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END, "
-                "attempts = CASE WHEN ? = 'pending' THEN max(attempts - 1, 0) ELSE attempts END "
-                "WHERE id = ?",
+                "attempts = CASE WHEN ? = 'pending' AND attempts > 0 THEN attempts - 1 "
+                "ELSE attempts END, owner = NULL, lease_until = NULL "
+                "WHERE id = ? AND state = 'sending' AND owner IS NOT DISTINCT FROM ?",
                 [
                     (
                         o.state,
@@ -274,10 +336,11 @@ class Ledger(LedgerQueries):
                         when,
                         o.state,
                         o.id,
+                        self.owner,
                     )
-                    for o in outcomes
+                    for o in sorted(outcomes, key=lambda outcome: outcome.id)
                 ],
-            )
+            ).rowcount
 
     def skip_remaining(self, key: SendKey, reason: str, now: dt.datetime) -> int:
         """Mark every delivery not sent yet as skipped (too late, for one)."""
@@ -288,8 +351,13 @@ class Ledger(LedgerQueries):
                 (reason, stamp(now), *key.row),
             ).rowcount
 
+    def _lease_ran_out(self) -> str:
+        """The condition of a `sending` row whose sender stopped renewing its lease (rows from
+        before leases have none)."""
+        return f" AND (lease_until IS NULL OR lease_until < {self.state.dialect.clock})"
+
     @staticmethod
-    def _sent_since(connection: sqlite3.Connection, since: dt.datetime) -> int:
+    def _sent_since(connection: Connection, since: dt.datetime) -> int:
         """Messages sent (or being sent) since `since`, all sends together: for relay caps."""
         return int(
             connection.execute(

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
 
 from mailer.model import Recipient
-from mailer.store.state import State
+from mailer.store.state import Connection, State
 
 DeliveryState = Literal["pending", "sending", "sent", "retry", "failed", "unknown", "skipped"]
 
@@ -114,7 +113,7 @@ class LedgerQueries:
 
     def __init__(self, state: State) -> None:
         self.state = state
-        self.connection: sqlite3.Connection = state.connection
+        self.connection: Connection = state.connection
 
     def notified_sequence(self, series: str, session: dt.date) -> int | None:
         """The latest revision of the session that anyone was sent an email about (None if
@@ -165,7 +164,7 @@ class LedgerQueries:
     def complete(self, key: SendKey) -> bool:
         """Whether the send exists and nothing in it is left to send (or retry)."""
         row = self.connection.execute(
-            f"SELECT count(*), sum(state IN {OPEN_SQL}) FROM "
+            f"SELECT count(*), sum(CASE WHEN state IN {OPEN_SQL} THEN 1 ELSE 0 END) FROM "
             "deliveries WHERE series = ? AND session = ? AND message = ?",
             key.row,
         ).fetchone()
@@ -251,8 +250,9 @@ class LedgerQueries:
     def served(self, series: str, session: dt.date, message_prefix: str) -> list[Recipient]:
         """Who has been sent a message of this session whose key starts with the prefix."""
         rows = self.connection.execute(
-            "SELECT person FROM deliveries WHERE series = ? AND session = ? AND state = 'sent' "
-            "AND message LIKE ? GROUP BY recipient ORDER BY min(id)",
+            "SELECT person FROM deliveries WHERE id IN (SELECT min(id) FROM deliveries WHERE "
+            "series = ? AND session = ? AND state = 'sent' AND message LIKE ? "
+            "GROUP BY recipient) ORDER BY id",
             (series, session.isoformat(), message_prefix.replace("%", "") + "%"),
         )
         return [restore_recipient(row[0]) for row in rows]

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 
 from mailer.store.ledger_queries import stamp
-from mailer.store.state import State
+from mailer.store.state import Connection, State
 
 
 def unsent(state: State, keys: list[str]) -> set[str]:
@@ -30,7 +29,7 @@ def unsent(state: State, keys: list[str]) -> set[str]:
 
 
 def queue_notice_in(
-    connection: sqlite3.Connection,
+    connection: Connection,
     key: str,
     problem: str,
     fields: dict[str, object],

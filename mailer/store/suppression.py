@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import sqlite3
 from collections.abc import Container
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from mailer.audience.addresses import Address
 from mailer.model import MessageKind, SuppressionKind, SuppressionScope
 from mailer.store.notices import queue_notice_in
-from mailer.store.state import State
+from mailer.store.state import Connection, State
 
 ERASED = "erased:"
 Choice = Literal["all", "reminders", "resubscribe"]  # what the unsubscribe page offers
@@ -74,7 +73,7 @@ def suppress(
 
 
 def suppress_in(
-    connection: sqlite3.Connection,
+    connection: Connection,
     address: Address,
     kind: SuppressionKind,
     reason: str,
@@ -98,14 +97,14 @@ def suppress_many(
 ) -> int:
     """Suppress many addresses in one transaction, each with why and since when (an import
     keeps what the other tool said); how many were not already."""
+    if not rows:
+        return 0
     with state.transaction() as connection:
-        before = connection.total_changes
-        connection.executemany(
+        return connection.executemany(
             "INSERT INTO suppressions (key, address, kind, reason, created_at) "
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
             [(a.key, a.email, kind, reason, _stamp(when)) for a, reason, when in rows],
-        )
-        return connection.total_changes - before
+        ).rowcount
 
 
 def choose(state: State, address: Address, choice: Choice, now: dt.datetime) -> bool:
@@ -172,12 +171,13 @@ def suppression_count(state: State) -> int:
 def suppression_version(state: State) -> tuple[int, int, str | None]:
     """Something that changes whenever the suppression list does."""
     row = state.connection.execute(
-        "SELECT count(*), coalesce(sum(scope = 'reminders'), 0), max(created_at) FROM suppressions"
+        "SELECT count(*), coalesce(sum(CASE WHEN scope = 'reminders' THEN 1 ELSE 0 END), 0), "
+        "max(created_at) FROM suppressions"
     ).fetchone()
     return int(row[0]), int(row[1]), row[2]
 
 
-def _row(row: sqlite3.Row) -> Suppression:
+def _row(row: Any) -> Suppression:
     return Suppression(
         row["key"],
         row["address"],

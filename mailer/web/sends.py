@@ -22,7 +22,7 @@ from mailer.sending.plan import SendPlan, SendRequest, plan_send, record_plan
 from mailer.sending.progress import Tally
 from mailer.sending.run import run_send
 from mailer.store.ledger import Ledger
-from mailer.store.locks import FileLock, sender_lock
+from mailer.store.location import Lock
 from mailer.store.web import audit
 
 log = logging.getLogger("mailer.web")
@@ -60,7 +60,7 @@ class WebSends:
         """Record the plan the organiser confirmed and start sending it (LockHeld when another
         send runs; PlanChanged when the plan is no longer what they saw)."""
         now = workspace.now()
-        lock = sender_lock(workspace.database())
+        lock = workspace.store().sender_lock()
         lock.acquire()
         try:
             with workspace.state() as state:
@@ -94,9 +94,7 @@ class WebSends:
         task.add_done_callback(self._tasks.discard)
         return sent
 
-    async def _run(
-        self, workspace: Workspace, plan: SendPlan, sent: WebSend, lock: FileLock
-    ) -> None:
+    async def _run(self, workspace: Workspace, plan: SendPlan, sent: WebSend, lock: Lock) -> None:
         def on_progress(tally: Tally) -> None:
             sent.tally = tally
 

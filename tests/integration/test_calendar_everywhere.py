@@ -261,12 +261,12 @@ def test_the_feed_is_named_whole_and_its_ttl_is_a_duration(tmp_path: Path) -> No
     from mailer.calendar.ics import series_calendar
     from mailer.recurrence import calendar_window
     from mailer.store.revisions import calendar_revisions
-    from mailer.store.state import State
+    from mailer.store.sqlite import SqliteState
     from tests.support.project import REPO
 
     project = load_project(REPO / "config.toml")
     window = calendar_window(project.config.series, project.sessions, NOW)
-    with State(tmp_path / "state.db") as state:
+    with SqliteState(tmp_path / "state.db") as state:
         revisions = calendar_revisions(state, project.config, window, NOW)
     path = tmp_path / "feed.ics"
     path.write_bytes(series_calendar(project.config, window, "fr", revisions, layout="sessions"))

@@ -18,7 +18,7 @@ from mailer.model import Recipient
 from mailer.project.workspace import Workspace
 from mailer.store.ledger_queries import snapshot_recipient
 from mailer.store.schema import MIGRATIONS
-from mailer.store.state import State
+from mailer.store.sqlite import SqliteState
 from mailer.store.suppression import suppressed_keys
 from tests.support.sending import Cli, send
 
@@ -115,7 +115,7 @@ def test_emails_planned_before_keeping_their_message_id_and_bounces_quoting_them
             bounce(LUC + ".x", sent[LUC]),  # his email, another address: proves nothing
         ]
     )
-    with State(database) as state:
+    with SqliteState(database) as state:
         done = read_inbox(space.project().config, state, inbox, KEY.encode(), space.now())
         assert set(suppressed_keys(state).keys) == {MARIE}
     assert done.outcomes == {"bounce": 1, "person": 2}

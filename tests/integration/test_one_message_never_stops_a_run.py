@@ -20,7 +20,6 @@ from mailer.sending.engine import Engine
 from mailer.sending.plan import SendRequest, plan_send, record_plan
 from mailer.sending.run import composer_for
 from mailer.store.ledger import Ledger
-from mailer.store.state import State
 from mailer.store.suppression import suppress, suppressed_keys
 from mailer.transport.base import Lane, Transport
 from mailer.transport.smtp import SmtpTransport
@@ -147,7 +146,7 @@ def test_an_exception_at_any_step_fails_that_delivery_and_the_run_goes_on(
 ) -> None:
     project, server = planned
     now = dt.datetime(2021, 4, 6, 9, tzinfo=dt.UTC)
-    with State(project.database) as state:
+    with project.store.open() as state:
         plan = plan_send(project, state, SendRequest(dt.date(2021, 4, 20), "invitation"), now)
         record_plan(state, plan, now)
         victim = random.Random(seed).choice(sorted(r.email for r in plan.audience()))

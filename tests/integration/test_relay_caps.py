@@ -7,12 +7,12 @@ from pathlib import Path
 
 from mailer.model import Recipient
 from mailer.store.ledger import Ledger, Outcome, SendKey
-from mailer.store.state import State
+from mailer.store.sqlite import SqliteState
 
 
 def test_hourly_caps_are_counted_across_every_send_in_the_claim(tmp_path: Path) -> None:
     now = dt.datetime(2021, 4, 6, 9, tzinfo=dt.UTC)
-    with State(tmp_path / "state.db") as state:
+    with SqliteState(tmp_path / "state.db") as state:
         ledger = Ledger(state)
         keys = [SendKey("s", dt.date(2021, 4, 20), name) for name in ("invitation", "reminder")]
         for key in keys:

@@ -27,6 +27,7 @@ from mailer.errors import TemporaryFailure, UnknownFate
 from mailer.model import Outgoing, Recipient
 from mailer.sending.engine import Engine
 from mailer.store.ledger import Claimed, Ledger, Outcome, SendKey
+from mailer.store.sqlite import SqliteState
 from mailer.store.state import State
 from mailer.transport.base import Lane, Transport
 from tests.support.emails import composer
@@ -70,10 +71,10 @@ class CrashingLedger(Ledger):
             raise Crash
         return super().claim(key, limit, now, max_attempts, caps)
 
-    def record(self, outcomes: Sequence[Outcome], now: dt.datetime) -> None:
+    def record(self, outcomes: Sequence[Outcome], now: dt.datetime) -> int:
         if self.world.crashed:
             raise Crash
-        super().record(outcomes, now)
+        return super().record(outcomes, now)
 
 
 class FlakyTransport(Transport):
@@ -125,7 +126,7 @@ class SendMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.folder = Path(tempfile.mkdtemp(prefix="mailer-machine-"))
-        self.state = State(self.folder / "mailer.db")
+        self.state = SqliteState(self.folder / "mailer.db")
         self.world = World()
         self.planned: set[str] = set()
         self.crashes = 0

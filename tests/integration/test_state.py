@@ -10,14 +10,14 @@ import pytest
 
 from mailer.errors import StateError
 from mailer.store.schema import MIGRATIONS, SCHEMA_VERSION
-from mailer.store.state import State
+from mailer.store.sqlite import SqliteState
 from tests.support.project import edit
 
 Cli = Callable[..., tuple[int, str, str]]
 
 
 def test_a_new_state_file_has_the_current_schema_in_wal_mode(tmp_path: Path) -> None:
-    with State(tmp_path / "state" / "mailer.db") as state:
+    with SqliteState(tmp_path / "state" / "mailer.db") as state:
         assert state.schema_version == SCHEMA_VERSION
         mode = state.connection.execute("PRAGMA journal_mode").fetchone()[0]
         assert mode == "wal"
@@ -26,9 +26,9 @@ def test_a_new_state_file_has_the_current_schema_in_wal_mode(tmp_path: Path) -> 
 
 def test_reopening_keeps_data_and_does_not_migrate_twice(tmp_path: Path) -> None:
     path = tmp_path / "mailer.db"
-    with State(path) as state, state.transaction() as connection:
+    with SqliteState(path) as state, state.transaction() as connection:
         connection.execute("INSERT INTO revisions VALUES ('s', 'e', 3, 'now', 'a', 'b')")
-    with State(path) as state:
+    with SqliteState(path) as state:
         rows = state.connection.execute("SELECT sequence FROM revisions").fetchall()
         assert [row[0] for row in rows] == [3]
 
@@ -40,7 +40,7 @@ def test_an_old_file_is_migrated_forward_keeping_its_rows(tmp_path: Path) -> Non
     connection.execute("INSERT INTO revisions VALUES ('s', 'e', 2, 'now', 'a', 'b')")
     connection.commit()
     connection.close()
-    with State(path) as state:
+    with SqliteState(path) as state:
         assert state.schema_version == SCHEMA_VERSION
         assert state.connection.execute("SELECT sequence FROM revisions").fetchone()[0] == 2
 
@@ -51,7 +51,7 @@ def test_a_file_from_a_newer_mailer_is_refused(tmp_path: Path) -> None:
     connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     connection.close()
     with pytest.raises(StateError, match="newer than this mailer's"):
-        State(path)
+        SqliteState(path)
 
 
 def test_the_cli_reports_a_newer_state_file_without_traceback(

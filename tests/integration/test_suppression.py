@@ -12,7 +12,7 @@ import pytest
 from mailer.audience.addresses import parse_address
 from mailer.audience.unsubscribe import make_token
 from mailer.project.load import load_project
-from mailer.store.state import State
+from mailer.store.sqlite import SqliteState
 from mailer.store.suppression import suppress, suppressed_keys, suppressions, unsuppress
 from tests.support.lists import resolve_all
 
@@ -23,7 +23,7 @@ NOW = dt.datetime(2021, 4, 10, 9, tzinfo=dt.UTC)
 
 def test_suppressed_people_are_left_out_of_every_segment(project_dir: Path) -> None:
     project = load_project(project_dir / "config.toml")
-    with State(project_dir / "state.db") as state:
+    with SqliteState(project_dir / "state.db") as state:
         assert suppress(
             state, parse_address("Marie.Dubois@example.org"), "unsubscribed", "one-click", NOW
         )
@@ -41,7 +41,7 @@ def test_suppressed_people_are_left_out_of_every_segment(project_dir: Path) -> N
 
 
 def test_unsuppress_restores_the_address(tmp_path: Path) -> None:
-    with State(tmp_path / "state.db") as state:
+    with SqliteState(tmp_path / "state.db") as state:
         address = parse_address("luc@example.org")
         suppress(state, address, "bounced", "550 5.1.1 user unknown", NOW)
         assert unsuppress(state, address.key)

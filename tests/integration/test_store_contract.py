@@ -1,0 +1,342 @@
+"""One contract, two stores: every behaviour the SQLite state promises, the PostgreSQL state
+keeps. Each test runs against a real SQLite file and a real PostgreSQL database (a cluster the
+tests start: tests/support/postgres.py).
+
+The ledger (planning, claiming under a lease, recording only what one still owns, recovery,
+retries, caps, statuses whose reasons add up), the suppression list, calendar revisions, the
+mailbox's findings, notices, the organisers' logins and audit log, a person's history, erasure
+and retention.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mailer.audience.addresses import parse_address
+from mailer.calendar.replies import CalendarReply
+from mailer.calendar.revisions import Fingerprint
+from mailer.model import Recipient
+from mailer.store import inbox, notices, people, suppression, web
+from mailer.store.inbox import Bounce
+from mailer.store.ledger import Ledger, Outcome, SendKey
+from mailer.store.location import PostgresLocation
+from mailer.store.revisions import current_revision
+from mailer.store.sqlite import SqliteState
+from mailer.store.state import State
+
+SERIES = "icom-france-solidarites-musees"
+KEY = SendKey(SERIES, dt.date(2021, 4, 20), "invitation")
+NOW = dt.datetime(2021, 4, 6, 7, tzinfo=dt.UTC)
+DEADLINE = dt.datetime(2021, 4, 20, 11, tzinfo=dt.UTC)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[State]:
+    if request.param == "sqlite":
+        opened: State = SqliteState(tmp_path / "state" / "mailer.db")
+    else:
+        url = request.getfixturevalue("postgres_url")
+        opened = PostgresLocation(url, "mailer_contract", tmp_path).open()
+    with opened:
+        yield opened
+
+
+def people_named(count: int, start: int = 0) -> list[Recipient]:
+    return [
+        Recipient(
+            email=f"person.{n}@museum.example.org",
+            key=f"person.{n}@museum.example.org",
+            language=("fr", "en", "es")[n % 3],
+            name=f"Personne {n} « Élève »",
+            tags=frozenset({"member"}),
+            fields={"organisation": f"Musée {n}"},
+        )
+        for n in range(start, start + count)
+    ]
+
+
+def plan(store: State, count: int, key: SendKey = KEY, *, sequence: int = 0) -> int:
+    return Ledger(store).plan(
+        key,
+        key.message.partition(":")[0],
+        segments=["everyone"],
+        deadline=DEADLINE,
+        recipients=people_named(count),
+        now=NOW,
+        sequence=sequence,
+        content="digest",
+    )
+
+
+# -- the ledger ----------------------------------------------------------------------------------
+
+
+def test_planning_is_idempotent_and_keeps_each_person_as_planned(store: State) -> None:
+    assert plan(store, 5) == 5
+    assert plan(store, 7) == 2  # two more; the five keep their rows
+    ledger = Ledger(store)
+    assert ledger.counts(KEY) == {"pending": 7}
+    assert ledger.recipients(KEY) == {p.key for p in people_named(7)}
+    claimed = ledger.claim(KEY, 10, NOW, 5)
+    assert claimed is not None
+    first = claimed[0].recipient
+    assert (first.name, first.fields, first.tags) == (
+        "Personne 0 « Élève »",
+        {"organisation": "Musée 0"},
+        frozenset({"member"}),
+    )
+    assert ledger.deadline(KEY) == DEADLINE
+
+
+def test_a_claim_takes_each_row_once_and_records_need_its_owner(store: State) -> None:
+    plan(store, 10)
+    one, two = Ledger(store, owner="one"), Ledger(store, owner="two")
+    first = one.claim(KEY, 4, NOW, 5)
+    second = two.claim(KEY, 4, NOW, 5)
+    assert first is not None and second is not None
+    assert {c.id for c in first}.isdisjoint(c.id for c in second)
+    assert [c.attempts for c in first] == [1] * 4
+    # two cannot record one's rows; one can
+    assert two.record([Outcome(first[0].id, "sent", "<a@x>")], NOW) == 0
+    assert one.record([Outcome(c.id, "sent", f"<{c.id}@x>") for c in first], NOW) == 4
+    assert one.counts(KEY) == {"sent": 4, "sending": 4, "pending": 2}
+    assert two.renew() == 4 and one.renew() == 0
+
+
+def test_rows_whose_lease_ran_out_are_unknown_to_the_next_claim(store: State) -> None:
+    plan(store, 3)
+    gone = Ledger(store, owner="gone", lease=0.5)
+    taken = gone.claim(KEY, 3, NOW, 5)
+    assert taken is not None and len(taken) == 3
+    gone.record([Outcome(taken[0].id, "sent", "<kept@x>")], NOW)
+    after = Ledger(store, owner="after")
+    assert after.claim(KEY, 3, NOW, 5) == []  # the lease holds: nothing to take
+    time.sleep(0.7)
+    again = after.claim(KEY, 3, NOW, 5)
+    assert again is not None and sorted(c.id for c in again) == sorted(c.id for c in taken[1:])
+    assert [c.attempts for c in again] == [2, 2]
+    # the sender that lost them cannot record them any more
+    assert gone.record([Outcome(c.id, "sent", "<late@x>") for c in taken[1:]], NOW) == 0
+    assert after.counts(KEY) == {"sent": 1, "sending": 2}
+
+
+def test_recovery_at_start_and_resends_keep_their_message_id(store: State) -> None:
+    plan(store, 2)
+    dead = Ledger(store, owner="dead", lease=0.2)
+    taken = dead.claim(KEY, 2, NOW, 5)
+    assert taken is not None
+    dead.record([Outcome(taken[0].id, "unknown", "<twin@x>", reason="connection lost")], NOW)
+    time.sleep(0.3)
+    ledger = Ledger(store)
+    assert ledger.recover(KEY, NOW, 5) == 1
+    again = ledger.claim(KEY, 2, NOW, 5)
+    assert again is not None
+    assert {c.message_id for c in again} == {"<twin@x>", None}
+
+
+def test_retries_wait_their_time_and_failures_end_after_every_attempt(store: State) -> None:
+    plan(store, 2)
+    ledger = Ledger(store)
+    taken = ledger.claim(KEY, 2, NOW, 2)
+    assert taken is not None
+    later = NOW + dt.timedelta(minutes=5)
+    ledger.record(
+        [
+            Outcome(taken[0].id, "retry", code=451, reason="try later", next_attempt=later),
+            Outcome(taken[1].id, "failed", code=550, reason="no such user", cause="recipient"),
+        ],
+        NOW,
+    )
+    assert ledger.to_retry(KEY, 2) == 1 and ledger.next_retry(KEY, 2) == later
+    assert ledger.claim(KEY, 2, NOW, 2) == []
+    retried = ledger.claim(KEY, 2, later, 2)
+    assert retried is not None and [c.attempts for c in retried] == [2]
+    ledger.record([Outcome(retried[0].id, "retry", code=451, reason="again")], later)
+    assert ledger.claim(KEY, 2, later + dt.timedelta(hours=1), 2) == []  # no attempt left
+    (status,) = ledger.status(SERIES)
+    assert status.counts == {"retry": 1, "failed": 1}
+    assert sorted(status.errors) == [("failed", "550 no such user", 1), ("retry", "451 again", 1)]
+    assert ledger.failed_not_theirs(KEY) == 0
+
+
+def test_put_back_and_reopened_rows_go_again(store: State) -> None:
+    plan(store, 3)
+    ledger = Ledger(store)
+    taken = ledger.claim(KEY, 3, NOW, 5)
+    assert taken is not None
+    ledger.record(
+        [
+            Outcome(taken[0].id, "pending"),  # put back: its attempt is not counted
+            Outcome(taken[1].id, "failed", reason="relay said 554", cause="relay"),
+            Outcome(taken[2].id, "skipped", reason="too late: the deadline passed"),
+        ],
+        NOW,
+    )
+    assert ledger.failed_not_theirs(KEY) == 1 and ledger.too_late_early(KEY, NOW) == 1
+    assert ledger.reopen_failed(KEY, ("relay",), NOW) == 1
+    assert ledger.reopen_too_late(KEY, NOW) == 1
+    again = ledger.claim(KEY, 3, NOW, 5)
+    # a reopened failure starts its attempts again; a row skipped too early keeps its count
+    assert again is not None and [c.attempts for c in again] == [1, 1, 2]
+    assert ledger.skip_remaining(KEY, "too late", NOW) == 3
+    assert ledger.complete(KEY)
+
+
+def test_caps_count_every_send_of_the_state(store: State) -> None:
+    other = SendKey(SERIES, dt.date(2021, 4, 20), "reminder:P1D")
+    plan(store, 4)
+    plan(store, 4, other)
+    ledger = Ledger(store)
+    caps = [(5, dt.timedelta(hours=1))]
+    first = ledger.claim(KEY, 4, NOW, 5, caps)
+    assert first is not None and len(first) == 4
+    ledger.record([Outcome(c.id, "sent", "<x>") for c in first], NOW)
+    second = ledger.claim(other, 4, NOW, 5, caps)
+    assert second is not None and len(second) == 1
+    assert ledger.claim(other, 4, NOW, 5, caps) is None  # the cap is reached
+
+
+def test_what_was_sent_about_a_session(store: State) -> None:
+    plan(store, 3)
+    update = SendKey(SERIES, KEY.session, "update:1:abcdef")
+    ledger = Ledger(store)
+    assert ledger.notified_sequence(SERIES, KEY.session) is None
+    taken = ledger.claim(KEY, 3, NOW, 5)
+    assert taken is not None
+    ledger.record([Outcome(c.id, "sent", f"<{c.id}@x>") for c in taken[:2]], NOW)
+    served = ledger.served(SERIES, KEY.session, "")
+    assert [r.key for r in served] == [p.key for p in people_named(2)]
+    assert ledger.language_of(people_named(1)[0].key) == "fr"
+    assert ledger.notified_sequence(SERIES, KEY.session) == 0
+    assert ledger.notified_content(SERIES, KEY.session) == "digest"
+    plan(store, 3, update, sequence=1)
+    assert ledger.unfinished_update(SERIES, KEY.session) == update.message
+    taken = ledger.claim(update, 1, NOW, 5)
+    assert taken is not None
+    ledger.record([Outcome(taken[0].id, "sent", "<u@x>")], NOW)
+    assert ledger.notified_sequence(SERIES, KEY.session) == 1
+    ledger.skip_remaining(update, "too late", NOW)
+    assert ledger.unfinished_update(SERIES, KEY.session) is None
+    assert not ledger.sent_before_keyed(SERIES, KEY.session)
+    assert ledger.totals() == {"sent": 3, "sending": 1, "skipped": 2}
+
+
+# -- the suppression list ------------------------------------------------------------------------
+
+
+def test_suppressions_their_scope_and_who_may_lift_them(store: State) -> None:
+    ana = parse_address("ana@example.org")
+    bob = parse_address("Bob@Example.org")
+    assert suppression.suppress(store, ana, "bounced", "550 no such user", NOW)
+    assert not suppression.suppress(store, ana, "manual", "again", NOW)
+    assert suppression.choose(store, bob, "reminders", NOW)
+    assert "bob@example.org" not in suppression.suppressed_keys(store, "invitation")
+    assert "bob@example.org" in suppression.suppressed_keys(store, "reminder")
+    version = suppression.suppression_version(store)
+    assert version[:2] == (2, 1)
+    assert suppression.choose(store, ana, "resubscribe", NOW)  # her own bounce, lifted
+    assert next(key for key, _, _ in notices.waiting_notices(store)).startswith("lifted:")
+    many = [(parse_address(f"x{n}@example.org"), "imported", NOW) for n in range(3)]
+    assert suppression.suppress_many(store, many, "unsubscribed") == 3
+    assert suppression.suppress_many(store, many, "unsubscribed") == 0
+    assert suppression.suppression_count(store) == 4
+    assert suppression.unsuppress(store, "x0@example.org")
+    found = suppression.suppression_of(store, "bob@example.org")
+    assert found is not None and (found.kind, found.scope) == ("unsubscribed", "reminders")
+    assert {s.key for s in suppression.suppressions(store)} == {
+        "bob@example.org",
+        "x1@example.org",
+        "x2@example.org",
+    }
+
+
+# -- calendar revisions ----------------------------------------------------------------------------
+
+
+def test_a_revision_rises_only_for_what_calendars_must_hear_of(store: State) -> None:
+    first = current_revision(store, SERIES, Fingerprint("2021-04-20", "a", "text"), NOW)
+    same = current_revision(store, SERIES, Fingerprint("2021-04-20", "a", "text"), NOW)
+    later = NOW + dt.timedelta(hours=1)
+    reworded = current_revision(store, SERIES, Fingerprint("2021-04-20", "a", "new"), later)
+    moved = current_revision(store, SERIES, Fingerprint("2021-04-20", "b", "new", 1), later)
+    assert first == same and first.sequence == 0
+    assert (reworded.sequence, reworded.stamp) == (0, later)
+    assert moved.sequence == 1
+
+
+# -- the mailbox's findings ------------------------------------------------------------------------
+
+
+def test_bounces_replies_and_unsubscribes_are_recorded_once(store: State) -> None:
+    plan(store, 1)
+    ledger = Ledger(store)
+    (taken,) = ledger.claim(KEY, 1, NOW, 5) or []
+    ledger.record([Outcome(taken.id, "sent", "<sent@x>")], NOW)
+    address = parse_address(taken.recipient.email)
+    soft = Bounce(address, False, "4.2.2", "mailbox full", "<sent@x>")
+    for n in range(3):
+        suppressed = inbox.record_bounces(
+            store, f"bounce-{n}", [soft], NOW, soft_limit=3, window=dt.timedelta(days=7)
+        )
+    assert suppressed == []  # three bounces of one email are one
+    assert inbox.outcome_of(store, "bounce-2") == "bounce"
+    sent = inbox.sent_as(store, "<sent@x>")
+    assert sent is not None and sent.key == address.key
+    assert inbox.was_sent(store, SERIES, KEY.session, address.key)
+    reply = CalendarReply(SERIES, KEY.session, address.email, "accepted", 0, NOW)
+    inbox.record_reply(store, "reply-1", reply, address, NOW)
+    older = CalendarReply(SERIES, KEY.session, address.email, "declined", -1, NOW)
+    inbox.record_reply(store, "reply-2", older, address, NOW)
+    when = NOW.isoformat(timespec="microseconds")
+    assert inbox.answers(store, SERIES, KEY.session) == [(address.email, "accepted", when)]
+    assert inbox.answer_counts(store, SERIES) == {KEY.session: {"accepted": 1}}
+    assert inbox.record_unsubscribe(store, "unsub-1", address, NOW)
+    inbox.record_for_a_person(store, "human-1", "a reply from a person", NOW)
+    facts = inbox.mailbox_facts(store, address.key)
+    assert len(facts["bounces"]) == 3 and facts["answers"][0]["answer"] == "accepted"
+
+
+# -- notices, logins, audit ------------------------------------------------------------------------
+
+
+def test_notices_are_sent_once(store: State) -> None:
+    with store.transaction() as connection:
+        notices.queue_notice_in(connection, "lifted:x", "lifted", {"address": "a@b.c"}, NOW)
+    assert notices.unsent(store, ["lifted:x", "other"]) == {"lifted:x", "other"}
+    notices.mark_sent(store, "lifted:x", "<n@x>", NOW)
+    assert notices.unsent(store, ["lifted:x"]) == set()
+    assert notices.waiting_notices(store) == []
+
+
+def test_login_sessions_and_the_audit_log(store: State) -> None:
+    session = web.LoginSession("org@example.org", "acct", "csrf", NOW + dt.timedelta(hours=8))
+    web.open_session(store, "cookie", session, NOW)
+    assert web.find_session(store, "cookie", NOW) == session
+    assert web.find_session(store, "cookie", NOW + dt.timedelta(hours=9)) is None
+    web.close_session(store, "cookie")
+    assert web.find_session(store, "cookie", NOW) is None
+    for n in range(3):
+        web.audit(store, "org@example.org", "saved", subject="2021-04-20", detail=f"{n}", now=NOW)
+    web.audit(store, "org@example.org", "sent", subject="2021-05-18", detail="x", now=NOW)
+    assert [e.detail for e in web.audit_log(store, 2, subject="2021-04-20")] == ["2", "1"]
+
+
+# -- a person -------------------------------------------------------------------------------------
+
+
+def test_a_person_s_history_erasure_and_retention(store: State) -> None:
+    plan(store, 2)
+    old = SendKey(SERIES, dt.date(2020, 11, 17), "invitation")
+    plan(store, 2, old)
+    key = people_named(1)[0].key
+    assert [d.session for d in people.deliveries_of(store, key)] == [KEY.session, old.session]
+    assert people.prune(store, SERIES, dt.date(2021, 1, 1)) == 2
+    erased = people.erase(store, key, NOW)
+    assert erased.deliveries == 1
+    assert people.deliveries_of(store, key) == []
+    assert suppression.erased_key(key) in suppression.suppressed_keys(store)
