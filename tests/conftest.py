@@ -25,9 +25,29 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture
-def project_dir(tmp_path: Path) -> Path:
-    """A copy of the shipped example project (config, sessions, lists, templates) to change."""
-    return copy_project(tmp_path)
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """The store the copied project uses: SQLite (the default), or PostgreSQL in the modules
+    that set `ON_BOTH_STORES = True` (each of their tests runs on both)."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    both = getattr(metafunc.module, "ON_BOTH_STORES", False)
+    sqlite_only = metafunc.definition.get_closest_marker("sqlite_only") is not None
+    if "store_kind" in metafunc.fixturenames and both and not sqlite_only:
+        metafunc.parametrize("store_kind", ["sqlite", "postgres"], indirect=True)
+
+
+@pytest.fixture
+def project_dir(tmp_path: Path, store_kind: str, request: pytest.FixtureRequest) -> Path:
+    """A copy of the shipped example project (config, sessions, lists, templates) to change;
+    its state in a fresh PostgreSQL database when `store_kind` says so."""
+    folder = copy_project(tmp_path)
+    if store_kind == "postgres":
+        from tests.support.postgres import use_postgres
+
+        use_postgres(folder / "config.toml", request.getfixturevalue("postgres_url"))
+    return folder
 
 
 @pytest.fixture

@@ -16,6 +16,13 @@ the ones still queued back.
 
 `wait_for_retries`: how long a run waits for retries that are due soon (`mailer send`); the
 daemon passes zero, so that a retry is scheduled work and never holds up another email.
+
+Leases (`mailer.store.ledger`): the rows a run takes are its own for `lease` seconds on the
+database's clock; a task renews them while it works. A message whose lease may have run out
+(the renewals failed: the database is unreachable, or the process was frozen) is not sent, and
+goes back: others may have taken it. The database lost for a while (StateUnavailable) is waited
+for, up to `DATABASE_PATIENCE`, reconnecting; then the run stops (exit 75) and what it held is
+found again by whoever claims next.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from mailer.errors import (
     PermanentFailure,
     RelayFailure,
     SetupFailure,
+    StateUnavailable,
     TemporaryFailure,
     TransportError,
 )
@@ -54,6 +62,8 @@ RELAY_PATIENCE = 5.0  # seconds with every connection down before the run stops
 RELAY_BACKOFF = (0.5, 1.0, 2.0)  # a connection's waits before it tries the relay again
 TOO_LATE = "too late: the deadline of this send passed"
 NOBODY_FAILED = "nobody was marked failed: they are sent when the relay is back"
+DATABASE_PATIENCE = 180.0  # seconds of a lost database waited for, reconnecting
+DATABASE_BACKOFF = (0.5, 1.0, 2.0, 5.0)
 T = TypeVar("T")
 
 
@@ -116,6 +126,9 @@ class Engine:
         ]
         self._landed = asyncio.Event()  # a message in flight got its outcome
         self._random = random.Random()
+        # until when (time.monotonic()) the rows this run holds are surely still its own
+        self._lease_until = 0.0
+        self._margin = min(2.0, ledger.lease / 5)
 
     def stop(self) -> None:
         """Take no new work; finish what is being sent; put back what is queued."""
@@ -126,9 +139,53 @@ class Engine:
         return self._stop.is_set()
 
     async def _db(self, function: Callable[..., T], *arguments: Any) -> T:
+        """Call the ledger in its thread; a lost database is waited for and reconnected to
+        (every ledger call can be made again), up to DATABASE_PATIENCE."""
+        waited = 0.0
+        for attempt in range(1 << 30):
+            try:
+                result = await self._in_ledger_thread(function, *arguments)
+            except StateUnavailable as error:
+                if waited >= DATABASE_PATIENCE:
+                    raise
+                pause = DATABASE_BACKOFF[min(attempt, len(DATABASE_BACKOFF) - 1)]
+                log.warning("the state waits (%s): trying again in %.1f s", error, pause)
+                self.tally.waiting = "the database is unreachable: waiting for it"
+                self.on_progress(self.tally)
+                await self.sleep(pause)
+                waited += pause
+                with contextlib.suppress(StateUnavailable):
+                    await self._in_ledger_thread(self.ledger.state.reconnect)
+                continue
+            if waited:
+                self.tally.waiting = None
+            return result
+        raise AssertionError("unreachable")
+
+    async def _in_ledger_thread(self, function: Callable[..., T], *arguments: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(
             self._executor, function, *arguments
         )
+
+    def _held_since(self, started: float) -> None:
+        """The rows taken (or renewed) by a call begun at `started` are ours a lease long."""
+        self._lease_until = max(self._lease_until, started + self.ledger.lease - self._margin)
+
+    async def _renew_periodically(self) -> None:
+        """Renew the lease of the rows this run holds, a few times per lease."""
+        while True:
+            await asyncio.sleep(self.ledger.lease / 4)
+            if self._unrecorded <= 0:
+                continue
+            started = time.monotonic()
+            try:
+                await self._in_ledger_thread(self.ledger.renew)
+            except StateUnavailable as error:
+                log.warning("cannot renew the lease of the rows being sent: %s", error)
+                with contextlib.suppress(StateUnavailable):
+                    await self._in_ledger_thread(self.ledger.state.reconnect)
+                continue
+            self._held_since(started)
 
     # -- the run -------------------------------------------------------------------------------
 
@@ -145,6 +202,7 @@ class Engine:
                 maxsize=len(lanes) * 4
             )
             recorder = asyncio.create_task(self._record_periodically())
+            renewer = asyncio.create_task(self._renew_periodically())
             try:
                 async with asyncio.TaskGroup() as group:
                     group.create_task(self._feed(queue, len(lanes)))
@@ -155,6 +213,7 @@ class Engine:
             finally:
                 await asyncio.gather(*(lane.close() for lane in lanes), return_exceptions=True)
                 recorder.cancel()
+                renewer.cancel()
                 self._settle()
                 await self._flush()
             if self._abort is None and self._put_back is not None:  # the relay never came back
@@ -183,6 +242,7 @@ class Engine:
                     wanted = min(wanted, self.limit - claimed_total)
                     if wanted <= 0:
                         break
+                started = time.monotonic()
                 claimed = await self._db(
                     self.ledger.claim,
                     self.key,
@@ -191,6 +251,8 @@ class Engine:
                     self.sending.max_attempts,
                     self._caps,
                 )
+                if claimed:
+                    self._held_since(started)
                 if claimed is None:
                     if not await self._wait_for_cap(now):
                         break
@@ -314,7 +376,8 @@ class Engine:
     async def _deliver(self, index: int, lane: Lane, item: Claimed, message: Outgoing) -> None:
         """Send one message; the relay being down makes this lane wait and try again."""
         for wait in (*RELAY_BACKOFF, None):
-            if self._stop.is_set():
+            if self._stop.is_set() or time.monotonic() >= self._lease_until:
+                # stopping; or others may have taken it (the lease could not be renewed)
                 self._outcomes.append(Outcome(item.id, "pending"))
                 return
             try:

@@ -78,7 +78,7 @@ async def run_send(
     (the daemon: zero)."""
     config = project.config
     templates.require(config.series.languages, plan.kind)  # before anything is sent
-    ledger = Ledger(state)
+    ledger = Ledger(state, lease=config.lease.total_seconds())
     composer = composer_for(
         project,
         templates,

@@ -23,6 +23,7 @@ from tests.support.daemon import ledger_ids
 from tests.support.project import edit, write
 
 UTC = dt.UTC
+ON_BOTH_STORES = True  # every test here runs on SQLite and on PostgreSQL
 SESSION = """
 [title]
 fr = "Titre {n}"

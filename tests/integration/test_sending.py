@@ -27,6 +27,7 @@ from tests.support.smtp_server import (
 
 Cli = Callable[..., tuple[int, str, str]]
 EVERYONE = 20
+ON_BOTH_STORES = True  # every test here runs on SQLite and on PostgreSQL
 
 
 @pytest.fixture(autouse=True)
@@ -308,6 +309,7 @@ def test_a_kind_the_session_cannot_have_is_refused_before_anything_is_recorded(
     assert "cancellation" not in out
 
 
+@pytest.mark.sqlite_only  # with PostgreSQL senders share a send (tests/system/test_senders.py)
 def test_a_second_sender_is_refused_while_one_sends(
     run_cli: Cli, project_dir: Path, server: SmtpServer
 ) -> None:

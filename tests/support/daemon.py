@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from tests.support import stores
 from tests.support.smtp_server import SmtpServer
 
 KEY = "daemon-test-signing-key-0123456789"
@@ -92,9 +93,15 @@ def wait_until(
 
 
 def _query(config: Path, sql: str) -> list[tuple[Any, ...]]:
-    """Rows of the daemon's state file; none while the daemon has not made it yet (opened
-    read-only, so that polling never creates an empty file the daemon would refuse)."""
-    database = config.parent / "state" / "mailer.db"
+    """Rows of the daemon's state; none while the daemon has not made it yet (a state file is
+    opened read-only, so that polling never creates an empty file the daemon would refuse)."""
+    kind, location = stores.where(config)
+    if kind == "postgres":
+        try:
+            return [tuple(row.values()) for row in stores.rows(config, sql)]
+        except Exception:
+            return []
+    database = Path(location)
     try:
         connection = sqlite3.connect(f"{database.as_uri()}?mode=ro", uri=True)
     except sqlite3.OperationalError:

@@ -1,15 +1,16 @@
 """Pointing a copied project at the test SMTP server, big generated lists, and reading the
-ledger of a state file directly (not through mailer's code)."""
+ledger of its state directly (not through mailer's code; SQLite or PostgreSQL)."""
 
 from __future__ import annotations
 
 import csv
 import json
-import sqlite3
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from tests.support.stores import rows
 
 
 def use_smtp(project_dir: Path, port: int, **settings: object) -> Path:
@@ -57,11 +58,7 @@ def big_list(path: Path, count: int) -> None:
 
 
 def ledger(config: Path, column: str = "state") -> Counter[Any]:
-    connection = sqlite3.connect(config.parent / "state" / "mailer.db")
-    try:
-        return Counter(row[0] for row in connection.execute(f"SELECT {column} FROM deliveries"))
-    finally:
-        connection.close()
+    return Counter(row[column] for row in rows(config, f"SELECT {column} FROM deliveries"))
 
 
 NOW = "2021-04-06T09:00:00+02:00"  # the invitation of session 6 is due
@@ -88,22 +85,13 @@ def send(run_cli: Cli, config: Path, *args: str, kind: str = "invitation") -> tu
 def deliveries(config: Path, message: str = "invitation") -> dict[str, dict[str, Any]]:
     """The delivery rows of one email in the state file, by address (read directly, not
     through mailer)."""
-    connection = sqlite3.connect(config.parent / "state" / "mailer.db")
-    connection.row_factory = sqlite3.Row
-    try:
-        rows = connection.execute("SELECT * FROM deliveries WHERE message = ?", (message,))
-        return {row["address"]: dict(row) for row in rows}
-    finally:
-        connection.close()
+    found = rows(config, "SELECT * FROM deliveries WHERE message = ?", (message,))
+    return {row["address"]: row for row in found}
 
 
 def suppressed(config: Path) -> set[str]:
     """The suppressed addresses of the state file (read directly)."""
-    connection = sqlite3.connect(config.parent / "state" / "mailer.db")
-    try:
-        return {row[0] for row in connection.execute("SELECT address FROM suppressions")}
-    finally:
-        connection.close()
+    return {row["address"] for row in rows(config, "SELECT address FROM suppressions")}
 
 
 def add_people(config: Path, rows: str) -> None:
