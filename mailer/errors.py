@@ -22,6 +22,7 @@ exit codes. No other module defines an exception (tests/unit/test_architecture.p
     │   ├── TemporaryFailure                   this message: try again later (4xx)
     │   ├── PermanentFailure                   this message: refused for good (5xx)
     │   ├── UnknownFate                        this message may or may not have been accepted
+    │   ├── Withheld                           not sent: its sender may no longer own it
     │   ├── RelayFailure              exit 75  the relay or the connection, not the message
     │   │   └── ConnectionFailure              the relay cannot be reached
     │   └── SetupFailure              exit 2   no message can go (TLS, login, refused sender)
@@ -193,6 +194,12 @@ class PermanentFailure(TransportError):
 
 class UnknownFate(TransportError):
     """The message may or may not have been accepted (connection lost after the final dot)."""
+
+
+class Withheld(TransportError):
+    """The message was not sent: the lease of its row may have run out (the process was frozen,
+    the database unreachable), so another sender may be sending it; the connection is dropped
+    before its data, and the row goes back."""
 
 
 class RelayFailure(TransportError):

@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import logging
 import random
 import time
@@ -46,6 +47,7 @@ from mailer.errors import (
     StateUnavailable,
     TemporaryFailure,
     TransportError,
+    Withheld,
 )
 from mailer.messages.compose import Composer
 from mailer.model import Outgoing
@@ -126,8 +128,11 @@ class Engine:
         ]
         self._landed = asyncio.Event()  # a message in flight got its outcome
         self._random = random.Random()
-        # until when (time.monotonic()) the rows this run holds are surely still its own
-        self._lease_until = 0.0
+        # until when (time.monotonic()) the rows this run holds are surely still its own: each
+        # row a lease from its claim, all of them a lease from the last renewal that found
+        # every one of them still ours
+        self._claimed_until: dict[int, float] = {}
+        self._renewed_until = 0.0
         self._margin = min(2.0, ledger.lease / 5)
 
     def stop(self) -> None:
@@ -167,25 +172,36 @@ class Engine:
             self._executor, function, *arguments
         )
 
-    def _held_since(self, started: float) -> None:
-        """The rows taken (or renewed) by a call begun at `started` are ours a lease long."""
-        self._lease_until = max(self._lease_until, started + self.ledger.lease - self._margin)
+    def _ours(self, delivery: int) -> bool:
+        """Whether the row is surely still this run's (its lease has not run out)."""
+        until = max(self._claimed_until.get(delivery, 0.0), self._renewed_until)
+        return time.monotonic() < until
 
     async def _renew_periodically(self) -> None:
-        """Renew the lease of the rows this run holds, a few times per lease."""
+        """Renew the lease of the rows this run holds, a few times per lease. A renewal that
+        finds fewer rows than the run holds means some lease ran out (the process was frozen,
+        the database away): then only rows claimed less than a lease ago are sent."""
         while True:
             await asyncio.sleep(self.ledger.lease / 4)
             if self._unrecorded <= 0:
                 continue
             started = time.monotonic()
             try:
-                await self._in_ledger_thread(self.ledger.renew)
+                held = await self._in_ledger_thread(self.ledger.renew)
             except StateUnavailable as error:
                 log.warning("cannot renew the lease of the rows being sent: %s", error)
                 with contextlib.suppress(StateUnavailable):
                     await self._in_ledger_thread(self.ledger.state.reconnect)
                 continue
-            self._held_since(started)
+            if held < self._unrecorded:
+                log.warning(
+                    "%d of the rows this run took are no longer its own (their lease ran "
+                    "out): they are not sent by this run",
+                    self._unrecorded - held,
+                )
+                self._renewed_until = 0.0
+            else:
+                self._renewed_until = started + self.ledger.lease - self._margin
 
     # -- the run -------------------------------------------------------------------------------
 
@@ -251,8 +267,8 @@ class Engine:
                     self.sending.max_attempts,
                     self._caps,
                 )
-                if claimed:
-                    self._held_since(started)
+                for item in claimed or ():
+                    self._claimed_until[item.id] = started + self.ledger.lease - self._margin
                 if claimed is None:
                     if not await self._wait_for_cap(now):
                         break
@@ -331,11 +347,19 @@ class Engine:
             return await self._next_landing()
         await self._flush()
         upcoming = await self._db(self.ledger.next_retry, self.key, self.sending.max_attempts)
+        # rows another sender holds: if it stops renewing them, they come back to be sent
+        elsewhere = await self._db(self.ledger.held_elsewhere, self.key)
+        if elsewhere is not None:
+            back = now + dt.timedelta(seconds=elsewhere + 0.1)
+            upcoming = back if upcoming is None else min(upcoming, back)
         if upcoming is None or upcoming >= self.deadline:
             return False
         if upcoming - now > self.wait_for_retries:
             return False
-        self.tally.waiting = f"retrying at {upcoming.astimezone():%H:%M:%S}"
+        if elsewhere is not None:
+            self.tally.waiting = "other senders hold the rest: waiting for them"
+        else:
+            self.tally.waiting = f"retrying at {upcoming.astimezone():%H:%M:%S}"
         self.on_progress(self.tally)
         return await self._pause(max((upcoming - now).total_seconds(), 0.05))
 
@@ -375,13 +399,17 @@ class Engine:
 
     async def _deliver(self, index: int, lane: Lane, item: Claimed, message: Outgoing) -> None:
         """Send one message; the relay being down makes this lane wait and try again."""
+        lane.still_ours = functools.partial(self._ours, item.id)
         for wait in (*RELAY_BACKOFF, None):
-            if self._stop.is_set() or time.monotonic() >= self._lease_until:
-                # stopping; or others may have taken it (the lease could not be renewed)
+            if self._stop.is_set() or not self._ours(item.id):
+                # stopping; or others may have taken it (its lease could not be renewed)
                 self._outcomes.append(Outcome(item.id, "pending"))
                 return
             try:
                 reply = await lane.send(message)
+            except Withheld:
+                self._outcomes.append(Outcome(item.id, "pending"))
+                return
             except RelayFailure as error:
                 if error.slow_down:
                     self.pacer.slow_down()
@@ -497,8 +525,16 @@ class Engine:
         outcomes, self._outcomes = self._outcomes, []
         bounces, self._bounces = self._bounces, []
         if outcomes:
-            await self._db(self.ledger.record, outcomes, self.clock())
+            written = await self._db(self.ledger.record, outcomes, self.clock())
             self._unrecorded -= len(outcomes)
+            for outcome in outcomes:
+                self._claimed_until.pop(outcome.id, None)
+            if written < len(outcomes):
+                log.warning(
+                    "%d outcomes not recorded: another sender took those rows once their "
+                    "lease ran out (it sends them again, with the same Message-ID)",
+                    len(outcomes) - written,
+                )
         for message, reason in bounces:
             await self._db(self.on_bounce, message, reason)
 

@@ -65,6 +65,9 @@ class SendPlan:
     resend_failed: bool = False
     recorded: bool = False  # the rows are in the ledger already (`plan_send(record=True)`)
     restored: bool = False  # an update of a session whose cancellation went out: back on
+    # once recorded: what the ledger holds open for this email (other senders may have
+    # planned the same rows at the same time: what is counted before is not what there is)
+    open_after: int | None = None
 
     @property
     def reopened(self) -> int:
@@ -75,6 +78,8 @@ class SendPlan:
     def to_send(self) -> int:
         """Deliveries this run would send: the new ones, those still pending or to retry, and
         those it opens again."""
+        if self.open_after is not None:
+            return self.open_after + self.reopened
         return self.new + sum(self.existing[s] for s in OPEN) + self.reopened
 
     def too_late(self, now: dt.datetime) -> bool:
@@ -186,6 +191,7 @@ def plan_send(
         too_late_early=ledger.too_late_early(key, now),
         resend_failed=request.resend_failed,
         recorded=recorded,
+        open_after=sum(ledger.counts(key)[s] for s in OPEN) if recorded else None,
         restored=request.kind == "update"
         and bool(ledger.served(config.series.id, occurrence.scheduled, "cancellation")),
     )

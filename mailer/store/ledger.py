@@ -300,6 +300,17 @@ class Ledger(LedgerQueries):
         claimed.sort(key=lambda item: item.id)
         return claimed
 
+    def held_elsewhere(self, key: SendKey) -> float | None:
+        """Seconds until the first lease of another sender's rows of this send runs out
+        (None: nobody else holds any)."""
+        row = self.connection.execute(
+            f"SELECT min(lease_until) - {self.state.dialect.clock} FROM deliveries "
+            "WHERE series = ? AND session = ? AND message = ? AND state = 'sending' AND "
+            "owner IS DISTINCT FROM ?",
+            (*key.row, self.owner),
+        ).fetchone()
+        return None if row is None or row[0] is None else max(float(row[0]), 0.0)
+
     def renew(self) -> int:
         """Extend the lease of every row this sender is sending: how many it holds."""
         with self.state.transaction(exclusive=False) as connection:

@@ -113,7 +113,11 @@ class LedgerQueries:
 
     def __init__(self, state: State) -> None:
         self.state = state
-        self.connection: Connection = state.connection
+
+    @property
+    def connection(self) -> Connection:
+        """The state's connection (a new one after `state.reconnect()`)."""
+        return self.state.connection
 
     def notified_sequence(self, series: str, session: dt.date) -> int | None:
         """The latest revision of the session that anyone was sent an email about (None if

@@ -14,17 +14,24 @@ messages, or a writer into the outbox). `send` returns the server's reply, or ra
 
 A failure with `slow_down` set (421, or a 4.7.x throttling reply) asks the whole send to go
 slower. Any other exception is a bug in the lane: the engine fails that one delivery.
+
+`still_ours`, when the engine sets it, is asked right before a message's data goes: False (its
+row's lease may have run out while the process was frozen) and the lane drops the connection
+and raises `Withheld` instead of sending it.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 
 from mailer.model import Outgoing
 
 
 class Lane(ABC):
     """One way out, used by one task at a time."""
+
+    still_ours: Callable[[], bool] | None = None
 
     @abstractmethod
     async def send(self, message: Outgoing) -> str:

@@ -166,6 +166,7 @@ class _SigningLane(Lane):
 
     async def send(self, message: Outgoing) -> str:
         signed = dataclasses.replace(message, data=self.signer.sign(message.data))
+        self.inner.still_ours = self.still_ours
         return await self.inner.send(signed)
 
     async def close(self) -> None:

@@ -40,6 +40,7 @@ from mailer.errors import (
     TemporaryFailure,
     TransportError,
     UnknownFate,
+    Withheld,
 )
 from mailer.model import Outgoing
 from mailer.transport.base import Lane, Transport
@@ -306,6 +307,9 @@ class SmtpLane(Lane):
                     stage, reply = refused
                     raise _refusal_error(stage, reply, message)
                 stage = "DATA"
+                if self.still_ours is not None and not self.still_ours():
+                    self._drop()  # the server forgets a message whose data never came
+                    raise Withheld("its lease ran out before its data went: not sent")
                 next_read()
                 replies.write(on_the_wire(message))
                 reply = await replies.reply()

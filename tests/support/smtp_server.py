@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import re
 import ssl
 import subprocess
 import threading
@@ -45,6 +46,9 @@ class Fault:
         )
 
 
+_MESSAGE_ID = re.compile(rb"^Message-ID: (<[^>\r\n]+>)\r?$", re.MULTILINE | re.IGNORECASE)
+
+
 @dataclass
 class Received:
     sender: str
@@ -54,6 +58,9 @@ class Received:
 
     @property
     def message_id(self) -> str:
+        headers = self.data.split(b"\r\n\r\n", 1)[0]
+        if found := _MESSAGE_ID.search(headers):  # as the header says it, unfolded
+            return found.group(1).decode("ascii")
         message = email.message_from_bytes(self.data, policy=email.policy.default)
         return str(message["Message-ID"])
 
