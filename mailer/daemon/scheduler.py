@@ -11,7 +11,9 @@ traps (each pinned by tests/integration/test_daemon_scheduler.py):
 - one-shot (date) jobs are deleted when submitted, so a crash during one loses it: our jobs
   carry no state; on restart the schedule is derived again, and the ledger has the rest.
 - a job store shared by two processes double-fires: ours is in memory, and a second daemon on
-  the same state file is refused (a lock beside it).
+  the same state file is refused (a lock beside it). With PostgreSQL, daemons on several
+  hosts elect a leader in the database (`mailer.daemon.leadership`); APScheduler stays each
+  host's local timer.
 - the asyncio executor cancels running jobs at shutdown: our jobs only set an event; sends run
   in our own task, which SIGTERM stops cleanly (in-flight messages finish, the rest is parked)
   before the scheduler shuts down.
@@ -29,6 +31,7 @@ import datetime as dt
 import hashlib
 import logging
 import signal
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -38,6 +41,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from mailer.actions.project import check
+from mailer.daemon.leadership import give_up_leadership, keep_leading, listen_for_work
 from mailer.daemon.logs import configure_logging
 from mailer.daemon.mailbox_round import read_mailbox_once
 from mailer.errors import EXIT_FAILURE, EXIT_TEMPFAIL, InvalidInput, MailerError
@@ -208,6 +212,11 @@ class Daemon:
                 "postponed": last.postponed,
             }
             problems.append("last_round")
+        if self.workspace.store().shared:  # several daemons: which one leads
+            held = self.core.held
+            report["leader"] = held is not None
+            if held is not None:
+                report["epoch"] = held.epoch
         report["attention"] = problems
         if problems and report["status"] == "ok":
             report["status"] = "degraded"
@@ -294,7 +303,7 @@ class Daemon:
             self._schedule_mailbox()
             log.info("started: %s, serving http://%s", self.workspace.config_path, where)
             self._wakeup.set()  # catch up at once with whatever is due
-            await self._loop()
+            await self._loop_with_others()
         finally:
             if self.scheduler.running:  # not yet, when an address could not be listened on
                 self.scheduler.shutdown(wait=False)
@@ -304,6 +313,7 @@ class Daemon:
             if pages is not None:
                 pages.close()
                 await pages.runner.cleanup()
+            await asyncio.to_thread(give_up_leadership, self.core)
             lock.release()
             log.info("stopped")
         return 0
@@ -311,6 +321,31 @@ class Daemon:
     def stopping(self) -> bool:
         """Whether a stop was asked for (a signal handler may set it during any await)."""
         return self._stopping
+
+    async def _loop_with_others(self) -> None:
+        """The rounds; with daemons on other hosts (PostgreSQL), beside them the leadership
+        kept or taken, and the work others plan listened for."""
+        if not self.workspace.store().shared:
+            await self._loop()
+            return
+        loop = asyncio.get_running_loop()
+        listening = threading.Event()
+
+        def wake() -> None:
+            loop.call_soon_threadsafe(self._wakeup.set)
+
+        leading = asyncio.create_task(
+            keep_leading(self.core, wake=self._wakeup.set, stopping=self.stopping)
+        )
+        listener = asyncio.create_task(
+            asyncio.to_thread(listen_for_work, lambda: self.workspace, wake, listening)
+        )
+        try:
+            await self._loop()
+        finally:
+            leading.cancel()
+            listening.set()
+            await asyncio.gather(leading, listener, return_exceptions=True)
 
     async def _loop(self) -> None:
         while not self.stopping():
@@ -395,6 +430,7 @@ async def _once(workspace: Workspace) -> int:
         except MailerError:
             mailbox_failed = True
         await core.send_notices(workspace.now())
+        give_up_leadership(core)
     log.info(
         "done: %d emails sent, %d sends too late, %d blocked",
         sum(result.sent.values()),

@@ -5,6 +5,11 @@ called as often as anyone likes (the scheduler's wake-ups, a restart, a double f
 nothing twice. It sends what is due and not yet done (including people added to a list since,
 and retries), skips and reports what became too late, logs what is blocked, and warns the
 organiser of missing session files. The clock is injected, so tests run months in seconds.
+
+Several daemons (PostgreSQL): one leader at a time (`mailer.store.leases`). The leader plans
+(records each due send), tells the organiser, skips what is too late, forgets old rows: every
+such write fenced by its epoch. Every daemon, leader or not, sends what is planned and due.
+With SQLite the one daemon is the leader.
 """
 
 from __future__ import annotations
@@ -15,17 +20,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mailer.config.settings import Config
-from mailer.errors import LockHeld, MailerError, RelayFailure
+from mailer.errors import LockHeld, MailerError, NotLeader, RelayFailure
 from mailer.messages.notices import organiser_notice
 from mailer.messages.templates import TemplateSet
-from mailer.model import Recipient
 from mailer.project.load import Project
 from mailer.recurrence import occurrences
 from mailer.sending.cadence import Job, cadence_jobs, change_job, session_window
 from mailer.sending.engine import TOO_LATE, Engine
-from mailer.sending.plan import SendRequest, plan_send, record_plan
+from mailer.sending.missing import warn_missing_file
+from mailer.sending.plan import SendPlan, SendRequest, plan_from_ledger, plan_send, record_plan
+from mailer.sending.progress import RunResult
 from mailer.sending.run import run_send
-from mailer.store.ledger import Ledger, Outcome, SendKey
+from mailer.store.leases import LEADER, Held, hold
+from mailer.store.ledger import Ledger, SendKey, new_owner
 from mailer.store.notices import mark_sent, unsent, waiting_notices
 from mailer.store.people import prune
 from mailer.store.revisions import session_revision
@@ -121,6 +128,8 @@ class DaemonCore:
         self._retry_at: dt.datetime | None = None  # the relay again, after it was down
         self._notices: dict[str, tuple[str, dict[str, object]]] = {}  # key -> to tell
         self._pruned: dt.date | None = None  # the day old delivery rows were last deleted
+        self.holder = new_owner()  # this daemon, in the leader's lease
+        self.held: Held | None = None  # the leadership, while this daemon has it
 
     def use(
         self,
@@ -134,8 +143,27 @@ class DaemonCore:
         self.project, self.templates, self.transport = project, templates, transport
         self.version = version
 
-    def state(self) -> State:
-        return self.project.store.open()
+    def state(self, *, fenced: bool = False) -> State:
+        """The state; `fenced`: for a leader's writes, refused once it is no longer one."""
+        state = self.project.store.open()
+        if fenced:
+            if self.held is None:
+                state.close()
+                raise NotLeader("this daemon is not the leader")
+            state.fence = self.held
+        return state
+
+    def lead(self) -> bool:
+        """Take the leadership, or renew it; whether this daemon is the leader now."""
+        lease = self.config.lease.total_seconds()
+        with self.project.store.open() as state:
+            held = hold(state, LEADER, self.holder, lease, steal=state.one_sender)
+        if held is not None and self.held != held:
+            log.info("this daemon leads now (epoch %d)", held.epoch)
+        elif held is None and self.held is not None:
+            log.warning("this daemon no longer leads: another took over")
+        self.held = held
+        return held is not None
 
     @property
     def config(self) -> Config:
@@ -153,12 +181,18 @@ class DaemonCore:
         """Do every job that is due (see the module's docstring)."""
         result = Round()
         self._retry_at = None
-        self._keep_only(now)
+        leading = self.lead()
+        if leading:
+            self._keep_only(now)
         for job in self.jobs(now):
             if self.should_stop():
                 break
             state = job.state(now)
             if state == "waiting":
+                continue
+            if not leading:  # the leader plans; this daemon sends what it planned
+                if state == "due" and job.kind != "warning":
+                    await self._help(job, now, result)
                 continue
             if state == "late":
                 self._late(job, now, result)
@@ -185,11 +219,15 @@ class DaemonCore:
                 )
                 result.postponed = True
                 return result
+            except NotLeader as error:  # its write refused: another daemon leads now
+                log.warning("the %s of %s: %s", job.kind, job.occurrence.scheduled, error)
+                self.held, leading = None, False
             except MailerError as error:
                 log.error("the %s of %s failed: %s", job.kind, job.occurrence.scheduled, error)
                 self.notify(f"failed:{job.id}:{error}", "failed", job, str(error))
                 result.failed.append(job.id)
-        await self.send_notices(now)
+        if leading:
+            await self.send_notices(now)
         return result
 
     def _keep_only(self, now: dt.datetime) -> None:
@@ -199,7 +237,7 @@ class DaemonCore:
             return
         self._pruned = now.date()
         before = (now - keep).date()
-        with self.state() as state:
+        with self.state(fenced=True) as state:
             deleted = prune(state, self.config.series.id, before)
         if deleted:
             log.info("retention: deleted %d delivery rows of sessions before %s", deleted, before)
@@ -209,7 +247,7 @@ class DaemonCore:
         if job.deadline < now - self.config.daemon.missed_lookback or job.kind == "warning":
             return
         key = self.key(job)
-        with self.state() as state:
+        with self.state(fenced=True) as state:
             ledger = Ledger(state)
             if ledger.complete(key):
                 return
@@ -268,7 +306,7 @@ class DaemonCore:
             except MailerError as error:
                 log.warning("the notice to the organiser (%s) waits: %s", key, error)
                 return
-            with self.state() as state:
+            with self.state(fenced=True) as state:
                 mark_sent(state, key, notice.message_id, now)
             log.info("NOTIFIED %s: %s", notice.recipient, key)
             del self._notices[key]
@@ -285,7 +323,7 @@ class DaemonCore:
         lock = self.project.store.sender_lock()
         lock.acquire()
         try:
-            with self.state() as state:
+            with self.state(fenced=True) as state:
                 # a finished send is looked at again only when a list (or any file) or the
                 # suppression list changed: resolving 100,000 people every few minutes is waste
                 settled = (self.version, suppression_version(state))
@@ -297,23 +335,51 @@ class DaemonCore:
                         self._settled[job.id] = settled
                     return
                 record_plan(state, plan, now)
-                log.info(
-                    "sending the %s of %s: %d to send", job.kind, plan.key.session, plan.to_send
-                )
-                outcome = await run_send(
-                    self.project,
-                    self.templates,
-                    state,
-                    plan,
-                    signing_key=self.signing_key(),
-                    transport=self.transport(),
-                    clock=self.clock,
-                    on_engine=self.on_engine,
-                    wait_for_retries=dt.timedelta(0),  # a retry is a job of a later round
-                )
-                counts = Ledger(state).counts(plan.key)
+                state.notify_work()  # the other daemons help
+            log.info("sending the %s of %s: %d to send", job.kind, plan.key.session, plan.to_send)
+            outcome, counts = await self._run(plan)
         finally:
             lock.release()
+        self._after(job, plan, outcome=outcome, counts=counts, now=now, result=result)
+
+    async def _help(self, job: Job, now: dt.datetime, result: Round) -> None:
+        """Send what the leader planned of a job, if anything is left to send of it."""
+        assert job.kind != "warning"
+        key = self.key(job)
+        with self.state() as state:
+            ledger = Ledger(state)
+            if ledger.deadline(key) is None or ledger.complete(key):
+                return
+            plan = plan_from_ledger(self.project, state, key, job.kind, now)
+        outcome, counts = await self._run(plan)
+        self._after(job, plan, outcome=outcome, counts=counts, now=now, result=result)
+
+    async def _run(self, plan: SendPlan) -> tuple[RunResult, dict[str, int]]:
+        with self.state() as state:
+            outcome = await run_send(
+                self.project,
+                self.templates,
+                state,
+                plan,
+                signing_key=self.signing_key(),
+                transport=self.transport(),
+                clock=self.clock,
+                on_engine=self.on_engine,
+                wait_for_retries=dt.timedelta(0),  # a retry is a job of a later round
+            )
+            return outcome, dict(Ledger(state).counts(plan.key))
+
+    def _after(
+        self,
+        job: Job,
+        plan: SendPlan,
+        *,
+        outcome: RunResult,
+        counts: dict[str, int],
+        now: dt.datetime,
+        result: Round,
+    ) -> None:
+        """Log what a send did; tell the organiser when it stopped."""
         result.sent[job.id] = outcome.tally.sent
         log.info(
             "the %s of %s: %d sent now; in all %s",
@@ -341,60 +407,10 @@ class DaemonCore:
 
     async def _warn(self, job: Job, now: dt.datetime) -> None:
         """Email the organiser, once, that the session's file is missing."""
-        config = self.config
-        key = self.key(job)
-        to = config.daemon.warn_to or config.organiser.email
-        with self.state() as state:
-            ledger = Ledger(state)
-            if ledger.complete(key):
-                return
-            ledger.plan(
-                key,
-                "warning",
-                segments=(),
-                deadline=job.deadline,
-                now=now,
-                recipients=[Recipient(email=to, key=to, language="en", ascii_email=to)],
+        with self.state(fenced=True) as state:
+            await warn_missing_file(
+                self.config, state, self.key(job), job, transport=self.transport, now=now
             )
-            claimed = ledger.claim(key, 1, now, config.delivery.sending.max_attempts) or []
-            for item in claimed:
-                notice = organiser_notice(
-                    config,
-                    f"missing-file:{job.occurrence.scheduled}",
-                    "missing_file",
-                    now,
-                    number=job.occurrence.number,
-                    session=job.occurrence.scheduled,
-                    start=job.occurrence.start,
-                    due=job.deadline,
-                    path=f"{config.series.sessions_dir}/{job.occurrence.scheduled}.toml",
-                )
-                lane = await self.transport().open_lane()
-                try:
-                    reply = await lane.send(notice)
-                    ledger.record(
-                        [Outcome(item.id, "sent", notice.message_id, reason=reply[:200])], now
-                    )
-                    log.warning(
-                        "WARNED %s: session %s has no file and its invitation is due %s",
-                        to,
-                        job.occurrence.scheduled,
-                        job.deadline,
-                    )
-                except MailerError as error:
-                    ledger.record(
-                        [
-                            Outcome(
-                                item.id,
-                                "retry",
-                                reason=str(error),
-                                next_attempt=now + dt.timedelta(minutes=5),
-                            )
-                        ],
-                        now,
-                    )
-                finally:
-                    await lane.close()
 
     def next_wakeup(self, now: dt.datetime) -> dt.datetime | None:
         """The next instant something becomes due: a job, a retry of a send in progress, or

@@ -119,3 +119,27 @@ class Pacer:
             self.current = min(self.configured, self.current)
         elif self.current > 2 * self._peak:
             self.current = None  # fully recovered: no limit again
+
+
+class RelayWatch:
+    """Which of a run's connections cannot reach the relay now, and since when every one of
+    them has been down: `down` says when the run has waited `patience` seconds for it."""
+
+    def __init__(self, patience: float) -> None:
+        self.patience = patience
+        self.lanes = 1
+        self._down: set[int] = set()
+        self._since: float | None = None
+
+    def down(self, lane: int) -> bool:
+        """A connection cannot reach the relay; whether every one has been down long enough."""
+        self._down.add(lane)
+        now = time.monotonic()
+        if self._since is None:
+            self._since = now
+        return len(self._down) >= self.lanes and now - self._since >= self.patience
+
+    def up(self, lane: int) -> None:
+        self._down.discard(lane)
+        if not self._down:
+            self._since = None

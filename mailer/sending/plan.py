@@ -218,3 +218,34 @@ def record_plan(state: State, plan: SendPlan, now: dt.datetime) -> int:
         sequence=plan.revision.sequence,
         content=plan.revision.content,
     )
+
+
+def plan_from_ledger(
+    project: Project,
+    state: State,
+    key: SendKey,
+    kind: MessageKind,
+    now: dt.datetime,
+    *,
+    restored: bool = False,
+) -> SendPlan:
+    """The plan of a send someone else recorded (a worker process, a daemon that is not the
+    leader): its recipients are in the ledger already, so it resolves nobody."""
+    config = project.config
+    occurrence = find_occurrence(config.series, project.sessions, key.session)
+    revision = session_revision(state, config, occurrence, now)
+    deadline = Ledger(state).deadline(key)
+    assert deadline is not None, "a send is recorded before anyone else sends it"
+    return SendPlan(
+        key,
+        kind,
+        occurrence,
+        revision,
+        (),
+        deadline,
+        lambda: iter(()),
+        0,
+        Resolution(),
+        [],
+        restored=restored,
+    )

@@ -24,6 +24,7 @@ A delivery failed for a reason that is not the recipient's own (`relay`, `conten
 from __future__ import annotations
 
 import datetime as dt
+import random
 from dataclasses import dataclass, field
 
 from mailer.config.settings import SendingSettings
@@ -35,6 +36,8 @@ from mailer.errors import (
     TransportError,
 )
 from mailer.model import Outgoing
+from mailer.sending.pacing import Pacer
+from mailer.sending.progress import Tally
 from mailer.store.ledger import Cause, Claimed, Outcome
 
 BREAKER = 20
@@ -152,3 +155,79 @@ class Breaker:
 def _back(refusal: Refusal) -> Outcome:
     outcome = refusal.outcome
     return Outcome(outcome.id, "pending", code=outcome.code, reason=outcome.reason)
+
+
+class Judged:
+    """A run's outcomes waiting to be recorded, and the hard bounces to suppress: what each
+    message's fate means (see the module's docstring), counted in the run's `tally`. `failed`
+    and `refused` return the error that stops the run, if one does."""
+
+    def __init__(self, tally: Tally, settings: SendingSettings, pacer: Pacer) -> None:
+        self.tally = tally
+        self.settings = settings
+        self.pacer = pacer
+        self.outcomes: list[Outcome] = []
+        self.bounces: list[tuple[Outgoing, str]] = []
+        self.breaker = Breaker(min(BREAKER, settings.batch))
+        self._random = random.Random()
+
+    def take(self) -> tuple[list[Outcome], list[tuple[Outgoing, str]]]:
+        """What to record and to suppress now (and forget it here)."""
+        taken = self.outcomes, self.bounces
+        self.outcomes, self.bounces = [], []
+        return taken
+
+    def sent(self, item: Claimed, message: Outgoing, reply: str) -> None:
+        self.outcomes.append(Outcome(item.id, "sent", message.message_id, reason=reply[:200]))
+        self.tally.sent += 1
+        self.pacer.succeeded()
+        self.believe(self.breaker.accepted())
+
+    def failed(
+        self, item: Claimed, message: Outgoing, error: TransportError, now: dt.datetime
+    ) -> TransportError | None:
+        if isinstance(error, SetupFailure):
+            self.outcomes.append(waits(item, error))
+            return error
+        if isinstance(error, PermanentFailure) and not error.relay:
+            outcome = Outcome(
+                item.id, "failed", message.message_id, error.code, str(error), cause="recipient"
+            )
+            return self.refused(Refusal(outcome, message, error.enhanced or ""))
+        outcome = message_verdict(
+            item, message, error, settings=self.settings, now=now, jitter=self._random.random()
+        )
+        if error.slow_down and isinstance(error, TemporaryFailure):
+            self.pacer.throttled()  # this one is retried; the send slows if many are
+        elif error.slow_down:
+            self.pacer.slow_down()
+        if isinstance(error, TemporaryFailure):  # everyone's 4xx is the relay's, not theirs
+            return self.refused(Refusal(outcome, message, ""))
+        self.believe([Refusal(outcome, message, "")])
+        return None
+
+    def refused(self, refusal: Refusal) -> TransportError | None:
+        believed, back = self.breaker.refused(refusal)
+        self.believe(believed)
+        self.outcomes.extend(back)
+        return self.breaker.tripped
+
+    def believe(self, refusals: list[Refusal]) -> None:
+        for refusal in refusals:
+            self.outcomes.append(refusal.outcome)
+            state = refusal.outcome.state
+            if state == "retry":
+                self.tally.retrying += 1
+            elif state == "unknown":
+                self.tally.unknown += 1
+            else:
+                self.tally.failed += 1
+            if refusal.enhanced.startswith("5.1."):
+                self.bounces.append((refusal.message, refusal.outcome.reason or ""))
+
+    def settle(self, *, trusted: bool) -> None:
+        """At the end: refusals still held are believed, unless the run stopped for the
+        relay's or the configuration's sake (then they wait for the next run)."""
+        believed, back = self.breaker.settle(trusted=trusted)
+        self.believe(believed)
+        self.outcomes.extend(back)

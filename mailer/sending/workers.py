@@ -31,20 +31,17 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from mailer.audience.segments import Resolution
 from mailer.config.settings import DkimSettings
 from mailer.errors import EXIT_INTERRUPTED, MailerError, SetupFailure
 from mailer.messages.templates import TemplateSet
-from mailer.model import MessageKind, Occurrence
+from mailer.model import MessageKind
 from mailer.project.clock import Clock
 from mailer.project.load import Project, load_project, load_templates
-from mailer.recurrence import find_occurrence
-from mailer.sending.plan import SendPlan
+from mailer.sending.plan import SendPlan, plan_from_ledger
 from mailer.sending.progress import RunResult, Tally
 from mailer.sending.run import run_send
 from mailer.store.ledger import Ledger, SendKey
 from mailer.store.location import StoreLocation
-from mailer.store.revisions import session_revision
 from mailer.store.state import State
 from mailer.transport.factory import build_transport
 
@@ -134,7 +131,8 @@ def _worker(job: WorkerJob, parent: int, results: multiprocessing.queues.Queue[A
         project = _share(load_project(Path(launch.config_path)), job)
         config = project.config
         with project.store.open() as state:
-            plan = _plan(project, state, job, clock())
+            key = SendKey(config.series.id, job.day, job.message)
+            plan = plan_from_ledger(project, state, key, job.kind, clock(), restored=job.restored)
             engines: list[Any] = []
 
             def stop(_signum: int, _frame: FrameType | None) -> None:
@@ -173,29 +171,6 @@ def _worker(job: WorkerJob, parent: int, results: multiprocessing.queues.Queue[A
         )
     except MailerError as error:
         results.put(("error", None, f"{error}", False))
-
-
-def _plan(project: Project, state: State, job: WorkerJob, now: dt.datetime) -> SendPlan:
-    """The parent's plan, rebuilt from the ledger (the recipients are in it already)."""
-    config = project.config
-    occurrence: Occurrence = find_occurrence(config.series, project.sessions, job.day)
-    revision = session_revision(state, config, occurrence, now)
-    key = SendKey(config.series.id, occurrence.scheduled, job.message)
-    deadline = Ledger(state).deadline(key)
-    assert deadline is not None, "the parent records the send before starting workers"
-    return SendPlan(
-        key,
-        job.kind,
-        occurrence,
-        revision,
-        (),
-        deadline,
-        lambda: iter(()),
-        0,
-        Resolution(),
-        [],
-        restored=job.restored,
-    )
 
 
 def _jobs(launch: Launch, plan: SendPlan, project: Project, processes: int) -> list[WorkerJob]:

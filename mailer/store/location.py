@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 from mailer.store.locks import FileLock, daemon_lock, mailbox_lock, sender_lock
 
 if TYPE_CHECKING:
+    from mailer.store.postgres import WorkSignal
     from mailer.store.state import State
 
 
@@ -78,6 +79,10 @@ class SqliteLocation:
     def describe(self) -> str:
         return f"SQLite, {self.path}"
 
+    def work_signal(self) -> None:
+        """None: one daemon works alone, and knows what it planned."""
+        return
+
 
 @dataclass(frozen=True)
 class PostgresLocation:
@@ -103,6 +108,12 @@ class PostgresLocation:
 
     def local_writes(self) -> tuple[Path, str]:
         return self.local_folder, "the compiled templates (the state is in PostgreSQL)"
+
+    def work_signal(self) -> WorkSignal:
+        """What wakes a daemon when another planned work (LISTEN/NOTIFY)."""
+        from mailer.store.postgres import WorkSignal  # noqa: PLC0415 - psycopg when used
+
+        return WorkSignal(self)
 
     def describe(self) -> str:
         parts = urllib.parse.urlsplit(self.url)

@@ -28,6 +28,7 @@ import psycopg_pool
 from psycopg import sql
 
 from mailer.errors import StateError, StateUnavailable
+from mailer.store.leases import check_fence
 from mailer.store.schema import MIGRATIONS, POSTGRES_BASE, POSTGRES_BASE_VERSION, SCHEMA_VERSION
 from mailer.store.state import Connection, Cursor, Dialect, State
 
@@ -42,6 +43,9 @@ POSTGRES = Dialect(
 )
 CONNECT_TIMEOUT = 10  # seconds
 POOL_SIZE = 8  # connections per process: the lanes' ledger thread, the watcher, the pages
+# a process frozen (or cut off) inside a transaction loses it after this long: its locks (a
+# leader's fence among them) must not hold the others up for longer than a lease
+IDLE_IN_TRANSACTION = "20s"
 
 
 class Row(tuple[Any, ...]):
@@ -128,6 +132,11 @@ def _pool(location: PostgresLocation) -> psycopg_pool.ConnectionPool[Any]:
 
             def configure(connection: psycopg.Connection[Any]) -> None:
                 connection.execute(sql.SQL("SET search_path TO {}").format(schema))
+                connection.execute(
+                    sql.SQL("SET idle_in_transaction_session_timeout = {}").format(
+                        sql.Literal(IDLE_IN_TRANSACTION)
+                    )
+                )
 
             pool = psycopg_pool.ConnectionPool(
                 location.url,
@@ -260,6 +269,8 @@ class PostgresState(State):
                 self.connection.execute(
                     f"SELECT name FROM mutex WHERE name = 'writes'{POSTGRES.for_update}"
                 )
+            if self.fence is not None:
+                check_fence(self.connection, self, self.fence)
             yield self.connection
         except BaseException:
             with contextlib.suppress(Exception):  # a lost connection has rolled it back
@@ -276,7 +287,7 @@ class PostgresState(State):
     @property
     def channel(self) -> str:
         """The LISTEN channel of this series' senders."""
-        return f"{self.location.schema}_work"[:63]
+        return WorkSignal(self.location).channel
 
     def close(self) -> None:
         """Give the connection back to the pool (which drops it if it is broken or in a
@@ -289,3 +300,32 @@ class PostgresState(State):
 
 def _statements(script: str) -> list[str]:
     return [statement.strip() for statement in script.split(";") if statement.strip()]
+
+
+class WorkSignal:
+    """LISTEN on a series' channel: `wait` returns True when a sender or the leader said that
+    work was planned (`notify_work`), False after `timeout` seconds without (polling is the
+    fallback: a lost wake-up only delays). Its own connection, outside the pool."""
+
+    def __init__(self, location: PostgresLocation) -> None:
+        self.location = location
+        self.channel = f"{location.schema}_work"[:63]
+        self._raw: psycopg.Connection[Any] | None = None
+
+    def wait(self, timeout: float) -> bool:
+        try:
+            if self._raw is None or self._raw.closed:
+                self._raw = psycopg.connect(
+                    self.location.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT
+                )
+                self._raw.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
+            return any(True for _ in self._raw.notifies(timeout=timeout, stop_after=1))
+        except psycopg.Error as error:
+            self.close()
+            raise database_error(self.location.describe(), error) from error
+
+    def close(self) -> None:
+        if self._raw is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._raw.close()
+            self._raw = None

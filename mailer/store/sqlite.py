@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mailer.errors import StateError
+from mailer.store.leases import check_fence
 from mailer.store.schema import MIGRATIONS, SCHEMA_VERSION
 from mailer.store.state import Connection, Dialect, State
 
@@ -136,6 +137,8 @@ class SqliteState(State):
         """An immediate (write-locked) transaction, committed on success, rolled back on error."""
         self.connection.execute("BEGIN IMMEDIATE")
         try:
+            if self.fence is not None:
+                check_fence(self.connection, self, self.fence)
             yield self.connection
         except BaseException:
             with contextlib.suppress(StateError):  # a failed COMMIT may have ended it already

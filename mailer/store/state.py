@@ -15,7 +15,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from mailer.store.leases import Held
 
 
 class Cursor(Protocol):
@@ -61,6 +64,9 @@ class State:
     # whether a sender works alone (SQLite: it holds the sender lock): then what it finds
     # `sending` was left by a sender that died, whatever its lease says
     one_sender = True
+    # a leader's writes: every transaction first checks that this lease is still its own
+    # (`mailer.store.leases.check_fence`), and is refused (NotLeader) if not
+    fence: Held | None = None
 
     def reconnect(self) -> None:
         """A new connection after the last one was lost (StateUnavailable)."""

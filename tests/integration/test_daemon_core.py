@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from mailer.daemon.leadership import give_up_leadership
 from mailer.daemon.scheduler import Reloader, daemon_core
 from mailer.model import Outgoing
 from mailer.project.workspace import Workspace
@@ -49,7 +50,10 @@ class Simulation:
         return lambda: self.outbox
 
     def restart(self) -> DaemonCore:
-        """A new daemon process: nothing kept but the files and the state file."""
+        """A new daemon process: nothing kept but the files and the state file (the one
+        before stopped cleanly: it gave the leadership up)."""
+        if hasattr(self, "core"):
+            give_up_leadership(self.core)
         workspace = Workspace(
             self.project_dir / "config.toml",
             clock=self.clock,

@@ -20,8 +20,9 @@ import pytest
 from mailer.audience.addresses import parse_address
 from mailer.calendar.replies import CalendarReply
 from mailer.calendar.revisions import Fingerprint
+from mailer.errors import NotLeader
 from mailer.model import Recipient
-from mailer.store import inbox, notices, people, suppression, web
+from mailer.store import inbox, leases, notices, people, suppression, web
 from mailer.store.inbox import Bounce
 from mailer.store.ledger import Ledger, Outcome, SendKey
 from mailer.store.location import PostgresLocation
@@ -340,3 +341,37 @@ def test_a_person_s_history_erasure_and_retention(store: State) -> None:
     assert erased.deliveries == 1
     assert people.deliveries_of(store, key) == []
     assert suppression.erased_key(key) in suppression.suppressed_keys(store)
+
+
+def test_one_leader_at_a_time_and_a_leader_s_writes_fenced_by_its_epoch(store: State) -> None:
+    first = leases.hold(store, leases.LEADER, "daemon-a", 0.6)
+    assert first is not None
+    assert leases.hold(store, leases.LEADER, "daemon-b", 0.6) is None  # a lease still runs
+    renewed = leases.hold(store, leases.LEADER, "daemon-a", 0.6)
+    assert renewed == first  # a renewal keeps the epoch
+    store.fence = first
+    with store.transaction(exclusive=False) as connection:  # the leader writes
+        connection.execute(
+            "INSERT INTO notices (key, subject, created_at) VALUES ('by-a-1', 's', 'now')"
+        )
+    store.fence = None
+    time.sleep(0.8)  # daemon-a stops renewing: another takes over once its lease ran out
+    second = leases.hold(store, leases.LEADER, "daemon-b", 0.6)
+    assert second is not None
+    assert second.epoch == first.epoch + 1
+    assert leases.holder_of(store, leases.LEADER)[:2] == ("daemon-b", second.epoch)
+    assert leases.hold(store, leases.LEADER, "daemon-a", 0.6) is None
+    store.fence = first  # the old leader wakes up and writes: refused, nothing lands
+    with pytest.raises(NotLeader), store.transaction(exclusive=False) as connection:
+        connection.execute(
+            "INSERT INTO notices (key, subject, created_at) VALUES ('by-a-2', 's', 'now')"
+        )
+    store.fence = None
+    keys = [row[0] for row in store.connection.execute("SELECT key FROM notices ORDER BY key")]
+    assert keys == ["by-a-1"]
+    leases.release(store, second)  # a clean stop: the next takes over at once
+    third = leases.hold(store, leases.LEADER, "daemon-a", 0.6)
+    assert third is not None
+    assert third.epoch == second.epoch + 1
+    # the daemon lock says nobody else runs (SQLite): it takes the lease whoever has it
+    assert leases.hold(store, leases.LEADER, "daemon-c", 0.6, steal=True) is not None
