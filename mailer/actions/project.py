@@ -70,7 +70,8 @@ def check(
         raise TemplateError("some emails cannot be rendered", [*problems, *warnings, *secrets])
     if errors := [problem for problem in secrets if problem.is_error]:
         raise ConfigError(
-            "sending needs its secrets; mailer check --offline checks the rest without them",
+            "sending needs its secrets and its state; mailer check --offline checks the rest "
+            "without them",
             [*errors, *warnings, *service_problems],
         )
     if service_problems:

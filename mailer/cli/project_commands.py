@@ -44,12 +44,13 @@ def check(workspace: Workspace, offline: bool, service: Path | None, as_json: bo
     deployment: list[Problem] = []
     if service is not None:
         workspace, deployment = _as_the_service(workspace, service)
+    store, store_problems = workspace.state_status()
     try:
         report = actions.check(
             workspace.project(),
             workspace.templates(),
             now=workspace.now(),
-            secret_problems=workspace.secret_problems(),
+            secret_problems=[*workspace.secret_problems(), *store_problems],
             offline=offline,
             service_problems=deployment,
         )
@@ -67,6 +68,7 @@ def check(workspace: Workspace, offline: bool, service: Path | None, as_json: bo
                 "problems": [problem_record(p) for p in report.warnings],
                 "sessions": report.sessions,
                 "languages": report.languages,
+                "state": store,
                 "lists": [
                     {
                         "name": count.name,
@@ -95,6 +97,7 @@ def check(workspace: Workspace, offline: bool, service: Path | None, as_json: bo
             f"DKIM: signing as d={dkim.domain}, s={dkim.selector} ({key.bits}-bit RSA key); "
             "`mailer dkim-record` prints the DNS record to publish"
         )
+    click.echo(f"state: {store}")
     click.echo(
         f"OK: {workspace.config_path}, {plural(report.sessions, 'session file')}, "
         f"{plural(len(report.lists), 'mailing list')}, templates for "

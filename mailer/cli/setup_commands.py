@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from mailer.cli.base import cli, pass_workspace
+from mailer.cli.base import cli, pass_workspace, plural
 
 if TYPE_CHECKING:
     from mailer.project.workspace import Workspace
@@ -141,3 +141,42 @@ def language_add(workspace: Workspace, code: str, source: str | None) -> None:
             + ", ".join(added.labels_needed)
             + " (docs/configuration.md)."
         )
+
+
+@cli.group()
+def state() -> None:
+    """The series' state (the ledger and everything mailer remembers)."""
+
+
+def _store(_: click.Context | None, __: object, value: str) -> str:
+    from mailer.config.store_url import is_postgres_url, url_problem
+
+    if is_postgres_url(value) and (problem := url_problem(value)):
+        raise click.BadParameter(problem)
+    return value
+
+
+@state.command("copy")
+@click.argument("source", metavar="FROM", callback=_store)
+@click.argument("target", metavar="TO", callback=_store)
+@click.option("--schema", help="The PostgreSQL schema on either side (default: the series').")
+@pass_workspace
+def copy(workspace: Workspace, source: str, target: str, schema: str | None) -> None:
+    """Copy the state FROM a store TO another (an SQLite file, or a postgresql:// URL whose
+    password comes from PGPASSWORD or PGPASSFILE), all or nothing: TO must be empty, and
+    each table's rows are counted on both sides before anything is committed. Stop the
+    daemons and senders first. Then point `[state] database` at TO.
+
+    \b
+    mailer state copy state/mailer.db postgresql://mailer@db.example.org/mailer
+    mailer state copy postgresql://mailer@db.example.org/mailer state/back.db
+    """
+    from mailer.actions.state_copy import copy_state
+
+    project = workspace.project()
+    copied = copy_state(project.store_at(source, schema), project.store_at(target, schema))
+    for table, count in copied.counts.items():
+        click.echo(f"{table}: {plural(count, 'row')}")
+    total = sum(copied.counts.values())
+    click.echo(f"copied {plural(total, 'row')} from {copied.source} to {copied.target}")
+    click.echo("counted on both sides: the same. Point [state] database at the new store.")

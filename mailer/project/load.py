@@ -47,11 +47,16 @@ class Project:
     def store(self) -> StoreLocation:
         """Where the project's state is: its SQLite file (the locks beside it), or its schema
         in a PostgreSQL database."""
+        return self.store_at(self.config.database)
+
+    def store_at(self, where: str, schema: str | None = None) -> StoreLocation:
+        """A store named as `[state] database` names it: a file (relative to the project) or
+        a PostgreSQL URL, its schema `schema`, else the project's."""
         config = self.config
-        if is_postgres_url(config.database):
-            schema = config.schema or default_schema(config.series.id)
-            return PostgresLocation(config.database, schema, self.root / "state")
-        return SqliteLocation(self.path(config.database))
+        if is_postgres_url(where):
+            schema = schema or config.schema or default_schema(config.series.id)
+            return PostgresLocation(where, schema, self.root / "state")
+        return SqliteLocation(self.path(where))
 
     @property
     def templates_dir(self) -> Path:

@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING
 from mailer.audience.unsubscribe import key_problem
 from mailer.config.placeholders import placeholder_problems
 from mailer.config.settings import Config
-from mailer.errors import ConfigError, InvalidInput, MailerError, Problem, UnusableKey
+from mailer.errors import (
+    ConfigError,
+    InvalidInput,
+    MailerError,
+    Problem,
+    StateError,
+    UnusableKey,
+)
 from mailer.messages.templates import TemplateSet
 from mailer.project.clock import Clock
 from mailer.project.load import Project, load_project, load_templates
@@ -141,6 +148,16 @@ class Workspace:
             key = "dkim.key_file" if config.dkim.key_file else "dkim.key_env"
             problems.append(Problem(source, dkim[1], key=key))
         return problems
+
+    def state_status(self) -> tuple[str, list[Problem]]:
+        """Which store the state is in and whether it can be used (`mailer check`)."""
+        location = self.store()
+        here = f"{self.config_path.parent}/"
+        try:
+            return location.probe().replace(here, ""), []
+        except StateError as error:
+            problem = Problem(str(self.config_path), str(error), key="state.database")
+            return location.describe(), [problem]
 
     def mailbox_problem(self) -> str | None:
         """Why the mailbox cannot be read (no [mailbox], no password), or None."""

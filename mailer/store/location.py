@@ -79,6 +79,12 @@ class SqliteLocation:
     def describe(self) -> str:
         return f"SQLite, {self.path}"
 
+    def probe(self) -> str:
+        """Which store, and that it can be used (StateError if not), writing nothing."""
+        from mailer.store.sqlite import probe  # noqa: PLC0415 - the store in use only
+
+        return probe(self.path)
+
     def work_signal(self) -> None:
         """None: one daemon works alone, and knows what it planned."""
         return
@@ -108,6 +114,12 @@ class PostgresLocation:
 
     def local_writes(self) -> tuple[Path, str]:
         return self.local_folder, "the compiled templates (the state is in PostgreSQL)"
+
+    def probe(self) -> str:
+        """Which store, and that it can be reached (StateUnavailable if not), writing nothing."""
+        from mailer.store.postgres import probe  # noqa: PLC0415 - psycopg when used
+
+        return probe(self)
 
     def work_signal(self) -> WorkSignal:
         """What wakes a daemon when another planned work (LISTEN/NOTIFY)."""

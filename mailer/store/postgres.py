@@ -42,6 +42,7 @@ POSTGRES = Dialect(
     for_update=" FOR UPDATE",
 )
 CONNECT_TIMEOUT = 10  # seconds
+MIN_SERVER = 130000  # PostgreSQL 13
 POOL_SIZE = 8  # connections per process: the lanes' ledger thread, the watcher, the pages
 # a process frozen (or cut off) inside a transaction loses it after this long: its locks (a
 # leader's fence among them) must not hold the others up for longer than a lease
@@ -280,6 +281,19 @@ class PostgresState(State):
             self._in_transaction = False
         self.connection.execute("COMMIT")
 
+    def renumber(self, connection: Connection, table: str) -> None:
+        identity = connection.execute(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
+            "AND table_name = ? AND column_name = 'id' AND is_identity = 'YES'",
+            (table,),
+        ).fetchone()
+        if identity is not None:
+            connection.execute(
+                f"SELECT setval(pg_get_serial_sequence(?, 'id'), "
+                f"COALESCE((SELECT max(id) FROM {table}), 0) + 1, false)",
+                (table,),
+            )
+
     def notify_work(self) -> None:
         with contextlib.suppress(StateError):  # a wake-up lost: the others poll anyway
             self.connection.execute("SELECT pg_notify(?, '')", (self.channel,))
@@ -329,3 +343,35 @@ class WorkSignal:
             with contextlib.suppress(psycopg.Error):
                 self._raw.close()
             self._raw = None
+
+
+def probe(location: PostgresLocation) -> str:
+    """The server's version and the schema's, read without writing anything (`mailer
+    check`); StateUnavailable if the server cannot be reached."""
+    where = location.describe()
+    try:
+        with psycopg.connect(location.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT) as raw:
+            server = raw.info.server_version
+            regclass = raw.execute(
+                "SELECT to_regclass(%s)", (f'"{location.schema}".schema_version',)
+            ).fetchone()
+            version = None
+            if regclass is not None and regclass[0] is not None:
+                query = sql.SQL("SELECT version FROM {}.schema_version").format(
+                    sql.Identifier(location.schema)
+                )
+                found = raw.execute(query).fetchone()
+                version = None if found is None else int(found[0])
+    except psycopg.Error as error:
+        raise database_error(where, error) from error
+    if server < MIN_SERVER:
+        raise StateError(
+            f"{where} runs PostgreSQL {server // 10000}: mailer needs "
+            f"{MIN_SERVER // 10000} or later"
+        )
+    if version is not None and version > SCHEMA_VERSION:
+        raise StateError(
+            f"{where} has schema version {version}, newer than this mailer's ({SCHEMA_VERSION})"
+        )
+    made = "made at the first send" if version is None else f"schema version {version}"
+    return f"{where} (PostgreSQL {server // 10000}, reachable; {made})"

@@ -173,3 +173,23 @@ def _create_private(path: Path) -> None:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     with contextlib.suppress(FileExistsError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+def probe(path: Path) -> str:
+    """The state file's schema version, read without writing anything (`mailer check`)."""
+    if not path.exists():
+        return f"SQLite, {path} (made at the first send)"
+    try:
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            version = int(connection.execute("PRAGMA user_version").fetchone()[0])
+        finally:
+            connection.close()
+    except sqlite3.Error as error:
+        raise StateError(f"the state file {path} cannot be read: {error}") from error
+    if version > SCHEMA_VERSION:
+        raise StateError(
+            f"the state file {path} has schema version {version}, newer than this mailer's "
+            f"({SCHEMA_VERSION}); upgrade mailer"
+        )
+    return f"SQLite, {path} (schema version {version})"

@@ -31,6 +31,11 @@ class Cursor(Protocol):
 
     def fetchall(self) -> list[Any]: ...
 
+    def fetchmany(self, size: int = ..., /) -> list[Any]: ...
+
+    @property
+    def description(self) -> Any: ...
+
     def __iter__(self) -> Iterator[Any]: ...
 
 
@@ -67,6 +72,10 @@ class State:
     # a leader's writes: every transaction first checks that this lease is still its own
     # (`mailer.store.leases.check_fence`), and is refused (NotLeader) if not
     fence: Held | None = None
+
+    def renumber(self, connection: Connection, table: str) -> None:
+        """After rows were copied in with their ids: the next id made is above them (SQLite's
+        INTEGER PRIMARY KEY is; PostgreSQL's identity columns are told)."""
 
     def reconnect(self) -> None:
         """A new connection after the last one was lost (StateUnavailable)."""

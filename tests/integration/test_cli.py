@@ -22,8 +22,9 @@ def test_check_passes_on_the_shipped_project(run_cli: Cli, monkeypatch: pytest.M
         "recipients/partners.csv:6: warning: marie.dubois@example.org is also at "
         "recipients/members.csv:2: one email, with the data of that first row.\n"
     ).replace("recipients/", f"{REPO}/recipients/")
-    *lists, ok = out.splitlines()
+    *lists, store, ok = out.splitlines()
     assert ok.startswith("OK: ") and "1 session file" in ok and "3 mailing lists" in ok
+    assert store.startswith("state: SQLite, ") and "state/mailer.db (" in store  # said, not made
     assert [line.split(":")[0] for line in lists] == ["members", "partners", "speakers"]
     assert "members: 11 people (" in lists[0] and "members.csv: 11 rows)" in lists[0]
 
