@@ -155,6 +155,13 @@ class StateUnavailable(StateError):
     exit_code = EXIT_TEMPFAIL
 
 
+class StaleContent(StateError):
+    """This host's copy of a session file is not the one saved last (on another host): nothing
+    is planned or sent from here until its folder is brought up to date."""
+
+    exit_code = EXIT_TEMPFAIL
+
+
 class NotLeader(StateError):
     """A write only the daemons' leader may make, by a daemon whose leadership has ended (its
     lease ran out and another took over): the write is refused, in the same transaction."""

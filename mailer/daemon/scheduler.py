@@ -28,11 +28,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hashlib
 import logging
 import signal
 import threading
-from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -40,16 +38,14 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from mailer.actions.project import check
 from mailer.daemon.leadership import give_up_leadership, keep_leading, listen_for_work
 from mailer.daemon.logs import configure_logging
 from mailer.daemon.mailbox_round import read_mailbox_once
-from mailer.errors import EXIT_FAILURE, EXIT_TEMPFAIL, InvalidInput, MailerError
-from mailer.project.watch import fingerprint
+from mailer.daemon.reloading import Reloader, check_workspace, daemon_core, sync_session_files
+from mailer.errors import EXIT_FAILURE, EXIT_TEMPFAIL, MailerError
 from mailer.project.workspace import Workspace
-from mailer.sending.due import DaemonCore, Round
+from mailer.sending.due import Round
 from mailer.sending.engine import Engine
-from mailer.transport.base import Transport
 from mailer.web.guard import KEEPALIVE, GuardedServer
 from mailer.web.organisers import organisers_server
 from mailer.web.public import make_app
@@ -57,94 +53,6 @@ from mailer.web.sends import WebSends
 
 log = logging.getLogger("mailer.daemon")
 JOB_DEFAULTS = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
-
-
-def check_workspace(workspace: Workspace) -> None:
-    """`mailer check` on a workspace, secrets included: InvalidInput (exit 2) listing every
-    problem."""
-    check(
-        workspace.project(),
-        workspace.templates(),
-        now=workspace.now(),
-        secret_problems=workspace.secret_problems(mailbox=True),
-    )
-
-
-TransportFor = Callable[[Workspace], Callable[[], Transport]]
-
-
-def configured_transport(workspace: Workspace) -> Callable[[], Transport]:
-    """The transport config.toml asks for (what the daemon uses, unless a test says otherwise)."""
-    return workspace.transport
-
-
-def daemon_core(
-    workspace: Workspace,
-    *,
-    transport_for: TransportFor = configured_transport,
-    on_engine: Callable[[Engine], None] = lambda _: None,
-    should_stop: Callable[[], bool] = lambda: False,
-) -> DaemonCore:
-    """The daemon's work on the workspace's project, with its adapters."""
-    return DaemonCore(
-        workspace.project(),
-        workspace.templates(),
-        signing_key=workspace.signing_key,
-        transport=transport_for(workspace),
-        clock=workspace.now,
-        version=fingerprint(workspace.config_path, workspace.project()),
-        on_engine=on_engine,
-        should_stop=should_stop,
-    )
-
-
-class Reloader:
-    """Reloads the configuration when a watched file changes (or when asked), refusing an edit
-    that does not pass `mailer check`: the configuration in use keeps running."""
-
-    def __init__(
-        self,
-        workspace: Workspace,
-        core: DaemonCore,
-        transport_for: TransportFor = configured_transport,
-    ) -> None:
-        self.workspace = workspace
-        self.core = core
-        self.transport_for = transport_for
-        self._files = fingerprint(workspace.config_path, workspace.project())
-        self.refused: str | None = None  # why the last edit was refused, if it was
-
-    def refresh(self, *, force: bool = False) -> bool:
-        """Reload if a watched file changed (or if forced): True if reloaded."""
-        files = fingerprint(self.workspace.config_path, self.workspace.project())
-        if not force and files == self._files:
-            return False
-        candidate = self.workspace.fresh()
-        self._files = files  # a refused edit is not checked again until the files change
-        try:
-            check_workspace(candidate)
-        except InvalidInput as error:
-            count = sum(1 for problem in error.problems if problem.is_error)
-            self.refused = f"{error} ({count} problem{'s' * (count != 1)})"
-            log.error("the new configuration is refused, the old one keeps running: %s", error)
-            errors = [str(problem) for problem in error.problems if problem.is_error]
-            for line in errors:
-                log.error("  %s", line)
-            detail = "\n".join(f"    {line}" for line in errors) or f"    {error}"
-            digest = hashlib.sha256(detail.encode()).hexdigest()[:16]
-            self.core.notify(f"refused:{digest}", "refused", None, detail)
-            return False
-        self.workspace = candidate
-        self._files = fingerprint(candidate.config_path, candidate.project())
-        self.core.use(
-            candidate.project(),
-            candidate.templates(),
-            transport=self.transport_for(candidate),
-            version=self._files,
-        )
-        self.refused = None
-        log.info("reloaded the configuration")
-        return True
 
 
 class Daemon:
@@ -356,8 +264,13 @@ class Daemon:
             self._ticks += 1
             try:
                 self._reload_if_needed()
+                if await sync_session_files(self.reloader):  # saved on another host
+                    self._reload = True
+                    self._reload_if_needed()
                 self.last_round = await self.core.run_due(self.workspace.now())
                 await self._read_mailbox()
+            except MailerError as error:  # the database away, say: the next round tries again
+                log.error("a round of the daemon stopped: %s", error)
             except Exception:  # a bug must not stop the series: log it, and go on
                 log.exception("a round of the daemon failed")
             self._engine = None

@@ -23,6 +23,7 @@ from mailer.errors import ConfigError, Problem, TemplateError, errors_only
 from mailer.messages.templates import TemplateSet
 from mailer.model import SessionContent
 from mailer.store.location import PostgresLocation, SqliteLocation, StoreLocation
+from mailer.store.session_files import digest_of
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,9 @@ class Project:
     config: Config
     sessions: Mapping[dt.date, SessionContent]
     warnings: tuple[Problem, ...] = field(default=())
+    # the digest of each session file's text as it was read (by file name): what a send from
+    # this host would say (`mailer.store.session_files`)
+    digests: Mapping[str, str] = field(default_factory=dict)
 
     def path(self, relative: str) -> Path:
         """A path from config.toml, resolved against the folder config.toml is in."""
@@ -87,6 +91,7 @@ def load_project(config_path: Path) -> Project:
     root = config_path.parent
     problems = list(parsed.problems)
     sessions: dict[dt.date, SessionContent] = {}
+    digests: dict[str, str] = {}
     if parsed.series is None:  # session files cannot be checked against a broken series
         raise ConfigError("the project has problems", problems)
     series = parsed.series
@@ -114,9 +119,11 @@ def load_project(config_path: Path) -> Project:
                     )
                 )
                 continue
+            text = read_text(path, "the session file")
+            digests[path.name] = digest_of(text)
             try:
                 content, found = read_session(
-                    read_text(path, "the session file"),
+                    text,
                     str(path),
                     scheduled,
                     series,
@@ -131,7 +138,13 @@ def load_project(config_path: Path) -> Project:
     problems.extend(move_problems(series, sessions))
     if errors_only(problems) or parsed.config is None:
         raise ConfigError("the project has problems", problems)
-    return Project(root=root, config=parsed.config, sessions=sessions, warnings=tuple(problems))
+    return Project(
+        root=root,
+        config=parsed.config,
+        sessions=sessions,
+        warnings=tuple(problems),
+        digests=digests,
+    )
 
 
 _TEMPLATE_SUFFIXES = (".txt", ".html")

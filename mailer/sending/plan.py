@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from mailer.audience.segments import Resolution
 from mailer.calendar.revisions import Revision
-from mailer.errors import InvalidInput, Problem
+from mailer.errors import InvalidInput, Problem, StaleContent
 from mailer.messages.compose import check_kind
 from mailer.model import EVERYONE, MessageKind, Occurrence, Recipient
 from mailer.project.lists import ListReader, audience, segments_named
@@ -29,6 +29,7 @@ from mailer.recurrence import find_occurrence
 from mailer.sending.cadence import update_key
 from mailer.store.ledger import NOT_THEIRS, OPEN, Ledger, SendKey
 from mailer.store.revisions import session_revision
+from mailer.store.session_files import saved_digest
 from mailer.store.state import State
 from mailer.store.suppression import suppressed_keys
 
@@ -111,6 +112,7 @@ def plan_send(
             "nothing is sent with blanks"
         )
     check_kind(occurrence, request.kind)  # refused before anything is recorded
+    refuse_stale_content(project, state, occurrence.scheduled)
     revision = session_revision(state, config, occurrence, now)
     key = SendKey(
         config.series.id,
@@ -233,6 +235,7 @@ def plan_from_ledger(
     leader): its recipients are in the ledger already, so it resolves nobody."""
     config = project.config
     occurrence = find_occurrence(config.series, project.sessions, key.session)
+    refuse_stale_content(project, state, occurrence.scheduled)
     revision = session_revision(state, config, occurrence, now)
     deadline = Ledger(state).deadline(key)
     assert deadline is not None, "a send is recorded before anyone else sends it"
@@ -248,4 +251,20 @@ def plan_from_ledger(
         Resolution(),
         [],
         restored=restored,
+    )
+
+
+def refuse_stale_content(project: Project, state: State, day: dt.date) -> None:
+    """StaleContent unless this host read the session's file as it was saved last (on any
+    host: `mailer.store.session_files`)."""
+    name = f"{day}.toml"
+    saved = saved_digest(state, name)
+    if saved is None or project.digests.get(name) == saved[0]:
+        return
+    _, version, host = saved
+    raise StaleContent(
+        f"{project.config.series.sessions_dir}/{name} on this host is not the copy saved last "
+        f"(version {version}, on {host}): nothing about this session is sent from here with "
+        "stale content; the daemon brings this host's files up to date by itself (or copy "
+        "the file here)"
     )

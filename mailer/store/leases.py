@@ -37,6 +37,8 @@ def hold(state: State, name: str, holder: str, lease: float, *, steal: bool = Fa
     (`steal`: take it anyway: the daemon lock says nobody else runs)."""
     dialect = state.dialect
     with state.transaction(exclusive=False) as connection:
+        if dialect.brief:
+            connection.execute(dialect.brief)
         connection.execute(
             "INSERT INTO leases (name) VALUES (?) ON CONFLICT (name) DO NOTHING", (name,)
         )
@@ -85,6 +87,8 @@ def check_fence(connection: Connection, state: State, held: Held) -> None:
     """In a transaction: refuse it (NotLeader) unless `held` is still the lease, live; with
     PostgreSQL the row stays locked until the transaction ends, so a takeover waits for it."""
     dialect = state.dialect
+    if dialect.brief:
+        connection.execute(dialect.brief)
     share = " FOR SHARE" if dialect.for_update else ""
     row = connection.execute(
         f"SELECT 1 FROM leases WHERE name = ? AND holder = ? AND epoch = ? AND "

@@ -40,13 +40,14 @@ POSTGRES = Dialect(
     clock="CAST(extract(epoch FROM clock_timestamp()) AS double precision)",
     skip_locked=" FOR UPDATE SKIP LOCKED",
     for_update=" FOR UPDATE",
+    brief="SET LOCAL idle_in_transaction_session_timeout = '5s'",
 )
 CONNECT_TIMEOUT = 10  # seconds
 MIN_SERVER = 130000  # PostgreSQL 13
 POOL_SIZE = 8  # connections per process: the lanes' ledger thread, the watcher, the pages
-# a process frozen (or cut off) inside a transaction loses it after this long: its locks (a
-# leader's fence among them) must not hold the others up for longer than a lease
-IDLE_IN_TRANSACTION = "20s"
+# a process frozen (or cut off) inside a transaction loses it after this long, and its locks;
+# transactions that hold the leader's lease row say 5 s (POSTGRES.brief)
+IDLE_IN_TRANSACTION = "60s"
 
 
 class Row(tuple[Any, ...]):

@@ -58,6 +58,9 @@ class Dialect:
     skip_locked: str
     # after a SELECT of a row to hold until the transaction ends
     for_update: str
+    # first in a transaction that holds the leader's lease row: a process frozen inside it
+    # loses it (and the lock) soon, so that a takeover waits seconds, not minutes
+    brief: str = ""
 
 
 class State:

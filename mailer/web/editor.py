@@ -24,9 +24,10 @@ from mailer.actions.project import check
 from mailer.actions.send import ChangeAudience, change_audience
 from mailer.config.sessions import move_problems, read_session
 from mailer.config.toml_source import parse_toml
-from mailer.errors import ConfigError, InvalidInput, Problem
+from mailer.errors import ConfigError, InvalidInput, MailerError, Problem
 from mailer.model import Occurrence
 from mailer.project.load import Project
+from mailer.project.shared_files import publish_saved
 from mailer.project.workspace import Workspace
 from mailer.recurrence import find_occurrence
 from mailer.web.render import page, refusal
@@ -220,6 +221,10 @@ def add_routes(app: web.Application, site: Site) -> None:
                 path.name,
             )
         )
+        try:  # with several hosts, the copy every host sends from now on
+            await asyncio.to_thread(publish_saved, workspace.store(), path, workspace.now())
+        except MailerError as error:  # the daemon's next round publishes it
+            log.warning("%s saved here, not yet for the other hosts: %s", path, error)
         site.audit(who.email, "save session", str(occurrence.scheduled), diff)
         log.info("%s saved %s", who.email, path)
         site.reload()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from mailer.daemon.leadership import give_up_leadership
-from mailer.daemon.scheduler import Reloader, daemon_core
+from mailer.daemon.reloading import Reloader, daemon_core
 from mailer.model import Outgoing
 from mailer.project.workspace import Workspace
 from mailer.sending.due import DaemonCore

@@ -1,11 +1,13 @@
 """Two daemons on two hosts (two project folders), one PostgreSQL state: real `mailer daemon`
 processes, a real PostgreSQL server, a recording SMTP server.
 
-The leader is killed (SIGKILL), then frozen (SIGSTOP), a few seconds before a reminder is due:
-the other daemon takes over and the reminder goes within a lease and a check interval of its
-time; nobody gets any email twice; the frozen leader, running again, finds that it no longer
-leads and writes nothing (its fenced writes would be refused: tests/integration/
-test_store_contract.py::test_one_leader_at_a_time_and_a_leader_s_writes_fenced_by_its_epoch).
+The organiser edits a session file on the host that does not lead: every email carries the
+edited text (the leader's host takes the saved copy before its round). The leader is killed
+(SIGKILL), then frozen (SIGSTOP), a few seconds before a reminder is due: the other daemon
+takes over and the reminder goes within a lease and a check interval of its time; nobody gets
+any email twice; the frozen leader, running again, finds that it no longer leads and sends
+nothing (its fenced writes would be refused: tests/integration/test_store_contract.py::
+test_one_leader_at_a_time_and_a_leader_s_writes_fenced_by_its_epoch).
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ kind = "reminder"
 before = "PT1M20S"
 
 """
+TITLE = 'en = "Are professional networks instruments of solidarity?"'
+EDITED = 'en = "Networks: the text saved on the other host"'
 EMAILS = {"invitation": 120, "reminder:PT1M40S": 100, "reminder:PT1M20S": 80}
 
 
@@ -78,7 +82,7 @@ def test_the_leader_killed_or_frozen_before_a_reminder_and_it_still_goes_once(
 ) -> None:
     with SmtpServer() as server:
         first, second = two_hosts(project_dir, postgres_url, server.port)
-        begin, clock = SESSION - dt.timedelta(minutes=2, seconds=8), time.monotonic()
+        begin, clock = SESSION - dt.timedelta(minutes=2, seconds=20), time.monotonic()
 
         def now() -> str:  # one clock for both hosts, going on across restarts
             return (begin + dt.timedelta(seconds=time.monotonic() - clock)).isoformat()
@@ -87,36 +91,53 @@ def test_the_leader_killed_or_frozen_before_a_reminder_and_it_still_goes_once(
             at = SESSION - dt.timedelta(seconds=EMAILS[message])
             return (at - dt.datetime.fromisoformat(now())).total_seconds()
 
-        daemons = [DaemonProcess(first, now()), DaemonProcess(second, now())]
-        leader = wait_until(lambda: leader_of(daemons), 20, daemons[0].log)
+        started: list[DaemonProcess] = []  # none left running, whatever happens
 
-        def sent(message: str) -> int:
-            return Counter(ledger_ids(first).values())[message]
+        def start(config: Path) -> DaemonProcess:
+            started.append(DaemonProcess(config, now()))
+            return started[-1]
 
-        wait_until(lambda: sent("invitation") == PEOPLE, 60, leader.log)
-
-        # kill -9: the leader dies 3 seconds before the first reminder
-        time.sleep(max(due("reminder:PT1M40S") - 3, 0))
-        assert leader.stop(signal.SIGKILL) == -signal.SIGKILL
-        survivor = next(d for d in daemons if d is not leader)
-        wait_until(lambda: sent("reminder:PT1M40S") == PEOPLE, 30, survivor.log)
-        assert leader_of([survivor]) is survivor
-        daemons = [survivor, DaemonProcess(first if leader is daemons[0] else second, now())]
-
-        # SIGSTOP: the new leader is frozen 3 seconds before the second reminder
-        frozen = survivor
-        time.sleep(max(due("reminder:PT1M20S") - 3, 0))
-        frozen.process.send_signal(signal.SIGSTOP)
         try:
-            other = daemons[1]
-            wait_until(lambda: sent("reminder:PT1M20S") == PEOPLE, 30, other.log)
-            assert leader_of([other]) is other
+            daemons = [start(first), start(second)]
+            leader = wait_until(lambda: leader_of(daemons), 20, daemons[0].log)
+            # the organiser edits the session on the other host: the leader sends that text
+            follower = first if leader is daemons[1] else second
+            edit(follower.parent / "sessions" / "2021-04-20.toml", TITLE, EDITED)
+
+            def sent(message: str) -> int:
+                return Counter(ledger_ids(first).values())[message]
+
+            wait_until(lambda: sent("invitation") == PEOPLE, 60, leader.log)
+
+            # kill -9: the leader dies 3 seconds before the first reminder
+            time.sleep(max(due("reminder:PT1M40S") - 3, 0))
+            assert leader.stop(signal.SIGKILL) == -signal.SIGKILL
+            survivor = next(d for d in daemons if d is not leader)
+            wait_until(lambda: sent("reminder:PT1M40S") == PEOPLE, 30, survivor.log)
+            assert leader_of([survivor]) is survivor
+            daemons = [survivor, start(first if leader is daemons[0] else second)]
+
+            # SIGSTOP: the new leader is frozen 3 seconds before the second reminder
+            frozen = survivor
+            time.sleep(max(due("reminder:PT1M20S") - 3, 0))
+            frozen.process.send_signal(signal.SIGSTOP)
+            try:
+                other = daemons[1]
+                wait_until(lambda: sent("reminder:PT1M20S") == PEOPLE, 30, other.log)
+                assert leader_of([other]) is other
+            finally:
+                frozen.process.send_signal(signal.SIGCONT)
+            woken = len(frozen.log())
+            frozen.wait_for_log(r"no longer leads", timeout=15)
+            time.sleep(CHECK_EVERY * 2)  # its rounds after waking up: as a follower
+            assert leader_of(daemons) is other
+            for daemon in daemons:
+                assert daemon.stop() == 0
+                assert "Traceback" not in daemon.log()
         finally:
-            frozen.process.send_signal(signal.SIGCONT)
-        woken = len(frozen.log())
-        frozen.wait_for_log(r"no longer leads", timeout=15)
-        time.sleep(CHECK_EVERY * 2)  # its rounds after waking up: as a follower
-        assert leader_of(daemons) is other
+            for daemon in started:
+                if daemon.process.poll() is None:
+                    daemon.process.kill()
 
         dates = sent_dates(server)
         sent_as = ledger_ids(first)
@@ -125,10 +146,11 @@ def test_the_leader_killed_or_frozen_before_a_reminder_and_it_still_goes_once(
             first_one = min(d for i, d in dates.items() if sent_as.get(i) == message)
             late = (first_one - on_time).total_seconds()
             assert 0 <= late <= LEASE + CHECK_EVERY + 2, (message, late)  # the Date: whole s
+        for received in server.received:  # never a stale copy, whichever host sent it
+            assert b"Are professional networks instruments" not in received.data
+        english = [m for m in server.received if b"Content-Language: en" in m.data]
+        assert english and all(b"the text saved on the other host" in m.data for m in english)
         copies = server.recorder.message_ids()
         assert sum(copies.values()) == len(copies) == 3 * PEOPLE, "an email went twice"
         after = frozen.log()[woken:]
         assert "sending the reminder" not in after, after
-        for daemon in daemons:
-            assert daemon.stop() == 0
-            assert "Traceback" not in daemon.log()
