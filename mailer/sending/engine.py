@@ -34,15 +34,17 @@ from mailer.errors import (
     MailerError,
     RelayFailure,
     SetupFailure,
+    StateError,
     TransportError,
     Withheld,
 )
 from mailer.messages.compose import Composer
 from mailer.model import Outgoing
 from mailer.sending.holding import Holding
-from mailer.sending.pacing import Pacer, RelayWatch
+from mailer.sending.pacing import DECREASE, PAUSE_SECONDS, Pacer, RelayWatch
 from mailer.sending.progress import RunResult, Tally, first_error
 from mailer.sending.verdicts import Judged, waits
+from mailer.store import relays
 from mailer.store.ledger import Claimed, Ledger, Outcome, SendKey
 from mailer.transport.base import Lane, Transport
 
@@ -51,6 +53,7 @@ FLUSH_EVERY = 0.2  # seconds between group commits
 RELAY_PATIENCE = 5.0  # seconds with every connection down before the run stops
 RELAY_BACKOFF = (0.5, 1.0, 2.0)  # a connection's waits before it tries the relay again
 TOO_LATE = "too late: the deadline of this send passed"
+HELD_ELSEWHERE_POLL = 1.0  # seconds between looks at the rows another sender holds
 NOBODY_FAILED = "nobody was marked failed: they are sent when the relay is back"
 
 
@@ -94,6 +97,12 @@ class Engine:
             sending.wait_for_retries if wait_for_retries is None else wait_for_retries
         )
         self.pacer = Pacer(smtp.rate if transport.name == "smtp" else 0.0)
+        # the relay's rate and slow-downs, shared with every sender of the state
+        self._relay_name = f"{smtp.host}:{smtp.port}"
+        self._shared_rate = smtp.rate if transport.name == "smtp" and smtp.rate > 0 else None
+        self._told: set[asyncio.Task[None]] = set()
+        if transport.name == "smtp":
+            self.pacer.on_decrease = self._slow_everyone
         self.tally = Tally()
         self._stop = asyncio.Event()
         self._abort: TransportError | None = None
@@ -116,6 +125,18 @@ class Engine:
     @property
     def stopping(self) -> bool:
         return self._stop.is_set()
+
+    def _slow_everyone(self) -> None:
+        """This sender slowed down for the relay: every other sender of it does too."""
+        task = asyncio.get_running_loop().create_task(self._tell_relay())
+        self._told.add(task)
+        task.add_done_callback(self._told.discard)
+
+    async def _tell_relay(self) -> None:
+        with contextlib.suppress(StateError):  # the others slow down by themselves anyway
+            await self.holding.call(
+                relays.slow_down, self.ledger.state, self._relay_name, DECREASE, PAUSE_SECONDS
+            )
 
     def _waiting(self, why: str | None) -> None:
         self.tally.waiting = why
@@ -196,6 +217,16 @@ class Engine:
                         break
                     continue
                 claimed_total += len(claimed)
+                if self._shared_rate is not None:  # its turn among every sender of the relay
+                    turn = await self.holding.call(
+                        relays.reserve,
+                        self.ledger.state,
+                        self._relay_name,
+                        len(claimed),
+                        self._shared_rate,
+                    )
+                    if turn > 0:
+                        await self._unless_stopped(self.sleep(turn))
                 self._unrecorded += len(claimed)
                 blocked = await self.holding.call(self.suppressed)
                 for item in claimed:
@@ -271,8 +302,8 @@ class Engine:
         )
         # rows another sender holds: if it stops renewing them, they come back to be sent
         elsewhere = await self.holding.call(self.ledger.held_elsewhere, self.key)
-        if elsewhere is not None:
-            back = now + dt.timedelta(seconds=elsewhere + 0.1)
+        if elsewhere is not None:  # looked at again every second: they are mostly sent by then
+            back = now + dt.timedelta(seconds=min(elsewhere + 0.1, HELD_ELSEWHERE_POLL))
             upcoming = back if upcoming is None else min(upcoming, back)
         if upcoming is None or upcoming >= self.deadline:
             return False

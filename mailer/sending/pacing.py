@@ -53,6 +53,8 @@ class Pacer:
         self._peak = 0.0  # the rate achieved when the first decrease came (no configured rate)
         self._recent: list[float] = []  # send times, to measure the achieved rate
         self._outcomes: deque[bool] = deque(maxlen=WINDOW)  # True: throttled
+        # told of each decrease (the engine slows every sender of the relay with it)
+        self.on_decrease: Callable[[], None] = lambda: None
 
     @property
     def slowed(self) -> bool:
@@ -106,6 +108,7 @@ class Pacer:
         else:
             base = self.current
         self.current = max(MINIMUM_RATE, base * DECREASE)
+        self.on_decrease()
         return True
 
     def succeeded(self) -> None:

@@ -7,9 +7,10 @@ connections and ledger connection) and sends its own share meanwhile, already wa
 project read, its templates compiled), while the workers start. All claim batches from the same
 ledger until nothing is due. SQLite serialises their claims and records; each keeps `batch / P`
 deliveries unrecorded at most, so the duplicates a crash can cause stay at `batch`. The
-connections and the rate are shared out; relay caps are checked inside each claim's
-transaction. Workers die with the parent (Linux PR_SET_PDEATHSIG), so killing `mailer send`
-stops every sender. Progress is read from the ledger.
+connections are shared out; the rate, the relay's slow-downs and its caps are kept in the state
+for every sender (`mailer.store.relays`; caps inside each claim's transaction). Workers die
+with the parent (Linux PR_SET_PDEATHSIG), so killing `mailer send` stops every sender.
+Progress is read from the ledger.
 """
 
 from __future__ import annotations
@@ -174,7 +175,8 @@ def _worker(job: WorkerJob, parent: int, results: multiprocessing.queues.Queue[A
 
 
 def _jobs(launch: Launch, plan: SendPlan, project: Project, processes: int) -> list[WorkerJob]:
-    """Each process's share: the connections, the rate and the batch, split evenly."""
+    """Each process's share: the connections and the batch, split evenly (the rate is the
+    relay's: each batch's turn at it is reserved in the state)."""
     smtp, sending = project.config.delivery.smtp, project.config.delivery.sending
     return [
         WorkerJob(
@@ -183,7 +185,7 @@ def _jobs(launch: Launch, plan: SendPlan, project: Project, processes: int) -> l
             plan.kind,
             plan.key.message,
             max(1, smtp.connections // processes + (index < smtp.connections % processes)),
-            smtp.rate / processes,
+            smtp.rate,  # every batch reserves its turn at it (mailer.store.relays)
             max(1, sending.batch // processes),
             plan.restored,
         )

@@ -375,3 +375,15 @@ def test_one_leader_at_a_time_and_a_leader_s_writes_fenced_by_its_epoch(store: S
     assert third.epoch == second.epoch + 1
     # the daemon lock says nobody else runs (SQLite): it takes the lease whoever has it
     assert leases.hold(store, leases.LEADER, "daemon-c", 0.6, steal=True) is not None
+
+
+def test_a_relay_s_rate_and_slow_downs_are_shared_by_every_sender(store: State) -> None:
+    from mailer.store import relays
+
+    assert relays.reserve(store, "relay:25", 10, 100.0) == pytest.approx(0.0, abs=0.05)
+    # the next sender's 10 wait for the first's (0.1 s at 100/s), whoever it is
+    assert relays.reserve(store, "relay:25", 10, 100.0) == pytest.approx(0.1, abs=0.05)
+    assert relays.reserve(store, "other:25", 10, 100.0) == pytest.approx(0.0, abs=0.05)
+    relays.slow_down(store, "relay:25", 0.5, 1.0)  # a 421 to one of them: all pause, slower
+    assert relays.reserve(store, "relay:25", 10, 100.0) == pytest.approx(1.0, abs=0.1)
+    assert relays.reserve(store, "relay:25", 10, 100.0) == pytest.approx(1.2, abs=0.1)

@@ -53,8 +53,10 @@ def _free_port() -> int:
 class Postgres:
     """A cluster of its own, served on 127.0.0.1:`port`, trusting local connections."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        """`durable`: fsync as a production server does (benchmarks); tests need no fsync."""
         self.bin = require_postgres()
+        self.durable = durable
         self.folder = Path(tempfile.mkdtemp(prefix="mailer-postgres-"))
         self.folder.chmod(0o755)
         self.data = self.folder / "data"
@@ -87,11 +89,12 @@ class Postgres:
 
     def start(self) -> None:
         """Start the server (again), and wait until it takes connections."""
-        options = (
+        options: tuple[str, ...] = (
             "-D", str(self.data), "-p", str(self.port), "-k", str(self.folder),
-            "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
-            "-c", "full_page_writes=off", "-c", "max_connections=200",
+            "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200",
         )  # fmt: skip
+        if not self.durable:
+            options += ("-c", "fsync=off", "-c", "full_page_writes=off")
         with (self.folder / "server.log").open("ab") as log:  # the server writes on
             self.process = subprocess.Popen(
                 self._command("postgres", *options), stdout=log, stderr=log

@@ -174,3 +174,24 @@ def test_a_sender_frozen_past_its_lease_sends_nothing_once_it_runs_again(
         assert frozen.returncode in (0, 75), err.decode()
         assert len(server.received) == thawed, "the frozen sender sent after its lease"
         check_everyone_once_but_twins(server, recipients, BATCH + 4, "frozen")
+
+
+def test_two_senders_keep_to_the_relay_s_rate_together(
+    project_dir: Path, postgres_url: str
+) -> None:
+    """[smtp] rate is the relay's, whoever sends: two senders at once take turns at it (each
+    alone would go at the whole rate, and the two at twice it)."""
+    recipients, rate = 400, 40
+    with SmtpServer() as server:
+        config = project(project_dir, postgres_url, server.port, recipients)
+        text = config.read_text(encoding="utf-8")
+        config.write_text(text.replace("[smtp]\n", f"[smtp]\nrate = {rate}\n", 1), "utf-8")
+        start = time.monotonic()
+        senders = [mailer_send(config), mailer_send(config)]
+        for sender in senders:
+            _, err = sender.communicate(timeout=120)
+            assert sender.returncode == 0, err.decode()
+        elapsed = time.monotonic() - start
+        check_everyone_once_but_twins(server, recipients, 0, "rate")
+    # the first batch goes at once; the rest waits its turn: at least (400 - 20) / 40 s
+    assert elapsed >= (recipients - BATCH) / rate, f"{elapsed:.1f} s: faster than the rate"
