@@ -156,6 +156,8 @@ class Daemon:
         """The mailbox round, in a worker thread; its notices go at once."""
         if not self._mailbox_due or self.core.config.mailbox is None:
             return
+        if self.core.held is None:  # several daemons: the leader reads it
+            return
         self._mailbox_due = False
         try:
             await asyncio.to_thread(read_mailbox_once, self.workspace, self.core, self.stopping)

@@ -2,7 +2,8 @@
 session file edited on one host is the copy every host sends; a host whose copy is not the
 saved one sends nothing about that session (`mailer send` says why, exit 75) until its folder
 is brought up to date (what the daemon does before each round); edited on both hosts, the
-saved copy wins and the other text is kept beside it."""
+saved copy wins and the other text is kept beside it. And two series in one database, each in
+its own schema, never see each other's rows."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import pytest
 from mailer.project.shared_files import bring_up_to_date, publish_saved
 from mailer.project.workspace import Workspace
 from mailer.store.session_files import saved_files
+from tests.support import stores
 from tests.support.postgres import use_postgres
 from tests.support.project import copy_project, edit
 
@@ -101,3 +103,32 @@ def test_edited_on_both_hosts_the_saved_copy_wins_and_the_other_is_kept(
     edit(a.parent / "sessions" / "2021-05-18.toml", "Saved on A", "May, made on A")
     assert sync(a) == [] and sync(b) == ["2021-05-18.toml"]
     assert sync(a) == sync(b) == []  # settled
+
+
+def test_two_series_share_a_database_without_seeing_each_other(
+    tmp_path: Path, postgres_url: str, run_cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAILER_UNSUBSCRIBE_KEY", KEY)
+    configs = []
+    for name in ("france", "belgique"):
+        (tmp_path / name).mkdir()
+        config = use_postgres(copy_project(tmp_path / name) / "config.toml", postgres_url)
+        edit(config, 'id = "icom-france-solidarites-musees"', f'id = "icom-{name}"')
+        configs.append(config)
+    france, belgique = configs
+    base = ("--now", NOW)
+    code, _, err = run_cli(
+        "--config", str(france), *base, "send", "2021-04-20", "--kind", "invitation", "--yes"
+    )
+    assert code == 0, err
+    assert run_cli("--config", str(france), "suppress", "luc.martin@example.org")[0] == 0
+    # the other series: its own schema, nothing sent, nobody suppressed
+    assert stores.schema(belgique) == "mailer_icom_belgique" != stores.schema(france)
+    assert run_cli("--config", str(belgique), "status")[0] == 0  # its schema made, empty
+    assert stores.rows(belgique, "SELECT count(*) AS n FROM deliveries") == [{"n": 0}]
+    assert stores.rows(belgique, "SELECT count(*) AS n FROM suppressions") == [{"n": 0}]
+    code, out, err = run_cli(
+        "--config", str(belgique), *base, "send", "2021-04-20", "--kind", "invitation", "--yes"
+    )
+    assert code == 0 and "20 sent" in out, err  # Luc too: suppressed in the other series only
+    assert stores.rows(france, "SELECT count(*) AS n FROM deliveries") == [{"n": 20}]
