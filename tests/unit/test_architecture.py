@@ -224,6 +224,21 @@ def test_only_the_interfaces_use_the_composition_root() -> None:
     assert {unit(path) for path in users} <= INTERFACES, sorted(users)
 
 
+STORE_ADAPTERS = {"mailer.store.sqlite", "mailer.store.postgres"}
+
+
+def test_only_the_store_s_location_knows_which_store_it_is() -> None:
+    """Two stores, one interface: services get a State and never import an adapter (a test
+    that copies a file, or `mailer.store.location` choosing one, may)."""
+    users = {
+        path
+        for path, text in sources().items()
+        if STORE_ADAPTERS & set(mailer_imports(ast.parse(text)))
+    }
+    assert users, "nothing opens a store: update this test"
+    assert users <= {"store/location.py"}, sorted(users)
+
+
 def test_at_most_a_handful_of_modules_at_the_top() -> None:
     top = sorted(path for path in sources() if "/" not in path)
     assert top == ["__init__.py", "__main__.py", "errors.py", "model.py", "recurrence.py"]
