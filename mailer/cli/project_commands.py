@@ -44,8 +44,8 @@ def check(workspace: Workspace, offline: bool, service: Path | None, as_json: bo
     deployment: list[Problem] = []
     if service is not None:
         workspace, deployment = _as_the_service(workspace, service)
-    store, store_problems = workspace.state_status()
     try:
+        store, store_problems = workspace.state_status()  # the project must load first
         report = actions.check(
             workspace.project(),
             workspace.templates(),

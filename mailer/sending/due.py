@@ -284,7 +284,10 @@ class DaemonCore:
 
     async def send_notices(self, now: dt.datetime) -> None:
         """Email the organiser the notices not sent yet; one that cannot go waits for the
-        next round (the state file says which were sent, across restarts)."""
+        next round (the state file says which were sent, across restarts). The leader sends
+        them (with several daemons)."""
+        if self.held is None and not self.lead():
+            return
         with self.state() as state:
             for key, problem, fields in waiting_notices(state):
                 self._notices.setdefault(key, (problem, fields))

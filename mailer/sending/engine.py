@@ -301,7 +301,9 @@ class Engine:
             self.ledger.next_retry, self.key, self.sending.max_attempts
         )
         # rows another sender holds: if it stops renewing them, they come back to be sent
-        elsewhere = await self.holding.call(self.ledger.held_elsewhere, self.key)
+        elsewhere = await self.holding.call(
+            self.ledger.held_elsewhere, self.key, now, self.sending.max_attempts
+        )
         if elsewhere is not None:  # looked at again every second: they are mostly sent by then
             back = now + dt.timedelta(seconds=min(elsewhere + 0.1, HELD_ELSEWHERE_POLL))
             upcoming = back if upcoming is None else min(upcoming, back)

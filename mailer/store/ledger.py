@@ -105,6 +105,9 @@ class Outcome:
     cause: Cause | None = None
 
 
+LOCKED_POLL = 1.0  # seconds before looking again at rows another's claim holds
+
+
 class Ledger(LedgerQueries):
     """The deliveries of every send, in the state: planned, claimed, recorded. `owner` names
     this sender in the rows it takes, for `lease` seconds at a time."""
@@ -300,16 +303,25 @@ class Ledger(LedgerQueries):
         claimed.sort(key=lambda item: item.id)
         return claimed
 
-    def held_elsewhere(self, key: SendKey) -> float | None:
-        """Seconds until the first lease of another sender's rows of this send runs out
-        (None: nobody else holds any)."""
+    def held_elsewhere(self, key: SendKey, now: dt.datetime, max_attempts: int) -> float | None:
+        """Seconds until the first lease of another sender's rows of this send runs out, or
+        LOCKED_POLL when rows are due that a claim could not take (another sender's claim
+        holds them, in a transaction not yet ended); None: nobody else holds any."""
         row = self.connection.execute(
             f"SELECT min(lease_until) - {self.state.dialect.clock} FROM deliveries "
             "WHERE series = ? AND session = ? AND message = ? AND state = 'sending' AND "
             "owner IS DISTINCT FROM ?",
             (*key.row, self.owner),
         ).fetchone()
-        return None if row is None or row[0] is None else max(float(row[0]), 0.0)
+        if row is not None and row[0] is not None:
+            return max(float(row[0]), 0.0)
+        due = self.connection.execute(
+            "SELECT 1 FROM deliveries WHERE series = ? AND session = ? AND message = ? AND "
+            "state IN ('pending', 'retry', 'unknown') AND attempts < ? AND "
+            "(next_attempt IS NULL OR next_attempt <= ?) LIMIT 1",
+            (*key.row, max_attempts, stamp(now)),
+        ).fetchone()
+        return None if due is None else LOCKED_POLL
 
     def renew(self) -> int:
         """Extend the lease of every row this sender is sending: how many it holds."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -47,7 +48,7 @@ MIN_SERVER = 130000  # PostgreSQL 13
 POOL_SIZE = 8  # connections per process: the lanes' ledger thread, the watcher, the pages
 # a process frozen (or cut off) inside a transaction loses it after this long, and its locks;
 # transactions that hold the leader's lease row say 5 s (POSTGRES.brief)
-IDLE_IN_TRANSACTION = "60s"
+IDLE_IN_TRANSACTION = "15s"
 
 
 class Row(tuple[Any, ...]):
@@ -96,15 +97,57 @@ class _Connection:
             raise database_error(self.where, error) from error
 
     def executemany(self, text: str, rows: Iterable[Sequence[Any]], /) -> Cursor:
+        """One statement per many rows: an INSERT's rows as multi-row VALUES, in chunks; any
+        other statement once per row. Never psycopg's pipeline: a process frozen in the middle
+        of one leaves its session `active` and its row locks held for ever, where between two
+        statements it is `idle in transaction` and the server ends it (IDLE_IN_TRANSACTION)."""
         batch = [list(row) for row in rows]
-        cursor = self.raw.cursor()
+        total = 0
         if not batch:
-            return cursor
+            return _Done(0)
         try:
-            cursor.executemany(_translate(text, batch[0]), batch)
+            if found := _VALUES.match(text):
+                head, one, tail = found.groups()
+                size = max(1, min(MULTI_ROW, MAX_PARAMETERS // len(batch[0])))
+                for start in range(0, len(batch), size):
+                    chunk = batch[start : start + size]
+                    values = ", ".join([one] * len(chunk))
+                    statement = _translate(f"{head}{values}{tail}", chunk[0])
+                    flat = [value for row in chunk for value in row]
+                    total += self.raw.execute(statement, flat).rowcount
+            else:
+                statement = _translate(text, batch[0])
+                for row in batch:
+                    total += self.raw.execute(statement, row).rowcount
         except psycopg.Error as error:
             raise database_error(self.where, error) from error
-        return cursor
+        return _Done(total)
+
+
+class _Done:
+    """What executemany gives back: how many rows it touched."""
+
+    description = None
+
+    def __init__(self, rowcount: int) -> None:
+        self.rowcount = rowcount
+
+    def fetchone(self) -> Any:
+        return None
+
+    def fetchall(self) -> list[Any]:
+        return []
+
+    def fetchmany(self, size: int = 0, /) -> list[Any]:  # noqa: ARG002
+        return []
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(())
+
+
+_VALUES = re.compile(r"^(INSERT INTO .*?VALUES\s*)(\([?,\s]+\))(.*)$", re.DOTALL)
+MULTI_ROW = 1000  # rows per INSERT statement
+MAX_PARAMETERS = 32767  # what one statement may carry (the protocol's limit is 65,535)
 
 
 def database_error(where: str, error: psycopg.Error) -> StateError:
