@@ -1,7 +1,8 @@
 """Benchmark: the state in PostgreSQL beside SQLite (the default), in one run.
 
 Usage: .venv/bin/python bench/scale.py [--claims 100000] [--send 100000] [--plan 1000000]
-                                       [--rows 10000000] [--only claims,send,plan,status]
+                                       [--rows 10000000] [--sends 99]
+                                       [--only claims,send,plan,status]
 
 A PostgreSQL cluster of its own is started in a temporary folder (Debian's binaries; as the
 `postgres` user when run as root), durable as a server is (fsync on); SQLite is mailer's
@@ -17,8 +18,8 @@ default (WAL, synchronous=FULL). Each figure is measured on both stores in the s
   plan      planning and recording a send to --plan recipients (`plan_send(record=True)`,
             what `mailer send --yes` does before sending) in a fresh process: seconds, MB
   status    `mailer status` and `mailer plan`, end to end (the command's start to its
-            exit, the interpreter's start included), on a state of --rows delivery rows
-            (ten sends of --rows / 10 people, all but the coming session's finished)
+            exit, the interpreter's start included), on a state of --rows delivery rows in
+            --sends sends (three emails a month for years; all but the coming session's sent)
 """
 
 from __future__ import annotations
@@ -204,20 +205,28 @@ def in_a_child(*arguments: str) -> dict[str, float]:
 
 # -- status and plan on many rows ------------------------------------------------------------
 
-SENDS = [
-    (day, message)
-    for day in ("2021-02-16", "2021-03-16", "2021-04-20")
-    for message in ("invitation", "reminder:P1D", "reminder:PT1H")
-] + [("2021-04-20", "update:1")]
+MESSAGES = ("invitation", "reminder:P1D", "reminder:PT1H")
 
 
-def fill(database: str | None, project: Path, rows: int) -> None:
-    """Ten sends of rows / 10 people each, written by SQL in the store (planning them one by
-    one would measure planning again); the sessions before April's all sent."""
-    per = rows // 10
-    sends = ", ".join(f"('{day}', '{message}')" for day, message in SENDS)
+def sessions(count: int) -> list[str]:
+    """The third Tuesdays of `count` months up to April 2021's (the coming session)."""
+    from dateutil.rrule import MONTHLY, TU, rrule
+
+    end = dt.datetime(2021, 4, 20, tzinfo=dt.UTC)
+    start = end - dt.timedelta(days=31 * count)
+    days = rrule(MONTHLY, dtstart=start, byweekday=TU(3), until=end)
+    return [day.date().isoformat() for day in days][-count:]
+
+
+def fill(database: str | None, project: Path, rows: int, sends: int) -> None:
+    """`sends` sends (three emails per session, a series' years) of rows / sends people each,
+    written by SQL in the store (planning them one by one would measure planning again);
+    every session before April 2021's all sent, April's invitation and reminders to send."""
+    days = sessions(max(1, sends // len(MESSAGES)))
+    per = rows // (len(days) * len(MESSAGES))
+    values = ", ".join(f"('{day}', '{message}')" for day in days for message in MESSAGES)
     insert_sends = (
-        f"WITH s(day, message) AS (VALUES {sends}) "
+        f"WITH s(day, message) AS (VALUES {values}) "
         "INSERT INTO sends (series, session, message, kind, segments, deadline, created_at, "
         "updated_at) SELECT ?, s.day, s.message, CASE WHEN s.message LIKE 'update%' THEN "
         "'update' WHEN s.message LIKE 'reminder%' THEN 'reminder' ELSE 'invitation' END, "
@@ -260,16 +269,16 @@ def command_seconds(arguments: list[str], rounds: int = 3) -> float:
     return statistics.median(times)
 
 
-def status_on(rows: int, database: str | None) -> tuple[float, float]:
+def status_on(rows: int, sends: int, database: str | None) -> tuple[float, float]:
     name = "postgres" if database else "sqlite"
-    project = OUT / f"status-{name}-{rows}"
+    project = OUT / f"status-{name}-{rows}-{sends}"
     marker = project / "filled"  # SQLite's is kept from run to run (PostgreSQL's server is not)
     if database is not None or not marker.exists():
         shutil.rmtree(project, ignore_errors=True)
         shutil.copytree(make_project(1000, None), project)
         if database is not None:
             use_store(project, database)
-        fill(database, project, rows)
+        fill(database, project, rows, sends)
         marker.write_text(str(rows), encoding="utf-8")
     status = command_seconds(mailer_command(project, "status"))
     plan = command_seconds(mailer_command(project, "plan"))
@@ -292,6 +301,7 @@ def main() -> None:
     parser.add_argument("--send", type=int, default=100_000)
     parser.add_argument("--plan", type=int, default=1_000_000)
     parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--sends", type=int, default=99, help="the sends the rows are in")
     parser.add_argument("--only", default="claims,send,plan,status")
     parser.add_argument("--child", nargs="*", help=argparse.SUPPRESS)
     parser.add_argument("--store", help=argparse.SUPPRESS)
@@ -352,10 +362,13 @@ def main() -> None:
                 rate = args.plan / found["seconds"]
                 print(f"{label:<12} {found['seconds']:>8.1f} {rate:>10,.0f} {found['mb']:>8.0f}")
         if "status" in only:
-            print(f"\nOn {args.rows:,} delivery rows, end to end (the interpreter's start too)")
+            print(
+                f"\nOn {args.rows:,} delivery rows in {args.sends} sends, end to end (the "
+                "interpreter's start too)"
+            )
             print(f"{'state':<12} {'status s':>9} {'plan s':>7}")
             for label, database in (("SQLite", None), ("PostgreSQL", server.database())):
-                status, plan = status_on(args.rows, database)
+                status, plan = status_on(args.rows, args.sends, database)
                 print(f"{label:<12} {status:>9.2f} {plan:>7.2f}")
 
 
