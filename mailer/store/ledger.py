@@ -105,6 +105,14 @@ class Outcome:
     cause: Cause | None = None
 
 
+# one outcome as a row of the UPDATE's source, each value typed: NULLs and numbers of several
+# widths mix in one UNION
+OUTCOME_ROW = (
+    "SELECT CAST(? AS BIGINT) AS id, CAST(? AS TEXT) AS state, CAST(? AS TEXT) AS message_id, "
+    "CAST(? AS INTEGER) AS code, CAST(? AS TEXT) AS reason, CAST(? AS TEXT) AS next_attempt, "
+    "CAST(? AS TEXT) AS cause"
+)
+RECORD_CHUNK = 200  # outcomes per UPDATE statement (SQLite: 500 SELECTs per UNION at most)
 LOCKED_POLL = 1.0  # seconds before looking again at rows another's claim holds
 
 
@@ -338,32 +346,43 @@ class Ledger(LedgerQueries):
         if not outcomes:
             return 0
         when = stamp(now)
+        ordered = sorted(outcomes, key=lambda outcome: outcome.id)  # locks in one order
+        written = 0
         with self.state.transaction(exclusive=False) as connection:
-            return connection.executemany(
-                "UPDATE deliveries SET state = ?, message_id = coalesce(?, message_id), "
-                "code = ?, reason = ?, next_attempt = ?, updated_at = ?, cause = ?, "
-                "sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END, "
-                "attempts = CASE WHEN ? = 'pending' AND attempts > 0 THEN attempts - 1 "
-                "ELSE attempts END, owner = NULL, lease_until = NULL "
-                "WHERE id = ? AND state = 'sending' AND owner IS NOT DISTINCT FROM ?",
-                [
-                    (
-                        o.state,
-                        o.message_id,
-                        o.code,
-                        o.reason,
-                        stamp(o.next_attempt) if o.next_attempt else None,
+            for start in range(0, len(ordered), RECORD_CHUNK):  # one statement per chunk
+                chunk = ordered[start : start + RECORD_CHUNK]
+                rows = " UNION ALL ".join([OUTCOME_ROW] * len(chunk))
+                written += connection.execute(
+                    "UPDATE deliveries SET state = v.state, "
+                    "message_id = coalesce(v.message_id, deliveries.message_id), "
+                    "code = v.code, reason = v.reason, "
+                    "next_attempt = v.next_attempt, updated_at = ?, cause = v.cause, "
+                    "sent_at = CASE WHEN v.state = 'sent' THEN ? ELSE deliveries.sent_at END, "
+                    "attempts = CASE WHEN v.state = 'pending' AND deliveries.attempts > 0 "
+                    "THEN deliveries.attempts - 1 ELSE deliveries.attempts END, "
+                    f"owner = NULL, lease_until = NULL FROM ({rows}) AS v "
+                    "WHERE deliveries.id = v.id AND deliveries.state = 'sending' "
+                    "AND deliveries.owner IS NOT DISTINCT FROM ?",
+                    [
                         when,
-                        o.cause,
-                        o.state,
                         when,
-                        o.state,
-                        o.id,
+                        *(
+                            value
+                            for o in chunk
+                            for value in (
+                                o.id,
+                                o.state,
+                                o.message_id,
+                                o.code,
+                                o.reason,
+                                stamp(o.next_attempt) if o.next_attempt else None,
+                                o.cause,
+                            )
+                        ),
                         self.owner,
-                    )
-                    for o in sorted(outcomes, key=lambda outcome: outcome.id)
-                ],
-            ).rowcount
+                    ],
+                ).rowcount
+        return written
 
     def skip_remaining(self, key: SendKey, reason: str, now: dt.datetime) -> int:
         """Mark every delivery not sent yet as skipped (too late, for one)."""

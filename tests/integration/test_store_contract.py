@@ -109,6 +109,28 @@ def test_a_claim_takes_each_row_once_and_records_need_its_owner(store: State) ->
     assert two.renew() == 4 and one.renew() == 0
 
 
+def test_a_big_batch_is_recorded_whole_with_each_outcome_its_own(store: State) -> None:
+    plan(store, 450)  # more than one statement's worth of outcomes
+    ledger = Ledger(store, owner="one")
+    claimed = ledger.claim(KEY, 450, NOW, 5)
+    assert claimed is not None and len(claimed) == 450
+    later = NOW + dt.timedelta(minutes=5)
+    outcomes = [
+        Outcome(c.id, "sent", f"<{c.id}@x>", reason="250 ok")
+        if c.id % 3
+        else Outcome(c.id, "retry", code=451, reason="try later", next_attempt=later)
+        for c in claimed
+    ]
+    assert ledger.record(outcomes, NOW) == 450
+    assert ledger.counts(KEY) == {"sent": 300, "retry": 150}
+    row = store.connection.execute(
+        "SELECT state, code, reason, next_attempt, message_id, owner FROM deliveries WHERE id = ?",
+        (next(c.id for c in claimed if c.id % 3 == 0),),
+    ).fetchone()
+    assert (row[0], row[1], row[2], row[5]) == ("retry", 451, "try later", None)
+    assert row[3] is not None and row[4] is None
+
+
 def test_rows_whose_lease_ran_out_are_unknown_to_the_next_claim(store: State) -> None:
     plan(store, 3)
     gone = Ledger(store, owner="gone", lease=0.5)

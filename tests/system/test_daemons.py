@@ -82,7 +82,7 @@ def test_the_leader_killed_or_frozen_before_a_reminder_and_it_still_goes_once(
 ) -> None:
     with SmtpServer() as server:
         first, second = two_hosts(project_dir, postgres_url, server.port)
-        begin, clock = SESSION - dt.timedelta(minutes=2, seconds=20), time.monotonic()
+        begin, clock = SESSION - dt.timedelta(minutes=2, seconds=14), time.monotonic()
 
         def now() -> str:  # one clock for both hosts, going on across restarts
             return (begin + dt.timedelta(seconds=time.monotonic() - clock)).isoformat()
