@@ -11,10 +11,11 @@ default (WAL, synchronous=FULL). Each figure is measured on both stores in the s
             100 (`Ledger.claim`, owner and lease) and recorded sent (`Ledger.record`) by 1, 2
             and 4 processes at once (with SQLite they take turns at the file's write lock)
   send      `mailer send --yes` of an invitation to --send recipients, end to end, to
-            Postfix's smtp-sink (bench/send.py unpacks it): SQLite; PostgreSQL with one
-            `mailer send`, and with two started together on the same send (each with
-            mailer's default processes and connections); messages per second and the peak
-            resident memory of each command and its workers
+            Postfix's smtp-sink (bench/send.py unpacks it): SQLite with mailer's default
+            (a process per core); PostgreSQL with one process, with the default, and two
+            `mailer send` of one process each started together on the same send (two
+            hosts' worth); messages per second and the peak resident memory of a command
+            and its workers
   plan      planning and recording a send to --plan recipients (`plan_send(record=True)`,
             what `mailer send --yes` does before sending) in a fresh process: seconds, MB
   status    `mailer status` and `mailer plan`, end to end (the command's start to its
@@ -134,14 +135,19 @@ def claims(store: str, rows: int, senders: int) -> float:
 # -- mailer send to smtp-sink ----------------------------------------------------------------
 
 
-def send(count: int, port: int, database: str | None, commands: int) -> tuple[float, float]:
-    """(messages per second end to end, the largest peak MB of one command)."""
-    project = make_project(count, port)
+def send(
+    count: int, port: int, database: str | None, commands: int, processes: int | None
+) -> tuple[float, float]:
+    """(messages per second end to end, the largest peak MB of one command); `processes`:
+    each command's [sending] processes (None: mailer's default, one per core)."""
+    extra = "" if processes is None else f"\n[sending]\nprocesses = {processes}\n"
+    project = make_project(count, port, extra)
     if database is not None:
         use_store(project, database)
     arguments = mailer_command(project, "send", "2021-04-20", "--kind", "invitation", "--yes")
     start = time.perf_counter()
-    processes, samplers = [], []
+    started: list[subprocess.Popen[str]] = []
+    samplers: list[PeakSampler] = []
     for _ in range(commands):
         process = subprocess.Popen(
             arguments,
@@ -152,10 +158,10 @@ def send(count: int, port: int, database: str | None, commands: int) -> tuple[fl
         )
         sampler = PeakSampler(process.pid)
         sampler.start()
-        processes.append(process)
+        started.append(process)
         samplers.append(sampler)
     sent = 0
-    for process, sampler in zip(processes, samplers, strict=True):
+    for process, sampler in zip(started, samplers, strict=True):
         out, err = process.communicate()
         sampler.running = False
         if process.returncode != 0:
@@ -343,14 +349,15 @@ def main() -> None:
             try:
                 time.sleep(0.3)
                 print(f"\nmailer send of {args.send:,} to smtp-sink, end to end")
-                print(f"{'state':<32} {'messages/s':>11} {'peak MB':>8}")
-                for label, database, commands in (
-                    ("SQLite (the default)", None, 1),
-                    ("PostgreSQL, 1 mailer send", server.database(), 1),
-                    ("PostgreSQL, 2 mailer send", server.database(), 2),
+                print(f"{'state, senders':<44} {'messages/s':>11} {'peak MB':>8}")
+                for label, database, commands, processes in (
+                    ("SQLite, default (1 per core: 2)", None, 1, None),
+                    ("PostgreSQL, 1 process", server.database(), 1, 1),
+                    ("PostgreSQL, default (1 per core: 2)", server.database(), 1, None),
+                    ("PostgreSQL, 2 mailer send of 1 process", server.database(), 2, 1),
                 ):
-                    rate, peak = send(args.send, port, database, commands)
-                    print(f"{label:<32} {rate:>11,.0f} {peak:>8.0f}")
+                    rate, peak = send(args.send, port, database, commands, processes)
+                    print(f"{label:<44} {rate:>11,.0f} {peak:>8.0f}")
             finally:
                 sinking.terminate()
                 sinking.wait()

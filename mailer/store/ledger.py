@@ -51,7 +51,7 @@ from mailer.store.ledger_queries import (
     snapshot_recipient,
     stamp,
 )
-from mailer.store.state import Connection, State
+from mailer.store.state import Connection, State, rows_source
 
 __all__ = [
     "NOT_THEIRS",
@@ -105,12 +105,15 @@ class Outcome:
     cause: Cause | None = None
 
 
-# one outcome as a row of the UPDATE's source, each value typed: NULLs and numbers of several
-# widths mix in one UNION
-OUTCOME_ROW = (
-    "SELECT CAST(? AS BIGINT) AS id, CAST(? AS TEXT) AS state, CAST(? AS TEXT) AS message_id, "
-    "CAST(? AS INTEGER) AS code, CAST(? AS TEXT) AS reason, CAST(? AS TEXT) AS next_attempt, "
-    "CAST(? AS TEXT) AS cause"
+# an outcome as a row of the UPDATE's source, each value typed (NULLs and numbers mix)
+OUTCOME_COLUMNS = (
+    ("id", "BIGINT"),
+    ("state", "TEXT"),
+    ("message_id", "TEXT"),
+    ("code", "INTEGER"),
+    ("reason", "TEXT"),
+    ("next_attempt", "TEXT"),
+    ("cause", "TEXT"),
 )
 RECORD_CHUNK = 200  # outcomes per UPDATE statement (SQLite: 500 SELECTs per UNION at most)
 LOCKED_POLL = 1.0  # seconds before looking again at rows another's claim holds
@@ -351,7 +354,22 @@ class Ledger(LedgerQueries):
         with self.state.transaction(exclusive=False) as connection:
             for start in range(0, len(ordered), RECORD_CHUNK):  # one statement per chunk
                 chunk = ordered[start : start + RECORD_CHUNK]
-                rows = " UNION ALL ".join([OUTCOME_ROW] * len(chunk))
+                source, parameters = rows_source(
+                    self.state.dialect,
+                    OUTCOME_COLUMNS,
+                    [
+                        (
+                            o.id,
+                            o.state,
+                            o.message_id,
+                            o.code,
+                            o.reason,
+                            stamp(o.next_attempt) if o.next_attempt else None,
+                            o.cause,
+                        )
+                        for o in chunk
+                    ],
+                )
                 written += connection.execute(
                     "UPDATE deliveries SET state = v.state, "
                     "message_id = coalesce(v.message_id, deliveries.message_id), "
@@ -360,27 +378,10 @@ class Ledger(LedgerQueries):
                     "sent_at = CASE WHEN v.state = 'sent' THEN ? ELSE deliveries.sent_at END, "
                     "attempts = CASE WHEN v.state = 'pending' AND deliveries.attempts > 0 "
                     "THEN deliveries.attempts - 1 ELSE deliveries.attempts END, "
-                    f"owner = NULL, lease_until = NULL FROM ({rows}) AS v "
+                    f"owner = NULL, lease_until = NULL FROM {source} "
                     "WHERE deliveries.id = v.id AND deliveries.state = 'sending' "
                     "AND deliveries.owner IS NOT DISTINCT FROM ?",
-                    [
-                        when,
-                        when,
-                        *(
-                            value
-                            for o in chunk
-                            for value in (
-                                o.id,
-                                o.state,
-                                o.message_id,
-                                o.code,
-                                o.reason,
-                                stamp(o.next_attempt) if o.next_attempt else None,
-                                o.cause,
-                            )
-                        ),
-                        self.owner,
-                    ],
+                    [when, when, *parameters, self.owner],
                 ).rowcount
         return written
 

@@ -42,6 +42,7 @@ POSTGRES = Dialect(
     skip_locked=" FOR UPDATE SKIP LOCKED",
     for_update=" FOR UPDATE",
     brief="SET LOCAL idle_in_transaction_session_timeout = '5s'",
+    arrays=True,
 )
 CONNECT_TIMEOUT = 10  # seconds
 MIN_SERVER = 130000  # PostgreSQL 13

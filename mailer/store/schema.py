@@ -187,6 +187,8 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE deliveries ADD COLUMN owner TEXT;
     ALTER TABLE deliveries ADD COLUMN lease_until DOUBLE PRECISION;
     CREATE INDEX deliveries_by_lease ON deliveries (lease_until) WHERE state = 'sending';
+    CREATE INDEX deliveries_due ON deliveries (series, session, message, id)
+        WHERE state IN ('pending', 'retry', 'unknown');
     CREATE TABLE leases (
         name TEXT PRIMARY KEY,
         holder TEXT,

@@ -61,6 +61,26 @@ class Dialect:
     # first in a transaction that holds the leader's lease row: a process frozen inside it
     # loses it (and the lock) soon, so that a takeover waits seconds, not minutes
     brief: str = ""
+    # many rows passed as one array per column (PostgreSQL's unnest), rather than a UNION of
+    # one SELECT per row (`rows_source`)
+    arrays: bool = False
+
+
+def rows_source(
+    dialect: Dialect, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]]
+) -> tuple[str, list[Any]]:
+    """Rows given as parameters, as a table `v` with typed `columns` (name, SQL type) to
+    join in one statement: (the FROM item, its parameters)."""
+    names = ", ".join(name for name, _ in columns)
+    if dialect.arrays:
+        arrays = ", ".join(f"CAST(? AS {kind}[])" for _, kind in columns)
+        return f"unnest({arrays}) AS v({names})", [
+            list(column) for column in zip(*rows, strict=True)
+        ]
+    first = ", ".join(f"CAST(? AS {kind}) AS {name}" for name, kind in columns)
+    rest = ", ".join(f"CAST(? AS {kind})" for _, kind in columns)
+    selects = " UNION ALL ".join([f"SELECT {first}"] + [f"SELECT {rest}"] * (len(rows) - 1))
+    return f"({selects}) AS v", [value for row in rows for value in row]
 
 
 class State:
