@@ -46,9 +46,11 @@ def bring_up_to_date(project: Project, state: State, status: Path, now: dt.datet
             base[path.name] = here
             continue
         if copy is None or (base.get(path.name) == copy.digest):  # changed here only
-            version = publish(state, path.name, text, now, host_name())
-            base[path.name] = here
-            log.info("published %s (version %d) for every host", path, version)
+            over = None if copy is None else copy.digest
+            version = publish(state, path.name, text, now, host_name(), over=over)
+            if version is not None:  # else saved elsewhere meanwhile: the next round sees it
+                base[path.name] = here
+                log.info("published %s (version %d) for every host", path, version)
             continue
         if base.get(path.name) not in (None, here):  # changed on both sides
             _write(path.with_name(f"{path.name}.conflict"), text)

@@ -34,6 +34,7 @@ import socket
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from mailer.model import Recipient
 from mailer.store.ledger_queries import (
@@ -127,6 +128,9 @@ class Ledger(LedgerQueries):
         super().__init__(state)
         self.owner = owner or new_owner()
         self.lease = lease
+        # where the next claim of each send starts looking: after the last row it took (a scan
+        # from the first id would step over every row sent before, claim after claim)
+        self._after: dict[SendKey, int] = {}
 
     # -- planning ------------------------------------------------------------------------------
 
@@ -290,29 +294,43 @@ class Ledger(LedgerQueries):
                 f"state = 'sending'{self._lease_ran_out()}{dialect.skip_locked})",
                 (max_attempts, max_attempts, EXPIRED, stamp(now), *key.row),
             )
-            rows = connection.execute(
-                "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, "
-                f"owner = ?, lease_until = {dialect.clock} + ?, updated_at = ? "
-                "WHERE id IN (SELECT id FROM deliveries WHERE series = ? AND "
-                "session = ? AND message = ? AND state IN ('pending', 'retry', 'unknown') AND "
-                "attempts < ? AND (next_attempt IS NULL OR next_attempt <= ?) ORDER BY id "
-                f"LIMIT ?{dialect.skip_locked}) "
-                "RETURNING id, person, attempts, message_id, legacy_id",
-                (
-                    self.owner,
-                    self.lease,
-                    stamp(now),
-                    *key.row,
-                    max_attempts,
-                    stamp(now),
-                    limit,
-                ),
-            ).fetchall()
+            rows = self._take(connection, key, limit, now, max_attempts)
+            if len(rows) < limit and self._after.get(key):  # and before (retries, unknown)
+                self._after[key] = 0
+                rows += self._take(connection, key, limit - len(rows), now, max_attempts)
         claimed = [
             Claimed(row[0], restore_recipient(row[1]), row[2], row[3], bool(row[4])) for row in rows
         ]
         claimed.sort(key=lambda item: item.id)
         return claimed
+
+    def _take(
+        self, connection: Connection, key: SendKey, limit: int, now: dt.datetime, attempts: int
+    ) -> list[Any]:
+        """Mark up to `limit` due rows after this claimer's last one `sending`, in id order."""
+        dialect = self.state.dialect
+        rows = connection.execute(
+            "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, "
+            f"owner = ?, lease_until = {dialect.clock} + ?, updated_at = ? "
+            "WHERE id IN (SELECT id FROM deliveries WHERE series = ? AND "
+            "session = ? AND message = ? AND id > ? AND state IN ('pending', 'retry', 'unknown') "
+            "AND attempts < ? AND (next_attempt IS NULL OR next_attempt <= ?) ORDER BY id "
+            f"LIMIT ?{dialect.skip_locked}) "
+            "RETURNING id, person, attempts, message_id, legacy_id",
+            (
+                self.owner,
+                self.lease,
+                stamp(now),
+                *key.row,
+                self._after.get(key, 0),
+                attempts,
+                stamp(now),
+                limit,
+            ),
+        ).fetchall()
+        if rows:
+            self._after[key] = max(int(row[0]) for row in rows)
+        return rows
 
     def held_elsewhere(self, key: SendKey, now: dt.datetime, max_attempts: int) -> float | None:
         """Seconds until the first lease of another sender's rows of this send runs out, or

@@ -51,9 +51,15 @@ def saved_digest(state: State, name: str) -> tuple[str, int, str] | None:
     return None if row is None else (row[0], int(row[1]), row[2])
 
 
-def publish(state: State, name: str, text: str, now: dt.datetime, host: str) -> int:
+ANY = "*"  # `publish` whatever was saved before (an organiser's own save)
+
+
+def publish(
+    state: State, name: str, text: str, now: dt.datetime, host: str, *, over: str | None = ANY
+) -> int | None:
     """Save a file's text as the one every host sends; its new version (unchanged when the
-    text is the one saved already)."""
+    text is the one saved already). `over`: the digest of the saved copy this edit was made
+    from (None: there was none); if another host saved since, nothing is written (None)."""
     digest = digest_of(text)
     with state.transaction() as connection:
         row = connection.execute(
@@ -61,6 +67,8 @@ def publish(state: State, name: str, text: str, now: dt.datetime, host: str) -> 
         ).fetchone()
         if row is not None and row[0] == digest:
             return int(row[1])
+        if over != ANY and over != (None if row is None else row[0]):
+            return None  # saved elsewhere meanwhile: the next sync sees both edits
         version = 1 if row is None else int(row[1]) + 1
         connection.execute(
             "INSERT INTO session_files (name, text, digest, version, saved_at, saved_by) "

@@ -409,3 +409,16 @@ def test_a_relay_s_rate_and_slow_downs_are_shared_by_every_sender(store: State) 
     relays.slow_down(store, "relay:25", 0.5, 1.0)  # a 421 to one of them: all pause, slower
     assert relays.reserve(store, "relay:25", 10, 100.0) == pytest.approx(1.0, abs=0.1)
     assert relays.reserve(store, "relay:25", 10, 100.0) == pytest.approx(1.2, abs=0.1)
+
+
+def test_a_session_file_saved_on_two_hosts_at_once_loses_neither_edit(store: State) -> None:
+    from mailer.store.session_files import digest_of, publish, saved_files
+
+    assert publish(store, "2021-04-20.toml", "v1", NOW, "host-a", over=None) == 1
+    # both hosts edited v1; host A publishes first, host B's edit no longer applies over it
+    assert publish(store, "2021-04-20.toml", "a", NOW, "host-a", over=digest_of("v1")) == 2
+    assert publish(store, "2021-04-20.toml", "b", NOW, "host-b", over=digest_of("v1")) is None
+    saved = saved_files(store)["2021-04-20.toml"]
+    assert (saved.text, saved.version, saved.saved_by) == ("a", 2, "host-a")
+    assert publish(store, "2021-04-20.toml", "a", NOW, "host-b", over=None) == 2  # the same
+    assert publish(store, "2021-04-20.toml", "editor", NOW, "host-b") == 3  # a save wins
