@@ -43,6 +43,7 @@ from mailer.store.ledger_queries import (
     OPEN_SQL,
     STATES,
     TO_SEND,
+    UNSETTLE,
     Cause,
     DeliveryState,
     LedgerQueries,
@@ -194,6 +195,8 @@ class Ledger(LedgerQueries):
                     added += self._insert(connection, batch)
                     batch = []
             added += self._insert(connection, batch)
+            if added:
+                connection.execute(UNSETTLE, key.row)
         return added
 
     @staticmethod
@@ -241,6 +244,7 @@ class Ledger(LedgerQueries):
         their attempts (the Message-ID stays, so a copy that did arrive is recognised)."""
         marks = ", ".join("?" for _ in causes)
         with self.state.transaction() as connection:
+            connection.execute(UNSETTLE, key.row)
             return connection.execute(
                 "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt = NULL, "
                 "updated_at = ? WHERE series = ? AND session = ? AND message = ? AND "
@@ -252,6 +256,7 @@ class Ledger(LedgerQueries):
         """Deliveries skipped as too late although the deadline has not passed (a rehearsal
         clock ahead of the real one marked them): to send after all."""
         with self.state.transaction() as connection:
+            connection.execute(UNSETTLE, key.row)
             return connection.execute(
                 "UPDATE deliveries SET state = 'pending', reason = NULL, updated_at = ? "
                 "WHERE series = ? AND session = ? AND message = ? AND state = 'skipped' AND "

@@ -5,12 +5,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
 
+from mailer.errors import StateError
 from mailer.model import Recipient
 from mailer.store.state import Connection, State
 
@@ -34,6 +36,11 @@ TO_SEND: tuple[DeliveryState, ...] = ("pending", "retry", "unknown")
 OPEN: tuple[DeliveryState, ...] = (*TO_SEND, "sending")  # not done with: still to send
 
 
+# forgets the kept counts of a send whose rows change (`LedgerQueries._settle`)
+UNSETTLE = (
+    "UPDATE sends SET settled = NULL WHERE series = ? AND session = ? AND message = ? "
+    "AND settled IS NOT NULL"
+)
 OPEN_SQL = "(" + ", ".join(f"'{state}'" for state in OPEN) + ")"
 
 
@@ -268,14 +275,24 @@ class LedgerQueries:
             where += " AND session = ?"
             arguments.append(session.isoformat())
         sends = self.connection.execute(
-            f"SELECT session, message, kind, deadline FROM sends WHERE {where} "
+            f"SELECT session, message, kind, deadline, settled FROM sends WHERE {where} "
             "ORDER BY session, created_at",
             arguments,
         ).fetchall()
         statuses = []
-        for session_text, message, kind, deadline in sends:
+        for session_text, message, kind, deadline, settled in sends:
             key = SendKey(series, dt.date.fromisoformat(session_text), message)
-            counts = dict(self.counts(key))
+            if settled is not None:  # nothing left to send: its counts, kept
+                kept = json.loads(settled)
+                counts = {str(k): int(v) for k, v in kept["counts"].items()}
+                reasons = [(str(s), str(r), int(n)) for s, r, n in kept["reasons"]]
+                upcoming = None
+            else:
+                counts = dict(self.counts(key))
+                reasons = self._reasons(key, counts)
+                upcoming = self.next_retry(key, 1 << 30)
+                if counts and not any(counts.get(state) for state in OPEN):
+                    self._settle(key, counts, reasons)
             statuses.append(
                 SendStatus(
                     key.session,
@@ -283,11 +300,31 @@ class LedgerQueries:
                     kind,
                     dt.datetime.fromisoformat(deadline),
                     counts,
-                    self._reasons(key, counts),
-                    self.next_retry(key, 1 << 30),
+                    reasons,
+                    upcoming,
                 )
             )
         return statuses
+
+    def _settle(
+        self, key: SendKey, counts: dict[str, int], reasons: list[tuple[str, str, int]]
+    ) -> None:
+        """Keep the counts of a send nothing is left to send of: they change only when its
+        rows do (planned again, reopened, a person erased, old rows deleted), and each of
+        those forgets them (UNSETTLE)."""
+        text = json.dumps({"counts": counts, "reasons": reasons})
+        # a read-only state: counted again next time
+        with contextlib.suppress(StateError), self.state.transaction(exclusive=False) as connection:
+            now = connection.execute(
+                "SELECT state, count(*) FROM deliveries WHERE series = ? AND session = ? "
+                "AND message = ? GROUP BY state",
+                key.row,
+            ).fetchall()
+            if {row[0]: row[1] for row in now} == counts:  # unchanged, in this transaction
+                connection.execute(
+                    "UPDATE sends SET settled = ? WHERE series = ? AND session = ? AND message = ?",
+                    (text, *key.row),
+                )
 
     def _reasons(self, key: SendKey, counts: dict[str, int]) -> list[tuple[str, str, int]]:
         """Why the deliveries of each state other than sent are where they are: the five

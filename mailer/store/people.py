@@ -62,6 +62,12 @@ def erase(state: State, key: str, now: dt.datetime) -> Erased:
     """Forget the person `key`: their delivery rows and their suppression row go; a hash of
     their address stays suppressed, so that a list that still holds them never mails them."""
     with state.transaction() as connection:
+        connection.execute(  # the kept counts of their sends are no longer right
+            "UPDATE sends SET settled = NULL WHERE settled IS NOT NULL AND EXISTS (SELECT 1 "
+            "FROM deliveries d WHERE d.recipient = ? AND d.series = sends.series AND "
+            "d.session = sends.session AND d.message = sends.message)",
+            (key,),
+        )
         deleted = connection.execute("DELETE FROM deliveries WHERE recipient = ?", (key,))
         suppression = connection.execute("DELETE FROM suppressions WHERE key = ?", (key,))
         connection.execute("DELETE FROM bounces WHERE key = ?", (key,))  # what the mailbox
@@ -78,6 +84,10 @@ def prune(state: State, series: str, before: dt.date) -> int:
     """Delete the delivery rows of the sessions before `before` (long past: nothing of theirs
     can be sent again); the sends' own rows stay. How many rows went."""
     with state.transaction() as connection:
+        connection.execute(
+            "UPDATE sends SET settled = NULL WHERE series = ? AND session < ?",
+            (series, before.isoformat()),
+        )
         cursor = connection.execute(
             "DELETE FROM deliveries WHERE series = ? AND session < ?", (series, before.isoformat())
         )

@@ -182,13 +182,15 @@ MIGRATIONS: tuple[str, ...] = (
     # (`owner`) until `lease_until` (seconds since the epoch, on the database's clock); named
     # leases (the daemons' leader, with an epoch that fences its writes); each relay's shared
     # pace; the session files' content, the same on every host; the row an exclusive
-    # transaction locks (PostgreSQL: one writer at a time where SQLite always has one)
+    # transaction locks (PostgreSQL: one writer at a time where SQLite always has one); the
+    # counts of a send nothing is left to send of (`mailer status` reads them, not its rows)
     """
     ALTER TABLE deliveries ADD COLUMN owner TEXT;
     ALTER TABLE deliveries ADD COLUMN lease_until DOUBLE PRECISION;
     CREATE INDEX deliveries_by_lease ON deliveries (lease_until) WHERE state = 'sending';
     CREATE INDEX deliveries_due ON deliveries (series, session, message, id)
         WHERE state IN ('pending', 'retry', 'unknown');
+    ALTER TABLE sends ADD COLUMN settled TEXT;
     CREATE TABLE leases (
         name TEXT PRIMARY KEY,
         holder TEXT,

@@ -422,3 +422,38 @@ def test_a_session_file_saved_on_two_hosts_at_once_loses_neither_edit(store: Sta
     assert (saved.text, saved.version, saved.saved_by) == ("a", 2, "host-a")
     assert publish(store, "2021-04-20.toml", "a", NOW, "host-b", over=None) == 2  # the same
     assert publish(store, "2021-04-20.toml", "editor", NOW, "host-b") == 3  # a save wins
+
+
+def test_a_finished_send_s_counts_are_kept_until_its_rows_change(store: State) -> None:
+    def kept() -> str | None:
+        value = store.connection.execute("SELECT settled FROM sends").fetchone()[0]
+        return None if value is None else str(value)
+
+    plan(store, 4)
+    ledger = Ledger(store, owner="one")
+    claimed = ledger.claim(KEY, 4, NOW, 5) or []
+    ledger.record([Outcome(c.id, "sent", f"<{c.id}@x>") for c in claimed[:3]], NOW)
+    ledger.record([Outcome(claimed[3].id, "failed", reason="relay", cause="relay")], NOW)
+    assert [s.counts for s in ledger.status(SERIES)] == [{"sent": 3, "failed": 1}]
+    assert kept() is not None  # nothing left to send: kept, and read from then on
+    store.connection.execute("UPDATE sends SET settled = ?", (str(kept()).replace("3", "7"),))
+    assert [s.counts for s in ledger.status(SERIES)] == [{"sent": 7, "failed": 1}]
+    # each change of its rows forgets them: reopened, planned again, erased, pruned
+    assert ledger.reopen_failed(KEY, ["relay"], NOW) == 1 and kept() is None
+    assert [s.counts for s in ledger.status(SERIES)] == [{"sent": 3, "pending": 1}]
+    assert kept() is None  # one left to send: counted each time
+    claimed = ledger.claim(KEY, 4, NOW, 5) or []
+    ledger.record([Outcome(claimed[0].id, "sent", "<x@x>")], NOW)
+    ledger.status(SERIES)
+    assert kept() is not None and plan(store, 5) == 1 and kept() is None
+    ledger.status(SERIES)  # one pending again: not kept
+    assert kept() is None
+    ledger.skip_remaining(KEY, "too late", NOW)
+    ledger.status(SERIES)
+    assert kept() is not None
+    people.erase(store, "person.0@museum.example.org", NOW)
+    assert kept() is None
+    assert [s.counts for s in ledger.status(SERIES)] == [{"sent": 3, "skipped": 1}]
+    assert kept() is not None
+    people.prune(store, SERIES, dt.date(2022, 1, 1))
+    assert kept() is None and ledger.status(SERIES)[0].counts == {}
