@@ -38,8 +38,8 @@ OPEN: tuple[DeliveryState, ...] = (*TO_SEND, "sending")  # not done with: still 
 
 # forgets the kept counts of a send whose rows change (`LedgerQueries._settle`)
 UNSETTLE = (
-    "UPDATE sends SET settled = NULL WHERE series = ? AND session = ? AND message = ? "
-    "AND settled IS NOT NULL"
+    "UPDATE sends SET settled = NULL, changes = changes + 1 WHERE series = ? AND session = ? "
+    "AND message = ?"
 )
 OPEN_SQL = "(" + ", ".join(f"'{state}'" for state in OPEN) + ")"
 
@@ -275,12 +275,12 @@ class LedgerQueries:
             where += " AND session = ?"
             arguments.append(session.isoformat())
         sends = self.connection.execute(
-            f"SELECT session, message, kind, deadline, settled FROM sends WHERE {where} "
+            f"SELECT session, message, kind, deadline, settled, changes FROM sends WHERE {where} "
             "ORDER BY session, created_at",
             arguments,
         ).fetchall()
-        statuses = []
-        for session_text, message, kind, deadline, settled in sends:
+        statuses, settled_now = [], []
+        for session_text, message, kind, deadline, settled, changes in sends:
             key = SendKey(series, dt.date.fromisoformat(session_text), message)
             if settled is not None:  # nothing left to send: its counts, kept
                 kept = json.loads(settled)
@@ -292,7 +292,7 @@ class LedgerQueries:
                 reasons = self._reasons(key, counts)
                 upcoming = self.next_retry(key, 1 << 30)
                 if counts and not any(counts.get(state) for state in OPEN):
-                    self._settle(key, counts, reasons)
+                    settled_now.append((key, changes, counts, reasons))
             statuses.append(
                 SendStatus(
                     key.session,
@@ -304,26 +304,24 @@ class LedgerQueries:
                     upcoming,
                 )
             )
+        if settled_now:
+            self._settle(settled_now)
         return statuses
 
     def _settle(
-        self, key: SendKey, counts: dict[str, int], reasons: list[tuple[str, str, int]]
+        self, sends: list[tuple[SendKey, int, dict[str, int], list[tuple[str, str, int]]]]
     ) -> None:
-        """Keep the counts of a send nothing is left to send of: they change only when its
-        rows do (planned again, reopened, a person erased, old rows deleted), and each of
-        those forgets them (UNSETTLE)."""
-        text = json.dumps({"counts": counts, "reasons": reasons})
+        """Keep the counts of the sends nothing is left to send of: they change only when
+        their rows do (planned again, reopened, a person erased, old rows deleted), and each of
+        those forgets them and counts a change (UNSETTLE): counts made before a change are not
+        kept."""
         # a read-only state: counted again next time
         with contextlib.suppress(StateError), self.state.transaction(exclusive=False) as connection:
-            now = connection.execute(
-                "SELECT state, count(*) FROM deliveries WHERE series = ? AND session = ? "
-                "AND message = ? GROUP BY state",
-                key.row,
-            ).fetchall()
-            if {row[0]: row[1] for row in now} == counts:  # unchanged, in this transaction
+            for key, changes, counts, reasons in sends:
                 connection.execute(
-                    "UPDATE sends SET settled = ? WHERE series = ? AND session = ? AND message = ?",
-                    (text, *key.row),
+                    "UPDATE sends SET settled = ? WHERE series = ? AND session = ? AND "
+                    "message = ? AND changes = ?",
+                    (json.dumps({"counts": counts, "reasons": reasons}), *key.row, changes),
                 )
 
     def _reasons(self, key: SendKey, counts: dict[str, int]) -> list[tuple[str, str, int]]:

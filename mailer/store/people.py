@@ -63,7 +63,7 @@ def erase(state: State, key: str, now: dt.datetime) -> Erased:
     their address stays suppressed, so that a list that still holds them never mails them."""
     with state.transaction() as connection:
         connection.execute(  # the kept counts of their sends are no longer right
-            "UPDATE sends SET settled = NULL WHERE settled IS NOT NULL AND EXISTS (SELECT 1 "
+            "UPDATE sends SET settled = NULL, changes = changes + 1 WHERE EXISTS (SELECT 1 "
             "FROM deliveries d WHERE d.recipient = ? AND d.series = sends.series AND "
             "d.session = sends.session AND d.message = sends.message)",
             (key,),
@@ -85,7 +85,8 @@ def prune(state: State, series: str, before: dt.date) -> int:
     can be sent again); the sends' own rows stay. How many rows went."""
     with state.transaction() as connection:
         connection.execute(
-            "UPDATE sends SET settled = NULL WHERE series = ? AND session < ?",
+            "UPDATE sends SET settled = NULL, changes = changes + 1 WHERE series = ? AND "
+            "session < ?",
             (series, before.isoformat()),
         )
         cursor = connection.execute(

@@ -191,6 +191,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX deliveries_due ON deliveries (series, session, message, id)
         WHERE state IN ('pending', 'retry', 'unknown');
     ALTER TABLE sends ADD COLUMN settled TEXT;
+    ALTER TABLE sends ADD COLUMN changes INTEGER NOT NULL DEFAULT 0;
     CREATE TABLE leases (
         name TEXT PRIMARY KEY,
         holder TEXT,
