@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -99,3 +102,29 @@ def add_people(config: Path, rows: str) -> None:
     members = config.parent / "recipients" / "members.csv"
     text = members.read_text(encoding="utf-8")
     members.write_text(text.rstrip("\n") + "\n" + rows.strip("\n") + "\n", encoding="utf-8")
+
+
+def mailer_send(config: Path) -> subprocess.Popen[bytes]:
+    """The real `mailer send` of the invitation of 2021-04-20, in a process of its own (its
+    stderr piped), at the moment it is due."""
+    environment = {**os.environ, "MAILER_UNSUBSCRIBE_KEY": "sending-test-signing-key-0123456789"}
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mailer",
+            "--config",
+            str(config),
+            "--now",
+            "2021-04-06T09:00:00+02:00",
+            "--real-mail",
+            "send",
+            "2021-04-20",
+            "--kind",
+            "invitation",
+            "--yes",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=environment,
+    )

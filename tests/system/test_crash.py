@@ -7,7 +7,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 
 from tests.support import stores
 from tests.support.project import soak_rounds
-from tests.support.sending import big_list, use_smtp
+from tests.support.sending import big_list, mailer_send, use_smtp
 from tests.support.smtp_server import SmtpServer
 
 pytestmark = pytest.mark.soak
@@ -32,30 +31,6 @@ def orphans() -> list[str]:
         check=False,
     )
     return [line for line in result.stdout.splitlines() if "pgrep" not in line]
-
-
-def mailer_send(config: Path) -> subprocess.Popen[bytes]:
-    environment = {**os.environ, "MAILER_UNSUBSCRIBE_KEY": "crash-test-signing-key-0123456789"}
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mailer",
-            "--config",
-            str(config),
-            "--now",
-            "2021-04-06T09:00:00+02:00",
-            "--real-mail",
-            "send",
-            "2021-04-20",
-            "--kind",
-            "invitation",
-            "--yes",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=environment,
-    )
 
 
 @pytest.mark.parametrize(

@@ -15,8 +15,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -24,36 +22,12 @@ import pytest
 
 from tests.support.postgres import Postgres, use_postgres
 from tests.support.project import soak_rounds
-from tests.support.sending import big_list, ledger, use_smtp
+from tests.support.sending import big_list, ledger, mailer_send, use_smtp
 from tests.support.smtp_server import SmtpServer
 
 pytestmark = pytest.mark.soak
 BATCH = 20  # the duplicates a killed sender can cause: its claimed and unrecorded rows
 LEASE = "PT3S"
-
-
-def mailer_send(config: Path) -> subprocess.Popen[bytes]:
-    environment = {**os.environ, "MAILER_UNSUBSCRIBE_KEY": "senders-test-signing-key-0123456789"}
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mailer",
-            "--config",
-            str(config),
-            "--now",
-            "2021-04-06T09:00:00+02:00",
-            "--real-mail",
-            "send",
-            "2021-04-20",
-            "--kind",
-            "invitation",
-            "--yes",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=environment,
-    )
 
 
 def project(project_dir: Path, url: str, port: int, recipients: int) -> Path:
