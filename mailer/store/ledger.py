@@ -117,6 +117,12 @@ OUTCOME_COLUMNS = (
     ("next_attempt", "TEXT"),
     ("cause", "TEXT"),
 )
+# a row a claim may take (attempts left: ?, its time come: ?); the first term is the partial
+# index deliveries_due's own, word for word (SQLite uses the index only then)
+DUE = (
+    "state IN ('pending', 'retry', 'unknown') AND attempts < ? AND "
+    "(next_attempt IS NULL OR next_attempt <= ?)"
+)
 RECORD_CHUNK = 200  # outcomes per UPDATE statement (SQLite: 500 SELECTs per UNION at most)
 LOCKED_POLL = 1.0  # seconds before looking again at rows another's claim holds
 
@@ -318,8 +324,7 @@ class Ledger(LedgerQueries):
             "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, "
             f"owner = ?, lease_until = {dialect.clock} + ?, updated_at = ? "
             "WHERE id IN (SELECT id FROM deliveries WHERE series = ? AND "
-            "session = ? AND message = ? AND id > ? AND state IN ('pending', 'retry', 'unknown') "
-            "AND attempts < ? AND (next_attempt IS NULL OR next_attempt <= ?) ORDER BY id "
+            f"session = ? AND message = ? AND id > ? AND {DUE} ORDER BY id "
             f"LIMIT ?{dialect.skip_locked}) "
             "RETURNING id, person, attempts, message_id, legacy_id",
             (
@@ -351,8 +356,7 @@ class Ledger(LedgerQueries):
             return max(float(row[0]), 0.0)
         due = self.connection.execute(
             "SELECT 1 FROM deliveries WHERE series = ? AND session = ? AND message = ? AND "
-            "state IN ('pending', 'retry', 'unknown') AND attempts < ? AND "
-            "(next_attempt IS NULL OR next_attempt <= ?) LIMIT 1",
+            f"{DUE} LIMIT 1",
             (*key.row, max_attempts, stamp(now)),
         ).fetchone()
         return None if due is None else LOCKED_POLL

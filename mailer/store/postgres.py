@@ -346,7 +346,7 @@ class PostgresState(State):
     @property
     def channel(self) -> str:
         """The LISTEN channel of this series' senders."""
-        return WorkSignal(self.location).channel
+        return work_channel(self.location.schema)
 
     def close(self) -> None:
         """Give the connection back to the pool (which drops it if it is broken or in a
@@ -361,6 +361,11 @@ def _statements(script: str) -> list[str]:
     return [statement.strip() for statement in script.split(";") if statement.strip()]
 
 
+def work_channel(schema: str) -> str:
+    """The LISTEN channel of a series' senders (a PostgreSQL name: 63 bytes at most)."""
+    return f"{schema}_work"[:63]
+
+
 class WorkSignal:
     """LISTEN on a series' channel: `wait` returns True when a sender or the leader said that
     work was planned (`notify_work`), False after `timeout` seconds without (polling is the
@@ -368,7 +373,7 @@ class WorkSignal:
 
     def __init__(self, location: PostgresLocation) -> None:
         self.location = location
-        self.channel = f"{location.schema}_work"[:63]
+        self.channel = work_channel(location.schema)
         self._raw: psycopg.Connection[Any] | None = None
 
     def wait(self, timeout: float) -> bool:
