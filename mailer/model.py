@@ -19,8 +19,25 @@ PerLanguage = Mapping[str, str]
 
 OccurrenceStatus = Literal["scheduled", "skipped", "moved", "cancelled"]
 
-MessageKind = Literal["invitation", "reminder", "update", "cancellation"]
-MESSAGE_KINDS: tuple[MessageKind, ...] = ("invitation", "reminder", "update", "cancellation")
+MessageKind = Literal["invitation", "reminder", "update", "cancellation", "followup"]
+MESSAGE_KINDS: tuple[MessageKind, ...] = (
+    "invitation",
+    "reminder",
+    "update",
+    "cancellation",
+    "followup",
+)
+
+# A person's answer about a session, as stored (iCalendar's PARTSTAT words), and as people and
+# segments say it; "waiting": said yes to a full session (on its waiting list); "none": no answer
+Answer = Literal["accepted", "tentative", "declined"]
+ANSWER_WORDS: Mapping[str, Answer] = MappingProxyType(
+    {"yes": "accepted", "maybe": "tentative", "no": "declined"}
+)
+SAID: Mapping[str, str] = MappingProxyType({v: k for k, v in ANSWER_WORDS.items()})
+SEGMENT_ANSWERS = ("yes", "maybe", "no", "waiting", "none")
+# what a session file gains once it took place (a follow-up that prints one waits for it)
+AFTERWARDS = ("recording", "slides", "survey")
 
 SuppressionKind = Literal["unsubscribed", "bounced", "manual", "erased"]
 SuppressionScope = Literal["all", "reminders"]  # every email, or the reminders only
@@ -108,6 +125,15 @@ class SessionContent:
     zoom: Zoom | None = None
     held_in: tuple[str, ...] = ()
     note: PerLanguage | None = None
+    recording: str | None = None  # links that exist once the session took place
+    slides: str | None = None
+    survey: str | None = None
+    capacity: int | None = None  # how many may say yes; then a waiting list
+
+    def afterwards(self, name: str) -> str | None:
+        """The link `name` (one of AFTERWARDS), or None while it is not known."""
+        value: str | None = getattr(self, name)
+        return value
 
 
 @dataclass(frozen=True)
@@ -190,6 +216,13 @@ class Segment:
     tags_any: tuple[str, ...] = ()
     tags_all: tuple[str, ...] = ()
     exclude_tags: tuple[str, ...] = ()
+    answers: tuple[str, ...] = ()  # of SEGMENT_ANSWERS: only those who answered so ("none")
+    attended: bool | None = None  # only those who came (or did not), by the imported report
+
+    @property
+    def uses_facts(self) -> bool:
+        """Whether it selects by what the state knows of a session (answers, attendance)."""
+        return bool(self.answers) or self.attended is not None
 
     @property
     def uses_date(self) -> bool:
@@ -217,6 +250,38 @@ class Segment:
             )
 
         return matches
+
+    def why_not(self, facts: SessionFacts, key: str) -> str | None:
+        """Why this person, who is in the segment by list, language and tags, is left out
+        by what is known of the session (None: they are in)."""
+        if self.answers:
+            said = facts.said(key)
+            if said not in self.answers:
+                return "no answer" if said == "none" else f"answered {said}"
+        if self.attended is not None and facts.attended is not None:
+            came = key in facts.attended
+            if came != self.attended:
+                return "came" if came else "did not come"
+        elif self.attended is not None:
+            return "no attendance report yet"
+        return None
+
+
+@dataclass(frozen=True)
+class SessionFacts:
+    """What the state knows of people about one session: their answers (by key, stored
+    words), who is on its waiting list, who came (None: no attendance report imported)."""
+
+    answers: Mapping[str, str] = field(default_factory=dict)
+    waiting: frozenset[str] = frozenset()
+    attended: frozenset[str] | None = None
+
+    def said(self, key: str) -> str:
+        """yes, maybe, no, waiting or none."""
+        if key in self.waiting:
+            return "waiting"
+        answer = self.answers.get(key)
+        return "none" if answer is None else SAID[answer]
 
 
 # -- what leaves -----------------------------------------------------------------------------

@@ -37,7 +37,7 @@ class PersonReport:
     session: dt.date | None  # that session
     suppression: Suppression | None
     deliveries: list[Delivery]
-    mailbox: dict[str, list[dict[str, object]]]  # their bounces and calendar answers
+    mailbox: dict[str, list[dict[str, object]]]  # bounces, answers, attendance
 
     @property
     def language(self) -> str | None:
@@ -119,6 +119,7 @@ def person_record(report: PersonReport) -> dict[str, Any]:
         "emails": [_plain(dataclasses.asdict(d)) for d in report.deliveries],
         "bounces": report.mailbox["bounces"],
         "answers": report.mailbox["answers"],
+        "attended": report.mailbox["attended"],
     }
 
 

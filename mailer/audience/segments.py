@@ -13,7 +13,7 @@ from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from mailer.errors import Problem
-from mailer.model import Recipient, Segment
+from mailer.model import Recipient, Segment, SessionFacts
 
 _LINE_BITS = 40
 _LINE_MASK = (1 << _LINE_BITS) - 1
@@ -28,6 +28,11 @@ class Resolution:
     organizer: int = 0  # the events' ORGANIZER, left out as its own attendee (request mode)
     selected: int = 0
     per_language: dict[str, int] = field(default_factory=dict)
+    # left out by what is known of the session, and why ("answered no": 3)
+    left_out: dict[str, int] = field(default_factory=dict)
+
+    def leave_out(self, why: str) -> None:
+        self.left_out[why] = self.left_out.get(why, 0) + 1
 
 
 def lists_needed(segments: Iterable[Segment], all_lists: Sequence[str]) -> list[str]:
@@ -56,14 +61,22 @@ def resolve(
     *,
     session: dt.date | None = None,
     organizer: str | None = None,
+    facts: SessionFacts | None = None,
+    skip: frozenset[str] = frozenset(),
 ) -> Iterator[Recipient]:
     """Each person in any of `segments` once, in list order, with their first row's data;
-    neither the suppressed nor `organizer` (a key: see `ListReader.organizer`)."""
+    neither the suppressed nor `organizer` (a key: see `ListReader.organizer`). With `facts`
+    (what is known of the session), segments that select by answer or attendance apply, and
+    those whose answer is in `skip` (`[answers] skip_declined`: "no") are left out."""
+    known = facts or SessionFacts()
+    judged = bool(skip) or any(segment.uses_facts for segment in segments)
     # Each person seen, by key: where their first row is, packed as list position and line
     # (an int is a fraction of the memory of a "file:line" string; lists can be 100,000 rows).
     first_rows: dict[str, int] = {}
     files: list[str] = []
-    matchers = [(frozenset(segment.lists), segment.matcher(session)) for segment in segments]
+    matchers = [
+        (segment, frozenset(segment.lists), segment.matcher(session)) for segment in segments
+    ]
     for position, list_name in enumerate(lists_needed(segments, all_lists)):
         for recipient in read_list(list_name):
             source, line = recipient.source.rsplit(":", 1)
@@ -75,8 +88,7 @@ def resolve(
                 resolution.merged.append(merged_problem(recipient, first))
                 continue
             first_rows[recipient.key] = position << _LINE_BITS | int(line)
-            selected = any(list_name in lists and matches(recipient) for lists, matches in matchers)
-            if not selected:
+            if not any(list_name in lists and matches(recipient) for _, lists, matches in matchers):
                 continue
             if recipient.key in suppressed:
                 resolution.suppressed += 1
@@ -84,7 +96,32 @@ def resolve(
             if recipient.key == organizer:
                 resolution.organizer += 1
                 continue
+            if judged and (why := _left_out(matchers, list_name, recipient, known, skip)):
+                resolution.leave_out(why)
+                continue
             resolution.selected += 1
             counts = resolution.per_language
             counts[recipient.language] = counts.get(recipient.language, 0) + 1
             yield recipient
+
+
+def _left_out(
+    matchers: Sequence[tuple[Segment, frozenset[str], Callable[[Recipient], bool]]],
+    list_name: str,
+    recipient: Recipient,
+    facts: SessionFacts,
+    skip: frozenset[str],
+) -> str | None:
+    """Why a person in some segments by list and tags gets nothing (None: they do): their
+    answer is one to skip, or no segment takes them by answer and attendance."""
+    key = recipient.key
+    if skip and (said := facts.said(key)) in skip:
+        return f"answered {said}"
+    reasons = [
+        segment.why_not(facts, key)
+        for segment, lists, matches in matchers
+        if list_name in lists and matches(recipient)
+    ]
+    if any(reason is None for reason in reasons):
+        return None
+    return reasons[0]

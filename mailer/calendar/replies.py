@@ -9,11 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Literal
 
 from icalendar import Calendar
 
-Answer = Literal["accepted", "tentative", "declined"]
+from mailer.model import Answer  # the words iCalendar uses (PARTSTAT)
+
 ANSWERS: dict[str, Answer] = {
     "ACCEPTED": "accepted",
     "TENTATIVE": "tentative",

@@ -1,6 +1,7 @@
 """The `mailer` command line (click): the only package that imports click, prints, or exits."""
 
 from mailer.cli import (
+    answer_commands,
     daemon_commands,
     list_commands,
     mailbox_commands,
@@ -12,6 +13,7 @@ from mailer.cli import (
 from mailer.cli.base import cli, main, run
 
 __all__ = [
+    "answer_commands",
     "cli",
     "daemon_commands",
     "list_commands",

@@ -1,8 +1,7 @@
-"""The commands about what comes back by mail: mailbox (read it once), answers (who accepted)."""
+"""The command about what comes back by mail: mailbox (read it once)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import TYPE_CHECKING
 
 import click
@@ -43,32 +42,3 @@ def mailbox(workspace: Workspace, as_json: bool) -> None:
         )
     else:
         click.echo(round_summary(done, config.mailbox))
-
-
-@cli.command()
-@click.argument("session", type=click.DateTime(["%Y-%m-%d"]))
-@click.option(
-    "--answer",
-    type=click.Choice(["accepted", "tentative", "declined"]),
-    help="Only those who answered this.",
-)
-@JSON
-@pass_workspace
-def answers(workspace: Workspace, session: dt.datetime, answer: str | None, as_json: bool) -> None:
-    """Who answered the meeting invitation of SESSION (YYYY-MM-DD), from their calendar:
-    accepted, tentative, declined ([calendar] method = "request"; `mailer mailbox` reads
-    the replies)."""
-    from mailer.store.inbox import answers as answers_of
-
-    project = workspace.project()
-    with workspace.state() as state:
-        rows = answers_of(state, project.config.series.id, session.date())
-    rows = [row for row in rows if answer is None or row[1] == answer]
-    if as_json:
-        echo_json([{"address": a, "answer": b, "at": c} for a, b, c in rows])
-        return
-    if not rows:
-        click.echo(f"No answers recorded for {session.date()}.")
-        return
-    for address, given, at in rows:
-        click.echo(f"{given:<10} {address}  ({at[:16].replace('T', ' ')}Z)")

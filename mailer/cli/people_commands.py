@@ -138,7 +138,10 @@ def person_text(report: PersonReport) -> str:
         said = " ".join(str(bounce[k]) for k in ("status", "diagnostic") if bounce[k])
         lines.append(f"  bounced ({hard}) {str(bounce['at'])[:10]}: {said or 'no report'}")
     for answer in report.mailbox["answers"]:
-        lines.append(f"  answered {answer['answer']} for {answer['session']}")
+        via = "a link" if answer["via"] == "link" else "their calendar"
+        lines.append(f"  answered {answer['answer']} for {answer['session']} (by {via})")
+    for came in report.mailbox["attended"]:
+        lines.append(f"  came to {came['session']} ({came['minutes']} min)")
     if not report.deliveries:
         lines.append("  emails: none")
         return "\n".join(lines)

@@ -271,10 +271,22 @@ def status_table(statuses: Sequence[SendStatus]) -> str:
     return text
 
 
+ANSWER_ORDER = ("yes", "maybe", "no", "waiting", "none")
+ANSWER_SAID = {"none": "no answer", "waiting": "waiting list"}
+
+
+def headcount_text(counts: Mapping[str, int]) -> str:
+    """`12 yes, 3 maybe, 2 no, 40 no answer` (the waiting list when there is one)."""
+    return ", ".join(
+        f"{counts.get(said, 0)} {ANSWER_SAID.get(said, said)}"
+        for said in ANSWER_ORDER
+        if said != "waiting" or counts.get(said)
+    )
+
+
 def answers_line(session: dt.date, counts: Mapping[str, int]) -> str:
-    """`Calendar replies for 2021-04-20: 12 accepted, 3 tentative, 2 declined.`"""
-    said = ", ".join(f"{counts.get(a, 0)} {a}" for a in ("accepted", "tentative", "declined"))
-    return f"Calendar replies for {session}: {said} (mailer answers {session})."
+    """`Answers for 2021-04-20: 12 yes, 3 maybe, 2 no, 40 no answer (mailer answers ...).`"""
+    return f"Answers for {session}: {headcount_text(counts)} (mailer answers {session})."
 
 
 def status_record(status: SendStatus, answers: Mapping[str, int] | None = None) -> dict[str, Any]:

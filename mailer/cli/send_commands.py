@@ -18,6 +18,7 @@ from mailer.cli.base import (
     pass_workspace,
     show_problems,
 )
+from mailer.cli.reports import ANSWER_ORDER
 from mailer.errors import EXIT_INTERRUPTED, EXIT_TEMPFAIL, InvalidInput
 from mailer.model import MESSAGE_KINDS, MessageKind
 
@@ -228,17 +229,19 @@ class _Progress:
 @pass_workspace
 def status(workspace: Workspace, day: dt.date | None, as_json: bool) -> None:
     """What the ledger says, per session and email: sent, pending, retrying, failed...; and
-    the calendar replies to meeting invitations (`mailer answers` lists who)."""
+    who is coming (`mailer answers` lists who)."""
     from mailer.actions import send as actions
     from mailer.cli.reports import answers_line, status_record, status_table
-    from mailer.store.inbox import answer_counts
+    from mailer.store.answers import headcount
 
     with workspace.state() as state:
         statuses = actions.sends_status(workspace.project(), state, day)
-        replies = answer_counts(state, workspace.project().config.series.id)
+        sessions = {s.session for s in statuses}
+        replies = headcount(state, workspace.project().config.series.id, sorted(sessions))
     if as_json:
         echo_json([status_record(s, replies.get(s.session)) for s in statuses])
         return
     click.echo(status_table(statuses) if statuses else "Nothing sent yet.")
-    for session in sorted({s.session for s in statuses} & set(replies)):
-        click.echo(answers_line(session, replies[session]))
+    for session in sorted(sessions):
+        if any(replies[session][said] for said in ANSWER_ORDER[:-1]):
+            click.echo(answers_line(session, replies[session]))

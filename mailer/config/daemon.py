@@ -1,4 +1,5 @@
-"""Validating `[[cadence]]`, `[daemon]` and `[http]`: what the daemon sends, when, and serves."""
+"""Validating `[[cadence]]`, `[answers]`, `[daemon]` and `[http]`: what the daemon sends,
+when, to whom, and serves."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Sequence
 from mailer.config.durations import format_duration
 from mailer.config.settings import (
     DEFAULT_CADENCE,
+    AnswersSettings,
     CadenceEntry,
     DaemonSettings,
     HttpSettings,
@@ -25,16 +27,16 @@ def read_cadence(root: TableReader, segment_names: Sequence[str]) -> tuple[Caden
     entries: list[CadenceEntry] = []
     invitations = sum(1 for t in tables if t.data.get("kind") == "invitation")
     for table in tables:
-        kind = table.choice("kind", ("invitation", "reminder"), default="reminder")
+        kind = table.choice("kind", ("invitation", "reminder", "followup"), default="reminder")
+        if kind == "followup":
+            entry = _read_followup(table, segment_names)
+            if entry is not None and any(e.message == entry.message for e in entries):
+                table.error(None, f"two follow-ups go {entry.message[9:]} after", "Remove one.")
+            elif entry is not None:
+                entries.append(entry)
+            continue
         before = table.duration("before", required=True)
-        segments = tuple(table.string_list("segments") or ["everyone"])
-        for index, name in enumerate(segments):
-            if name not in segment_names:
-                table.log.error(
-                    (*table.path, "segments", index),
-                    f"there is no segment '{name}'",
-                    did_you_mean(name, segment_names),
-                )
+        segments = _segments(table, segment_names)
         send_by = table.duration("send_by")
         table.finish()
         if before is None or before <= dt.timedelta(0):
@@ -65,6 +67,47 @@ def read_cadence(root: TableReader, segment_names: Sequence[str]) -> tuple[Caden
             )
         )
     return tuple(entries)
+
+
+def _segments(table: TableReader, segment_names: Sequence[str]) -> tuple[str, ...]:
+    segments = tuple(table.string_list("segments") or ["everyone"])
+    for index, name in enumerate(segments):
+        if name not in segment_names:
+            table.log.error(
+                (*table.path, "segments", index),
+                f"there is no segment '{name}'",
+                did_you_mean(name, segment_names),
+            )
+    return segments
+
+
+def _read_followup(table: TableReader, segment_names: Sequence[str]) -> CadenceEntry | None:
+    """A `kind = "followup"` entry: `after` the session ends; `send_by` defaults to P7D (it
+    waits that long for the links its template prints: the recording, the slides)."""
+    if "before" in table.data:
+        table.error("before", "a follow-up goes after the session", 'Write after = "PT3H".')
+    table.ignore("before")
+    after = table.duration("after", required=True)
+    segments = _segments(table, segment_names)
+    send_by = table.duration("send_by") or dt.timedelta(days=7)
+    table.finish()
+    if after is None or after < dt.timedelta(0):
+        if after is not None:
+            table.error("after", "must be a duration, like PT3H or P1D")
+        return None
+    message = f"followup:{format_duration(after)}"
+    return CadenceEntry("followup", dt.timedelta(0), segments, send_by, message, after)
+
+
+def read_answers(root: TableReader) -> AnswersSettings:
+    """`[answers]`: the one-click answer links, and leaving out those who said no."""
+    table = root.table("answers")
+    if table is None:
+        return AnswersSettings()
+    links = table.boolean("links", default=True)
+    skip_declined = table.boolean("skip_declined", default=True)
+    table.finish()
+    return AnswersSettings(links, skip_declined)
 
 
 def read_daemon(root: TableReader) -> DaemonSettings:

@@ -10,7 +10,7 @@ from mailer.audience.csv_source import DELIMITERS
 from mailer.config.settings import DEFAULT_KEY_ENV, Mailing, Unsubscribe
 from mailer.config.tables import TableReader, did_you_mean
 from mailer.config.values import address_problem
-from mailer.model import EVERYONE, MailingList, Segment
+from mailer.model import EVERYONE, SEGMENT_ANSWERS, MailingList, Segment
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
@@ -87,6 +87,15 @@ def _read_segment(
         key: tuple(tag.casefold() for tag in table.string_list(key) or [])
         for key in ("tags_any", "tags_all", "exclude_tags")
     }
+    answers = table.string_list("answers") or []
+    for index, answer in enumerate(answers):
+        if answer not in SEGMENT_ANSWERS:
+            table.log.error(
+                (*table.path, "answers", index),
+                f"'{answer}' is not an answer",
+                f"Use {', '.join(SEGMENT_ANSWERS)} (none: not answered).",
+            )
+    attended = table.boolean("attended", default=False) if "attended" in table.data else None
     table.finish()
     return Segment(
         name,
@@ -95,6 +104,8 @@ def _read_segment(
         tags["tags_any"],
         tags["tags_all"],
         tags["exclude_tags"],
+        tuple(answers),
+        attended,
     )
 
 

@@ -178,12 +178,18 @@ def read_organiser(root: TableReader) -> Organiser | None:
     return Organiser(name=name, email=email, reply_to=reply_to)
 
 
+def read_https(table: TableReader, key: str, *, required: bool = False) -> str | None:
+    """An https:// link (None when absent or wrong, and said)."""
+    url = table.string(key, required=required)
+    if url is not None and not _HTTPS_URL.match(url):
+        table.error(key, f"'{url}' is not an https:// link")
+        return None
+    return url
+
+
 def read_zoom(table: TableReader, *, required: bool) -> Zoom | None:
     """A `[zoom]` table: the join link, the meeting ID and the passcode."""
-    url = table.string("url", required=required)
-    if url is not None and not _HTTPS_URL.match(url):
-        table.error("url", f"'{url}' is not an https:// link")
-        url = None
+    url = read_https(table, "url", required=required)
     meeting_id = _digits_or_text(table, "meeting_id", required)
     passcode = _digits_or_text(table, "passcode", required)
     table.finish()

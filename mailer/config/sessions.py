@@ -6,11 +6,11 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 
-from mailer.config.series import read_languages, read_zoom
+from mailer.config.series import read_https, read_languages, read_zoom
 from mailer.config.tables import ProblemLog, TableReader
 from mailer.config.toml_source import parse_toml
 from mailer.errors import Problem
-from mailer.model import Move, Person, Series, SessionContent, Zoom
+from mailer.model import AFTERWARDS, Move, Person, Series, SessionContent, Zoom
 from mailer.recurrence import (
     is_rule_date,
     nearest_rule_dates,
@@ -58,6 +58,8 @@ def read_session(
     session_zoom = _read_zoom_override(table, zoom)
     held_in = read_languages(table, "held_in", required=False)
     note = table.per_language("note", languages, multiline=True)
+    links = {name: read_https(table, name) for name in AFTERWARDS}
+    capacity = table.integer("capacity", minimum=1)
     table.finish()
     if log.has_errors or title is None:
         return None, log.problems
@@ -73,6 +75,8 @@ def read_session(
         zoom=session_zoom,
         held_in=held_in,
         note=note,
+        capacity=capacity,
+        **links,
     )
     return content, log.problems
 

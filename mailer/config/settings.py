@@ -146,13 +146,24 @@ class Listening:
 
 @dataclass(frozen=True)
 class CadenceEntry:
-    """One `[[cadence]]`: an email sent `before` each session, to `segments`."""
+    """One `[[cadence]]`: an email sent `before` each session (a follow-up: `after` it
+    ended), to `segments`."""
 
-    kind: Literal["invitation", "reminder"]
-    before: dt.timedelta
+    kind: Literal["invitation", "reminder", "followup"]
+    before: dt.timedelta  # zero for a follow-up
     segments: tuple[str, ...]
-    send_by: dt.timedelta  # the latest it may go, after its time (never after the start)
-    message: str  # its name in the ledger: "invitation", "reminder:P1D"
+    # the latest it may go, after its time (never after the start, but for a follow-up)
+    send_by: dt.timedelta
+    message: str  # its name in the ledger: "invitation", "reminder:P1D", "followup:PT3H"
+    after: dt.timedelta | None = None  # a follow-up: this long after the session ends
+
+
+@dataclass(frozen=True)
+class AnswersSettings:
+    """`[answers]`: one-click answers (yes, maybe, no) in invitations and reminders."""
+
+    links: bool = True  # the links, when [http] base_url says where the daemon is reached
+    skip_declined: bool = True  # invitations and reminders leave out those who said no
 
 
 DEFAULT_CADENCE = (
@@ -315,6 +326,7 @@ class Config:
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
+    answers: AnswersSettings = field(default_factory=AnswersSettings)
     dkim: DkimSettings | None = None
     mailbox: MailboxSettings | None = None
     web: WebSettings | None = None

@@ -9,7 +9,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from mailer.config.calendar import read_calendar
-from mailer.config.daemon import read_cadence, read_daemon, read_http
+from mailer.config.daemon import read_answers, read_cadence, read_daemon, read_http
 from mailer.config.delivery import read_delivery
 from mailer.config.dkim import read_dkim
 from mailer.config.mailbox import read_mailbox
@@ -62,6 +62,7 @@ def read_config(text: str, source: str) -> ConfigParse:
     daemon = read_daemon(root)
     http = read_http(root)
     calendar = read_calendar(root)
+    answers = read_answers(root)
     dkim = read_dkim(root, organiser)
     mailbox = read_mailbox(root)
     web = read_web(root, http, series.default_language if series else None)
@@ -113,6 +114,7 @@ def read_config(text: str, source: str) -> ConfigParse:
             daemon=daemon,
             http=http,
             calendar=calendar,
+            answers=answers,
             dkim=dkim,
             mailbox=mailbox,
             web=web,

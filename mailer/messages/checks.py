@@ -12,7 +12,7 @@ import datetime as dt
 import email
 import email.message
 import email.policy
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 
 from mailer.calendar.revisions import Revision
@@ -21,7 +21,13 @@ from mailer.errors import InvalidInput, Problem, TemplateError
 from mailer.messages.compose import Composer, canonical_html
 from mailer.messages.pages import check_pages
 from mailer.messages.templates import TemplateSet
-from mailer.model import MESSAGE_KINDS, MessageKind, Occurrence, Recipient, SessionContent
+from mailer.model import (
+    MESSAGE_KINDS,
+    MessageKind,
+    Occurrence,
+    Recipient,
+    SessionContent,
+)
 from mailer.recurrence import find_occurrence
 
 SAMPLE_KEY = b"sample-key-for-checks-and-previews"
@@ -53,8 +59,11 @@ def sample_recipients(
     return full, bare
 
 
-def _variants(occurrence: Occurrence) -> Iterator[tuple[MessageKind, Occurrence]]:
-    """Each kind with a version of the session it can be sent for."""
+def _variants(
+    occurrence: Occurrence, kinds: Sequence[MessageKind]
+) -> Iterator[tuple[MessageKind, Occurrence]]:
+    """Each kind with a version of the session it can be sent for (a follow-up's with its
+    recording, slides and survey links)."""
     content = occurrence.content
     assert content is not None
     cancelled = replace(occurrence, status="cancelled", content=replace(content, cancelled=True))
@@ -63,8 +72,19 @@ def _variants(occurrence: Occurrence) -> Iterator[tuple[MessageKind, Occurrence]
         status="scheduled" if content.moved_to is None else "moved",
         content=replace(content, cancelled=False),
     )
-    for kind in MESSAGE_KINDS:
-        yield kind, cancelled if kind == "cancellation" else active
+    link = "https://example.org/{}?a=1&b=<2>".format
+    after = replace(content, recording=link("r"), slides=link("s"), survey=link("q"))
+    for kind in kinds:
+        if kind == "followup":
+            yield kind, replace(active, content=replace(after, cancelled=False))
+        else:
+            yield kind, cancelled if kind == "cancellation" else active
+
+
+def used_kinds(config: Config) -> tuple[MessageKind, ...]:
+    """The kinds of email this series sends: follow-ups only when `[[cadence]]` has one."""
+    followups = any(entry.kind == "followup" for entry in config.cadence)
+    return tuple(kind for kind in MESSAGE_KINDS if followups or kind != "followup")
 
 
 def _composer(
@@ -98,9 +118,10 @@ def check_emails(
     now: dt.datetime,
 ) -> list[Problem]:
     """Every problem found rendering every kind x language x session file (see module doc)."""
+    kinds = used_kinds(config)
     problems = [
         *templates.compile_problems(),
-        *templates.missing(config.series.languages),
+        *templates.missing(config.series.languages, kinds),
         *templates.borrowed(config.series.languages),
     ]
     if problems:
@@ -108,7 +129,7 @@ def check_emails(
     for scheduled in sorted(sessions):
         occurrence = find_occurrence(config.series, sessions, scheduled)
         before = occurrence.start - dt.timedelta(days=1)
-        for kind, variant in _variants(occurrence):
+        for kind, variant in _variants(occurrence, kinds):
             composer = _composer(
                 config, templates, variant, kind, now=min(now, before), field_names=field_names
             )

@@ -1,9 +1,9 @@
 """Email templates (Jinja2): one set per kind and language, sharing a base layout.
 
 `templates/LANG/KIND.subject.txt`, `templates/LANG/KIND.txt` and `templates/LANG/KIND.html`,
-for KIND in invitation, reminder, update and cancellation. HTML is autoescaped; every template
-runs with StrictUndefined, so a misspelt variable is an error `mailer check` reports (with file
-and line), never a blank in a sent email.
+for KIND in invitation, reminder, update, cancellation and followup. HTML is autoescaped;
+every template runs with StrictUndefined, so a misspelt variable is an error `mailer check`
+reports (with file and line), never a blank in a sent email.
 
 The set is built from template sources (a mapping of name to text): reading the folder is
 `load_sources`, at the edge; compiling and rendering are pure.
@@ -19,12 +19,12 @@ import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from mailer.errors import Problem, TemplateError
-from mailer.model import MESSAGE_KINDS, MessageKind
+from mailer.model import AFTERWARDS, MESSAGE_KINDS, MessageKind
 
 Part = Literal["subject", "text", "html"]
 PARTS: tuple[Part, ...] = ("subject", "text", "html")
 _SUFFIX: Mapping[Part, str] = {"subject": ".subject.txt", "text": ".txt", "html": ".html"}
-PAGES = ("unsubscribe",)  # the daemon's web pages, per language
+PAGES = ("unsubscribe", "answer")  # the daemon's web pages, per language
 
 
 _REFERENCE = re.compile(
@@ -40,6 +40,17 @@ def _references(text: str) -> list[tuple[int, str, str]]:
         (text.count("\n", 0, found.start()) + 1, found["folder"], found["name"])
         for found in _REFERENCE.finditer(text)
     ]
+
+
+def _session_links(node: jinja2.nodes.Node) -> set[str]:
+    """The AFTERWARDS links that `session.NAME` mentions under `node`."""
+    return {
+        found.attr
+        for found in node.find_all(jinja2.nodes.Getattr)
+        if isinstance(found.node, jinja2.nodes.Name)
+        and found.node.name == "session"
+        and found.attr in AFTERWARDS
+    }
 
 
 def template_name(language: str, kind: MessageKind, part: Part) -> str:
@@ -113,6 +124,29 @@ class TemplateSet:
         if problems := self.compile_problems(names):
             raise TemplateError("some templates do not compile", problems)
 
+    def needs(self, languages: Iterable[str], kind: MessageKind) -> frozenset[str]:
+        """The session links (of AFTERWARDS: the recording...) that the emails of `kind`
+        print without testing them first with `{% if session.recording %}`: such an email
+        waits until they are known."""
+        printed: set[str] = set()
+        tested: set[str] = set()
+        pending = [template_name(language, kind, part) for language in languages for part in PARTS]
+        seen: set[str] = set()
+        while pending:
+            name = pending.pop()
+            if name in seen or name not in self.sources:
+                continue
+            seen.add(name)
+            pending.extend(used for _, _, used in _references(self.sources[name]))
+            try:
+                tree = self.environment.parse(self.sources[name])
+            except jinja2.TemplateSyntaxError:
+                continue  # said by compile_problems
+            for node in tree.find_all(jinja2.nodes.If):
+                tested.update(_session_links(node.test))
+            printed.update(_session_links(tree))
+        return frozenset(printed - tested)
+
     def _source(self, name: str) -> tuple[str, str, Any] | None:
         """A template's source, with its name as file name so errors can name it."""
         if name not in self.sources:
@@ -127,7 +161,9 @@ class TemplateSet:
             hint="See https://jinja.palletsprojects.com/templates/.",
         )
 
-    def missing(self, languages: Sequence[str]) -> list[Problem]:
+    def missing(
+        self, languages: Sequence[str], kinds: Sequence[MessageKind] = MESSAGE_KINDS
+    ) -> list[Problem]:
         """A problem for every kind, language and part that has no template."""
         problems = [
             Problem(
@@ -136,7 +172,7 @@ class TemplateSet:
                 hint=f"Every language needs {', '.join(_SUFFIX.values())} for every kind.",
             )
             for language in languages
-            for kind in MESSAGE_KINDS
+            for kind in kinds
             for part in PARTS
             if template_name(language, kind, part) not in self.sources
         ]

@@ -19,7 +19,7 @@ from mailer.audience.recipients import KNOWN_COLUMNS, LanguageMatcher, ListRepor
 from mailer.audience.segments import Resolution, merged_problem, resolve
 from mailer.config.settings import Config
 from mailer.errors import InvalidAddress, Problem, RecipientsError
-from mailer.model import MailingList, Recipient, Segment
+from mailer.model import MailingList, Recipient, Segment, SessionFacts
 from mailer.project.load import Project
 
 _CHUNK = 1 << 16
@@ -168,8 +168,12 @@ def audience(
     suppressed: Container[str],
     resolution: Resolution,
     session: dt.date | None = None,
+    *,
+    facts: SessionFacts | None = None,
+    skip: frozenset[str] = frozenset(),
 ) -> Iterator[Recipient]:
-    """Stream each person of `segments` once, suppressed addresses excluded."""
+    """Stream each person of `segments` once, suppressed addresses excluded (and those whose
+    answer or attendance leaves them out: `facts`, `skip`)."""
     return resolve(
         segments,
         reader.project.config.mailing.list_names,
@@ -178,6 +182,8 @@ def audience(
         resolution,
         session=session,
         organizer=reader.organizer,
+        facts=facts,
+        skip=skip,
     )
 
 

@@ -2,7 +2,8 @@
 
 Pure. Each job is one email of one session (its ledger key), with the instant it becomes due
 and the deadline after which it is useless. Invitations and reminders come from `[[cadence]]`,
-`before` the session's actual start (a moved session's reminders move with it, as emails
+`before` the session's actual start (follow-ups `after` its end, waiting for the links they
+print) (a moved session's reminders move with it, as emails
 of their own, due again for everyone; a cancelled session gets none). A session whose file is
 missing is *blocked* (never sent with blanks), and the organiser is warned `warn_missing`
 before its invitation. An update or a cancellation is due as soon as those already served have
@@ -17,11 +18,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from mailer.calendar.revisions import Revision
-from mailer.config.settings import Config
-from mailer.model import Occurrence, SessionContent
+from mailer.config.settings import CadenceEntry, Config
+from mailer.model import AFTERWARDS, Occurrence, SessionContent
 from mailer.recurrence import occurrences
 
-JobKind = Literal["invitation", "reminder", "update", "cancellation", "warning"]
+JobKind = Literal["invitation", "reminder", "update", "cancellation", "followup", "warning"]
 WARNING_MESSAGE = "warning:missing-file"
 
 
@@ -52,15 +53,26 @@ def session_window(
     longest = max((entry.before for entry in config.cadence), default=dt.timedelta(0))
     warn = config.daemon.warn_missing or dt.timedelta(0)
     zone = config.series.timezone
-    start = (now - lookback).astimezone(zone).date()
+    latest = max(
+        (e.after + e.send_by for e in config.cadence if e.after is not None),
+        default=dt.timedelta(0),
+    )
+    start = (now - lookback - latest - dt.timedelta(days=1)).astimezone(zone).date()
     end = (now + horizon + longest + warn).astimezone(zone).date()
     return start, end
 
 
 def cadence_jobs(
-    config: Config, sessions: Mapping[dt.date, SessionContent], *, start: dt.date, end: dt.date
+    config: Config,
+    sessions: Mapping[dt.date, SessionContent],
+    *,
+    start: dt.date,
+    end: dt.date,
+    needs: frozenset[str] = frozenset(),
 ) -> list[Job]:
-    """The invitations, reminders and missing-file warnings of the sessions from start to end."""
+    """The invitations, reminders, follow-ups and missing-file warnings of the sessions from
+    start to end. `needs`: the links (of AFTERWARDS) the follow-ups' templates print, which
+    they wait for."""
     jobs = []
     for occurrence in occurrences(config.series, sessions, start=start, end=end):
         if not occurrence.takes_place:
@@ -73,6 +85,9 @@ def cadence_jobs(
             )
         begins = occurrence.start_utc
         for entry in config.cadence:
+            if entry.after is not None:
+                jobs.append(_followup(entry, occurrence, needs, blocked))
+                continue
             due = begins - entry.before
             jobs.append(
                 Job(
@@ -94,6 +109,23 @@ def cadence_jobs(
             jobs.append(Job("warning", WARNING_MESSAGE, occurrence, first - warn, first, ()))
     jobs.sort(key=lambda job: (job.due, job.id))
     return jobs
+
+
+def _followup(
+    entry: CadenceEntry, occurrence: Occurrence, needs: frozenset[str], blocked: str | None
+) -> Job:
+    """A follow-up: due `after` the session ended, until `send_by` after that; it waits
+    (blocked) while a link its template prints is still missing from the session's file."""
+    assert entry.after is not None and entry.kind == "followup"
+    due = occurrence.end.astimezone(dt.UTC) + entry.after
+    if blocked is None and occurrence.content is not None:
+        missing = [name for name in AFTERWARDS if name in needs]
+        missing = [name for name in missing if occurrence.content.afterwards(name) is None]
+        if missing:
+            blocked = f"no {' or '.join(missing)} link yet (set it in the session's file)"
+    return Job(
+        "followup", entry.message, occurrence, due, due + entry.send_by, entry.segments, blocked
+    )
 
 
 def reminder_key(message: str, occurrence: Occurrence) -> str:

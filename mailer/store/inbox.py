@@ -10,12 +10,13 @@ recorded is only filed again, never counted twice.
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
 
 from mailer.audience.addresses import Address
 from mailer.calendar.replies import CalendarReply
+from mailer.model import SAID
+from mailer.store.answers import attendance_of, record_answer
 from mailer.store.ledger_queries import stamp
 from mailer.store.state import Connection, State
 from mailer.store.suppression import suppress_in
@@ -122,24 +123,20 @@ def record_bounces(
 def record_reply(
     state: State, key: str, reply: CalendarReply, address: Address, now: dt.datetime
 ) -> None:
-    """A calendar reply; a later answer replaces an earlier one, unless it answers an older
-    version (SEQUENCE) of the event than the one already recorded."""
+    """A calendar reply (`mailer.store.answers`: the later answer wins, unless it answers an
+    older version of the event than the one recorded)."""
     with state.transaction() as connection:
         _record(connection, key, "reply", f"{reply.answer} {reply.session}", now)
-        connection.execute(
-            "INSERT INTO answers (series, session, key, address, answer, sequence, answered_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (series, session, key) DO UPDATE SET "
-            "answer = excluded.answer, sequence = excluded.sequence, "
-            "answered_at = excluded.answered_at WHERE excluded.sequence >= answers.sequence",
-            (
-                reply.series,
-                reply.session.isoformat(),
-                address.key,
-                address.email,
-                reply.answer,
-                reply.sequence,
-                stamp(now),
-            ),
+        record_answer(
+            connection,
+            series=reply.series,
+            session=reply.session,
+            key=address.key,
+            address=address.email,
+            answer=reply.answer,
+            sequence=reply.sequence,
+            source="calendar",
+            now=now,
         )
 
 
@@ -171,37 +168,17 @@ def was_sent(state: State, series: str, session: dt.date | None, key: str) -> bo
     return row is not None
 
 
-def answer_counts(state: State, series: str) -> dict[dt.date, Counter[str]]:
-    """Per session, how many accepted, were tentative, declined."""
-    counts: dict[dt.date, Counter[str]] = {}
-    rows = state.connection.execute(
-        "SELECT session, answer, count(*) FROM answers WHERE series = ? GROUP BY session, answer",
-        (series,),
-    )
-    for session, answer, count in rows:
-        counts.setdefault(dt.date.fromisoformat(session), Counter())[answer] = count
-    return counts
-
-
-def answers(state: State, series: str, session: dt.date) -> list[tuple[str, str, str]]:
-    """(address, answer, when) of everyone who answered about a session, by address."""
-    rows = state.connection.execute(
-        "SELECT address, answer, answered_at FROM answers WHERE series = ? AND session = ? "
-        "ORDER BY address",
-        (series, session.isoformat()),
-    )
-    return [(row[0], row[1], row[2]) for row in rows]
-
-
 def mailbox_facts(state: State, key: str) -> dict[str, list[dict[str, object]]]:
-    """What the mailbox brought about one person: their bounces and calendar answers."""
+    """What came back about one person: their bounces, answers, the sessions they came to."""
     bounces = state.connection.execute(
         "SELECT permanent, status, diagnostic, message_id, received_at FROM bounces "
         "WHERE key = ? ORDER BY received_at",
         (key,),
     )
     answered = state.connection.execute(
-        "SELECT session, answer, answered_at FROM answers WHERE key = ? ORDER BY session", (key,)
+        "SELECT session, answer, answered_at, source, waiting_since FROM answers WHERE key = ? "
+        "ORDER BY session",
+        (key,),
     )
     return {
         "bounces": [
@@ -214,5 +191,14 @@ def mailbox_facts(state: State, key: str) -> dict[str, list[dict[str, object]]]:
             }
             for row in bounces
         ],
-        "answers": [{"session": row[0], "answer": row[1], "at": row[2]} for row in answered],
+        "answers": [
+            {
+                "session": row[0],
+                "answer": "waiting" if row[4] else SAID[row[1]],
+                "at": row[2],
+                "via": row[3],
+            }
+            for row in answered
+        ],
+        "attended": attendance_of(state, key),
     }

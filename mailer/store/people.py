@@ -1,5 +1,6 @@
 """One person in the state file: every delivery planned or sent to them, erasing them, and
-forgetting old delivery rows (the retention of `[state] keep_deliveries`)."""
+forgetting old delivery rows, answers and attendance (the retention of `[state]
+keep_deliveries`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from mailer.store.answers import forget
 from mailer.store.state import State
 from mailer.store.suppression import erased_key
 
@@ -70,8 +72,8 @@ def erase(state: State, key: str, now: dt.datetime) -> Erased:
         )
         deleted = connection.execute("DELETE FROM deliveries WHERE recipient = ?", (key,))
         suppression = connection.execute("DELETE FROM suppressions WHERE key = ?", (key,))
-        connection.execute("DELETE FROM bounces WHERE key = ?", (key,))  # what the mailbox
-        connection.execute("DELETE FROM answers WHERE key = ?", (key,))  # brought about them
+        connection.execute("DELETE FROM bounces WHERE key = ?", (key,))  # what the mailbox brought
+        forget(connection, key=key)  # their answers and attendance
         connection.execute(
             "INSERT INTO suppressions (key, address, kind, reason, created_at) "
             "VALUES (?, '', 'erased', 'erased on request', ?) ON CONFLICT (key) DO NOTHING",
@@ -92,4 +94,5 @@ def prune(state: State, series: str, before: dt.date) -> int:
         cursor = connection.execute(
             "DELETE FROM deliveries WHERE series = ? AND session < ?", (series, before.isoformat())
         )
+        forget(connection, series=series, before=before.isoformat())
         return cursor.rowcount

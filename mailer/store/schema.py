@@ -216,6 +216,34 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE mutex (name TEXT PRIMARY KEY);
     INSERT INTO mutex (name) VALUES ('writes');
     """,
+    # 12: who is coming: answers come from calendar replies and from the emails' one-click
+    # links (`source`), with the name they were emailed with; a yes to a full session waits
+    # (`waiting_since`); the imported participants report of a session (who came)
+    """
+    ALTER TABLE answers ADD COLUMN source TEXT NOT NULL DEFAULT 'calendar';
+    ALTER TABLE answers ADD COLUMN waiting_since TEXT;
+    ALTER TABLE answers ADD COLUMN name TEXT NOT NULL DEFAULT '';
+    CREATE INDEX answers_by_key ON answers (key);
+    CREATE TABLE attendance_reports (
+        series TEXT NOT NULL,
+        session TEXT NOT NULL,
+        imported_at TEXT NOT NULL,
+        people INTEGER NOT NULL,
+        PRIMARY KEY (series, session)
+    );
+    CREATE TABLE attendance (
+        series TEXT NOT NULL,
+        session TEXT NOT NULL,
+        key TEXT NOT NULL,
+        address TEXT NOT NULL,
+        name TEXT NOT NULL,
+        minutes INTEGER NOT NULL,
+        joined_at TEXT NOT NULL,
+        left_at TEXT NOT NULL,
+        PRIMARY KEY (series, session, key)
+    );
+    CREATE INDEX attendance_by_key ON attendance (key);
+    """,
 )
 
 # The tables of version 10, for PostgreSQL (which came then): what SQLite's migrations 1 to 10
@@ -352,6 +380,8 @@ TABLES = (
     "leases",
     "relays",
     "session_files",
+    "attendance_reports",
+    "attendance",
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

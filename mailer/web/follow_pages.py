@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from mailer.actions.answers import answers_csv, session_headcount
 from mailer.actions.people import person
 from mailer.actions.project import coming_sessions
 from mailer.actions.send import daemon_plan, older_texts, sends_status
@@ -14,7 +15,7 @@ from mailer.audience.addresses import parse_address
 from mailer.errors import InvalidAddress, MailerError
 from mailer.model import Occurrence
 from mailer.project.workspace import Workspace
-from mailer.store.inbox import answer_counts, answers
+from mailer.store.answers import headcount
 from mailer.store.suppression import suppressions
 from mailer.store.web import audit_log
 from mailer.web.render import page
@@ -78,7 +79,8 @@ def add_routes(app: web.Application, site: Site) -> None:
         config = project.config
         with site.current().state() as state:
             sends = sends_status(project, state, None)
-            replies = answer_counts(state, config.series.id)
+            sessions = sorted({send.session for send in sends})
+            replies = headcount(state, config.series.id, sessions)
             blocked = list(reversed(suppressions(state)))
         _ = site.words()
         return page(
@@ -100,7 +102,7 @@ def add_routes(app: web.Application, site: Site) -> None:
         config = project.config
         with site.current().state() as state:
             sends = sends_status(project, state, occurrence.scheduled)
-            replies = answers(state, config.series.id, occurrence.scheduled)
+            coming = session_headcount(project, state, occurrence.scheduled)
             history = audit_log(state, subject=str(occurrence.scheduled))
         _ = site.words()
         return page(
@@ -111,9 +113,23 @@ def add_routes(app: web.Application, site: Site) -> None:
             config=config,
             occurrence=occurrence,
             sends=sends,
-            replies=replies,
+            coming=coming,
             history=history,
             zone=config.series.timezone,
+        )
+
+    async def answers_file(request: web.Request) -> web.Response:
+        """The session's answers, for its speakers and moderator (a spreadsheet)."""
+        project = site.project()
+        occurrence = occurrence_of(project, request)
+        with site.current().state() as state:
+            coming = session_headcount(project, state, occurrence.scheduled)
+        name = f"answers-{occurrence.scheduled}.csv"
+        return web.Response(
+            body=answers_csv(coming.rows).encode("utf-8-sig"),  # a spreadsheet reads it as UTF-8
+            content_type="text/csv",
+            charset="utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
 
     async def people(request: web.Request) -> web.Response:
@@ -156,5 +172,6 @@ def add_routes(app: web.Application, site: Site) -> None:
     app.router.add_get("/", series)
     app.router.add_get("/status", status)
     app.router.add_get(r"/sessions/{day:\d{4}-\d{2}-\d{2}}/status", session_status_page)
+    app.router.add_get(r"/sessions/{day:\d{4}-\d{2}-\d{2}}/answers.csv", answers_file)
     app.router.add_get("/people", people)
     app.router.add_get("/audit", audit)

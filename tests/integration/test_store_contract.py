@@ -18,11 +18,12 @@ from pathlib import Path
 import pytest
 
 from mailer.audience.addresses import parse_address
+from mailer.audience.attendance import Participant
 from mailer.calendar.replies import CalendarReply
 from mailer.calendar.revisions import Fingerprint
 from mailer.errors import NotLeader
 from mailer.model import Recipient
-from mailer.store import inbox, leases, notices, people, suppression, web
+from mailer.store import answers, inbox, leases, notices, people, suppression, web
 from mailer.store.inbox import Bounce
 from mailer.store.ledger import Ledger, Outcome, SendKey
 from mailer.store.location import PostgresLocation
@@ -316,12 +317,80 @@ def test_bounces_replies_and_unsubscribes_are_recorded_once(store: State) -> Non
     older = CalendarReply(SERIES, KEY.session, address.email, "declined", -1, NOW)
     inbox.record_reply(store, "reply-2", older, address, NOW)
     when = NOW.isoformat(timespec="microseconds")
-    assert inbox.answers(store, SERIES, KEY.session) == [(address.email, "accepted", when)]
-    assert inbox.answer_counts(store, SERIES) == {KEY.session: {"accepted": 1}}
+    said = answers.answers(store, SERIES, KEY.session)
+    assert [(r.address, r.said, r.source, r.at) for r in said] == [
+        (address.email, "yes", "calendar", when)
+    ]
+    assert answers.headcount(store, SERIES, [KEY.session])[KEY.session]["yes"] == 1
     assert inbox.record_unsubscribe(store, "unsub-1", address, NOW)
     inbox.record_for_a_person(store, "human-1", "a reply from a person", NOW)
     facts = inbox.mailbox_facts(store, address.key)
-    assert len(facts["bounces"]) == 3 and facts["answers"][0]["answer"] == "accepted"
+    assert len(facts["bounces"]) == 3 and facts["answers"][0]["answer"] == "yes"
+
+
+def _answer(store: State, n: int, answer: str, *, sequence: int = 1, capacity: int = 2) -> object:
+    person = people_named(1, n)[0]
+    with store.transaction() as connection:
+        return answers.record_answer(
+            connection,
+            series=SERIES,
+            session=KEY.session,
+            key=person.key,
+            address=person.email,
+            answer=answer,  # type: ignore[arg-type]
+            sequence=sequence,
+            source="link",
+            now=NOW + dt.timedelta(minutes=n),
+            capacity=capacity,
+        )
+
+
+def test_answers_the_later_wins_and_a_full_session_keeps_a_waiting_list(store: State) -> None:
+    plan(store, 6)
+    ledger = Ledger(store)
+    taken = ledger.claim(KEY, 6, NOW, 5) or []
+    ledger.record([Outcome(t.id, "sent", f"<{t.id}@x>") for t in taken], NOW)
+    assert not _answer(store, 0, "accepted").waiting  # type: ignore[attr-defined]
+    assert not _answer(store, 1, "accepted").waiting  # type: ignore[attr-defined]
+    assert _answer(store, 2, "accepted").waiting  # type: ignore[attr-defined]
+    assert _answer(store, 3, "accepted").waiting  # type: ignore[attr-defined]
+    _answer(store, 4, "declined")
+    assert _answer(store, 3, "declined", sequence=0).answer == "accepted"  # type: ignore[attr-defined]
+    count = answers.headcount(store, SERIES, [KEY.session])[KEY.session]
+    assert count == {"yes": 2, "waiting": 2, "no": 1, "none": 1}
+    freed = _answer(store, 0, "tentative")  # a place goes to the first who waited
+    assert freed.promoted == ("person.2@museum.example.org",)  # type: ignore[attr-defined]
+    facts = answers.session_facts(store, SERIES, KEY.session)
+    assert [facts.said(p.key) for p in people_named(6)] == [
+        "maybe", "yes", "yes", "waiting", "no", "none"
+    ]  # fmt: skip
+    assert facts.attended is None
+    rows = answers.answers(store, SERIES, KEY.session)
+    assert [r.said for r in rows] == ["yes", "yes", "waiting", "maybe", "no"]
+    assert rows[0].name == "Personne 1 « Élève »"  # the name they were emailed with
+    assert [r.address for r in answers.unanswered(store, SERIES, KEY.session)] == [
+        "person.5@museum.example.org"
+    ]
+
+
+def test_attendance_is_replaced_by_a_new_report_and_forgotten_with_the_person(
+    store: State,
+) -> None:
+    came = [
+        Participant(p.email, p.key, p.name, 80, "04/20/2021 12:58", "04/20/2021 14:30")
+        for p in people_named(3)
+    ]
+    assert answers.record_attendance(store, SERIES, KEY.session, came, NOW) == 3
+    assert answers.record_attendance(store, SERIES, KEY.session, came[:2], NOW) == 2
+    facts = answers.session_facts(store, SERIES, KEY.session)
+    assert facts.attended == frozenset({came[0].key, came[1].key})
+    assert answers.attendance_of(store, came[0].key) == [{"session": "2021-04-20", "minutes": 80}]
+    _answer(store, 0, "accepted")
+    people.erase(store, came[0].key, NOW)
+    assert answers.attendance_of(store, came[0].key) == []
+    assert answers.answers(store, SERIES, KEY.session) == []
+    people.prune(store, SERIES, dt.date(2021, 5, 1))
+    assert answers.session_facts(store, SERIES, KEY.session).attended == frozenset()
 
 
 # -- notices, logins, audit ------------------------------------------------------------------------
