@@ -12,7 +12,7 @@ import datetime as dt
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mailer.audience.addresses import Address
 from mailer.calendar.revisions import significant_digest
@@ -232,6 +232,7 @@ class PlannedJob:
     recipients: int | None
     counts: dict[str, int]
     problem: str | None
+    left_out: dict[str, int] = field(default_factory=dict)  # by answer, attendance
 
 
 def daemon_plan(
@@ -250,10 +251,12 @@ def daemon_plan(
     """
     rows = []
     ledger = Ledger(state)
-    for job in due_jobs(project, state, now, horizon=dt.timedelta(days=days)):
+    needs = templates.needs(project.config.series.languages, "followup")
+    for job in due_jobs(project, state, now, horizon=dt.timedelta(days=days), needs=needs):
         key = send_key(project, job)
         counts = dict(ledger.counts(key))
         status: str = job.state(now)
+        left_out: dict[str, int] = {}
         recipients, problem = None, job.blocked
         if job.blocked is not None:
             status = "done" if ledger.complete(key) else "blocked"
@@ -265,14 +268,14 @@ def daemon_plan(
                 continue
             status = "done" if ledger.complete(key) else "late"
         else:
-            recipients, problem = _audience_and_problem(
+            recipients, problem, left_out = _audience_and_problem(
                 project, templates, state, job, now=now, signing_key=signing_key
             )
             if problem is not None:
                 status = "blocked"
             elif recipients == 0 and counts:
                 status = "done"
-        rows.append(PlannedJob(job, status, recipients, counts, problem))
+        rows.append(PlannedJob(job, status, recipients, counts, problem, left_out))
     return rows
 
 
@@ -284,8 +287,9 @@ def _audience_and_problem(
     *,
     now: dt.datetime,
     signing_key: Callable[[], bytes],
-) -> tuple[int | None, str | None]:
-    """How many people the job reaches, and a template error that would stop it."""
+) -> tuple[int | None, str | None, dict[str, int]]:
+    """How many people the job reaches, a template error that would stop it, and how many
+    are left out by their answer or attendance, and why."""
     assert job.kind != "warning"
     request = SendRequest(
         job.occurrence.scheduled, job.kind, job.segments, message=job.message, deadline=job.deadline
@@ -301,8 +305,8 @@ def _audience_and_problem(
                 composer.compose(recipient)
     except MailerError as error:
         first = error.problems[0] if isinstance(error, InvalidInput) and error.problems else None
-        return None, str(first) if first else str(error)
-    return planned.to_send, None
+        return None, str(first) if first else str(error), {}
+    return planned.to_send, None, planned.resolution.left_out
 
 
 # -- a session that moves or is cancelled ---------------------------------------------------

@@ -1,4 +1,5 @@
-"""Unsubscribe tokens: HMAC-SHA256 over the series and the address, keyed from the environment.
+"""Signed links: unsubscribe tokens (HMAC-SHA256 over the series and the address, keyed from
+the environment), and answer tokens (the same, and the session the email is about).
 
 A token names one address for one series. It cannot be forged without the key, and it cannot be
 made to name another address or series: the MAC covers both. The address travels in the token
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import hmac
 
 from mailer.errors import InvalidToken
@@ -49,6 +51,39 @@ def read_token(key: bytes, series_id: str, token: str) -> str:
     if not hmac.compare_digest(mac, _mac(key, series_id, address)):
         raise InvalidToken("this unsubscribe link is not valid")
     return address
+
+
+def _answer_mac(key: bytes, series_id: str, session: dt.date, address: str) -> bytes:
+    message = f"mailer-answer\n{series_id}\n{session.isoformat()}\n{address}".encode()
+    return hmac.digest(key, message, "sha256")[:MAC_BYTES]
+
+
+def make_answer_token(key: bytes, series_id: str, session: dt.date, address: str) -> str:
+    """The token of `address`'s answer links about one session (`YYYYMMDD.address.mac`)."""
+    mac = _answer_mac(key, series_id, session, address)
+    return f"{session:%Y%m%d}.{_b64(address.encode())}.{_b64(mac)}"
+
+
+def read_answer_token(key: bytes, series_id: str, token: str) -> tuple[dt.date, str]:
+    """The session and address a genuine answer token names. InvalidToken for anything else
+    (another session's or another person's token cannot be made from it: the MAC covers
+    both)."""
+    try:
+        day, encoded_address, encoded_mac = token.split(".")
+        session = dt.datetime.strptime(day, "%Y%m%d").date()  # noqa: DTZ007 (a date)
+        address = _unb64(encoded_address).decode("utf-8")
+        mac = _unb64(encoded_mac)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidToken("this answer link is damaged") from None
+    if (
+        f"{session:%Y%m%d}" != day
+        or _b64(address.encode()) != encoded_address
+        or (_b64(mac) != encoded_mac)
+    ):
+        raise InvalidToken("this answer link is damaged")
+    if not hmac.compare_digest(mac, _answer_mac(key, series_id, session, address)):
+        raise InvalidToken("this answer link is not valid")
+    return session, address
 
 
 def key_problem(value: str | None, variable: str) -> str | None:

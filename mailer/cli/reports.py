@@ -321,6 +321,7 @@ def plan_record(row: PlannedJob, zone: dt.tzinfo) -> dict[str, Any]:
         "recipients": row.recipients,
         "counts": row.counts,
         "blocked_by": row.problem,
+        "left_out": row.left_out,
     }
 
 
@@ -350,6 +351,9 @@ def plan_table(rows: Sequence[PlannedJob], zone: dt.tzinfo) -> str:
     for row in rows:
         if row.problem:
             text += f"\n  {row.job.occurrence.scheduled} {row.job.message}: {row.problem}"
+        if row.left_out:
+            why = ", ".join(f"{n} {reason}" for reason, n in sorted(row.left_out.items()))
+            text += f"\n  {row.job.occurrence.scheduled} {row.job.message}: left out: {why}"
     return text
 
 

@@ -42,7 +42,7 @@ import css_inline
 
 from mailer.audience.addresses import clean_text
 from mailer.audience.return_path import rsvp_address, verp_address
-from mailer.audience.unsubscribe import make_token
+from mailer.audience.unsubscribe import make_answer_token, make_token
 from mailer.calendar.ics import (
     ATTENDEE_SLOT,
     Method,
@@ -76,18 +76,21 @@ from mailer.messages.slots import Filled, SlotPool, split_slots
 from mailer.messages.templates import TemplateSet
 from mailer.model import MessageKind, Occurrence, Outgoing, Recipient
 
+FOLLOWUP_FIELDS = frozenset({"attended", "missed"})
 METHODS: Mapping[CalendarMethod, Mapping[MessageKind, Method | None]] = {
     "publish": {
         "invitation": "PUBLISH",
         "reminder": "PUBLISH",
         "update": "PUBLISH",
         "cancellation": "CANCEL",
+        "followup": None,  # after the session: nothing for calendars
     },
     "request": {
         "invitation": "REQUEST",
         "reminder": None,  # no calendar part: the invitation put the event in the calendar
         "update": "REQUEST",
         "cancellation": "CANCEL",
+        "followup": None,
     },
 }
 _INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
@@ -199,7 +202,10 @@ class Composer:
         self._organizer = organizer_line(config)
         self.now = now
         self.signing_key = signing_key
-        self.field_names = field_names
+        # a follow-up's people come with whether they came (`mailer.sending.plan`)
+        self.field_names = field_names | (FOLLOWUP_FIELDS if kind == "followup" else frozenset())
+        answers = config.answers.links and config.http.base_url is not None
+        self.answering = answers and kind in ("invitation", "reminder") and occurrence.takes_place
         self.sender = envelope_from or config.organiser.email  # MAIL FROM: where bounces go
         self.verp = config.delivery.sending.verp  # each email's own, signed, return path
         self.domain = Address(addr_spec=config.organiser.email).domain.encode("idna").decode()
@@ -268,12 +274,22 @@ class Composer:
         token = make_token(self.signing_key, self.config.series.id, recipient.key)
         return f"{self.config.unsubscribe.url}/{token}"
 
+    def values(self, recipient: Recipient) -> dict[str, str]:
+        """The per-recipient values: name, address, columns, the signed links."""
+        answer = ""
+        if self.answering:
+            token = make_answer_token(
+                self.signing_key, self.config.series.id, self.occurrence.scheduled, recipient.key
+            )
+            answer = f"{self.config.http.base_url}/answer/{token}"
+        return recipient_values(recipient, self.unsubscribe_url(recipient), answer)
+
     # -- rendering ---------------------------------------------------------------------------
 
     def render(self, recipient: Recipient) -> tuple[str, str, str]:
         """Subject, text and HTML for one recipient, rendered directly (no slots)."""
         shape = shape_of(recipient, self.occurrence)
-        values = recipient_values(recipient, self.unsubscribe_url(recipient))
+        values = self.values(recipient)
         context = {
             **self._context(shape.language),
             **recipient_context(
@@ -283,6 +299,7 @@ class Composer:
                 values,
                 self.field_names | recipient.fields.keys(),
                 now=self.now,
+                answering=self.answering,
             ),
         }
         return self._render_parts(shape.language, context)
@@ -306,6 +323,7 @@ class Composer:
                 pool,
                 self.field_names | recipient.fields.keys(),
                 now=self.now,
+                answering=self.answering,
             ),
         }
         subject, text, html = self._render_parts(shape.language, context)
@@ -347,8 +365,8 @@ class Composer:
         prepared = self._prepared.get(shape)
         if prepared is None:
             prepared = self._prepared[shape] = self._prepare(shape, recipient)
-        unsubscribe = self.unsubscribe_url(recipient)
-        values = recipient_values(recipient, unsubscribe)
+        values = self.values(recipient)
+        unsubscribe = values["unsubscribe"]
         address = recipient.ascii_email or recipient.email
         smtputf8 = not address.isascii()  # only then does it need SMTPUTF8 (RFC 6531)
         identifier = message_id or self._message_ids(recipient.key)

@@ -43,7 +43,7 @@ def _person(person: Person, language: str, config: Config) -> dict[str, Any]:
     }
 
 
-def _moment(
+def moment(
     start: dt.datetime, end: dt.datetime, language: str, config: Config, now: dt.datetime
 ) -> dict[str, str | int | None]:
     """A session's time as templates show it, in the zone of `start`. `day_word` is "today" or
@@ -144,9 +144,14 @@ def session_context(
                 held_in(config, occurrence), config.labels[language].locale or language
             ),
             "language_count": len(held_in(config, occurrence)),
+            "capacity": content.capacity,
+            # links that exist once the session took place (None until they are set)
+            "recording": content.recording,
+            "slides": content.slides,
+            "survey": content.survey,
         },
-        "when": _moment(occurrence.start, occurrence.end, language, config, now),
-        "original_when": _moment(original_start, original_end, language, config, now),
+        "when": moment(occurrence.start, occurrence.end, language, config, now),
+        "original_when": moment(original_start, original_end, language, config, now),
         "zoom": {"url": zoom.url, "meeting_id": zoom.meeting_id, "passcode": zoom.passcode},
         "organiser": {"name": config.organiser.name, "email": config.organiser.email},
         "links": {
@@ -215,9 +220,16 @@ def shape_of(recipient: Recipient, occurrence: Occurrence) -> Shape:
     )
 
 
-def recipient_values(recipient: Recipient, unsubscribe_url: str) -> dict[str, str]:
+def recipient_values(
+    recipient: Recipient, unsubscribe_url: str, answer_url: str = ""
+) -> dict[str, str]:
     """The per-recipient values slots stand for."""
-    values = {"name": recipient.name, "email": recipient.email, "unsubscribe": unsubscribe_url}
+    values = {
+        "name": recipient.name,
+        "email": recipient.email,
+        "unsubscribe": unsubscribe_url,
+        "answer": answer_url,
+    }
     values.update({f"field:{name}": value for name, value in recipient.fields.items()})
     return values
 
@@ -230,8 +242,11 @@ def recipient_context(
     field_names: frozenset[str],
     *,
     now: dt.datetime,
+    answering: bool = False,
 ) -> dict[str, Any]:
-    """The recipient part of the context: real `values`, or slots from a pool."""
+    """The recipient part of the context: real `values`, or slots from a pool. `answering`:
+    the email has one-click answer links (`answer_url`, to which `?a=yes`, `maybe` or `no`
+    is added)."""
 
     def value(key: str, label: str, present: bool) -> str:
         if not present:
@@ -243,7 +258,7 @@ def recipient_context(
     local = None
     if shape.timezone is not None:
         zone = ZoneInfo(shape.timezone)
-        local = _moment(
+        local = moment(
             occurrence.start.astimezone(zone),
             occurrence.end.astimezone(zone),
             shape.language,
@@ -262,4 +277,5 @@ def recipient_context(
         },
         "local_when": local,
         "unsubscribe_url": value("unsubscribe", "unsubscribe_url", True),
+        "answer_url": value("answer", "answer_url", answering) or None,
     }

@@ -1,13 +1,19 @@
-"""The daemon's web pages (the unsubscribe page, per language): what they show, and checking
-that every language's page renders at every step."""
+"""The daemon's web pages (the unsubscribe page and the answer page, per language): what they
+show, and checking that every language's page renders at every step."""
 
 from __future__ import annotations
 
-from mailer.calendar.links import feed_for
+import datetime as dt
+from dataclasses import replace
+
+from mailer.calendar.describe import summary, zoom_of
+from mailer.calendar.links import calendar_links, feed_for, short_links
 from mailer.config.settings import Config
 from mailer.errors import Problem, TemplateError
 from mailer.i18n.dates import typography
+from mailer.messages.context import moment
 from mailer.messages.templates import TemplateSet
+from mailer.model import Occurrence
 
 STEPS = ("choose", "done", "invalid")
 # what the person receives: everything, everything but reminders, nothing (their choice),
@@ -39,6 +45,47 @@ def page_context(
     }
 
 
+ANSWER_STEPS = ("confirm", "done", "invalid", "over")
+
+
+def answer_context(
+    config: Config,
+    language: str,
+    step: str,
+    *,
+    occurrence: Occurrence | None = None,
+    now: dt.datetime | None = None,
+    chosen: str | None = None,
+    said: str | None = None,
+    action: str = "",
+    every: int = 0,
+    promoted: int = 0,
+) -> dict[str, object]:
+    """What the answer page template sees. `chosen`: the answer the link asks (yes, maybe,
+    no), to confirm; `said`: the answer recorded (yes, maybe, no, waiting; None: none);
+    `every`: how many coming sessions the answer was recorded for."""
+    context = page_context(config, language, step, "", action, with_feed=True)
+    context.update(chosen=chosen, said=said, every=every, promoted=promoted, session=None)
+    if occurrence is None or occurrence.content is None or now is None:
+        return context
+    content = occurrence.content
+    title = summary(config, occurrence, language)
+    links = calendar_links(config, occurrence, language, title)
+    short = short_links(config, occurrence, language)
+    zoom = zoom_of(config, occurrence)
+    context["session"] = {
+        "number": occurrence.number,
+        "title": typography(content.title[language], language),
+        "when": moment(occurrence.start, occurrence.end, language, config, now),
+        "zoom": {"url": zoom.url, "meeting_id": zoom.meeting_id, "passcode": zoom.passcode},
+        "google": links.google,
+        "outlook": links.outlook,
+        "ics": short.ics if short is not None else None,
+        "capacity": content.capacity,
+    }
+    return context
+
+
 def check_pages(config: Config, templates: TemplateSet) -> list[Problem]:
     """Render the unsubscribe page of every language, at every step and for every choice, with
     and without feed."""
@@ -58,6 +105,37 @@ def check_pages(config: Config, templates: TemplateSet) -> list[Problem]:
                     )
                     try:
                         templates.render_page(language, "unsubscribe", context)
+                    except TemplateError as error:
+                        problems.extend(error.problems)
+    return problems
+
+
+def check_answer_pages(
+    config: Config, templates: TemplateSet, occurrence: Occurrence, now: dt.datetime
+) -> list[Problem]:
+    """Render the answer page of every language, at every step, for every answer."""
+    problems: list[Problem] = []
+    full = None
+    if occurrence.content is not None:
+        full = replace(occurrence, content=replace(occurrence.content, capacity=20))
+    for language in config.series.languages:
+        for step in ANSWER_STEPS:
+            for said in ("yes", "maybe", "no", "waiting", None):
+                for session in (occurrence, full, None):
+                    context = answer_context(
+                        config,
+                        language,
+                        step,
+                        occurrence=session,
+                        now=now,
+                        chosen="yes" if said is None else said,
+                        said=said,
+                        action="/answer/x",
+                        every=3 if said == "no" else 0,
+                        promoted=1 if said == "waiting" else 0,
+                    )
+                    try:
+                        templates.render_page(language, "answer", context)
                     except TemplateError as error:
                         problems.extend(error.problems)
     return problems

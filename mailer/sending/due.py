@@ -46,7 +46,12 @@ RELAY_RETRY = dt.timedelta(minutes=1)  # the relay was down: try again this soon
 
 
 def due_jobs(
-    project: Project, state: State, now: dt.datetime, horizon: dt.timedelta = HORIZON
+    project: Project,
+    state: State,
+    now: dt.datetime,
+    horizon: dt.timedelta = HORIZON,
+    *,
+    needs: frozenset[str] = frozenset(),
 ) -> list[Job]:
     """Every job that matters from `missed_lookback` ago to `horizon` ahead: the cadence's,
     and the updates and cancellations owed to those already served (from the ledger)."""
@@ -54,7 +59,7 @@ def due_jobs(
     start, end = session_window(config, now, horizon, config.daemon.missed_lookback)
     jobs = [
         job
-        for job in cadence_jobs(config, project.sessions, start=start, end=end)
+        for job in cadence_jobs(config, project.sessions, start=start, end=end, needs=needs)
         if job.due <= now + horizon
     ]
     ledger = Ledger(state)
@@ -172,7 +177,8 @@ class DaemonCore:
     def jobs(self, now: dt.datetime, horizon: dt.timedelta = HORIZON) -> list[Job]:
         """Every job that matters from `missed_lookback` ago to `horizon` ahead."""
         with self.state() as state:
-            return due_jobs(self.project, state, now, horizon)
+            needs = self.templates.needs(self.config.series.languages, "followup")
+            return due_jobs(self.project, state, now, horizon, needs=needs)
 
     def key(self, job: Job) -> SendKey:
         return send_key(self.project, job)

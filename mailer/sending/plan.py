@@ -22,16 +22,19 @@ from mailer.audience.segments import Resolution
 from mailer.calendar.revisions import Revision
 from mailer.errors import InvalidInput, Problem, StaleContent
 from mailer.messages.compose import check_kind
-from mailer.model import EVERYONE, MessageKind, Occurrence, Recipient
+from mailer.model import EVERYONE, MessageKind, Occurrence, Recipient, Segment, SessionFacts
 from mailer.project.lists import ListReader, audience, segments_named
 from mailer.project.load import Project
 from mailer.recurrence import find_occurrence
 from mailer.sending.cadence import update_key
+from mailer.store.answers import session_facts
 from mailer.store.ledger import NOT_THEIRS, OPEN, Ledger, SendKey
 from mailer.store.revisions import session_revision
 from mailer.store.session_files import saved_digest
 from mailer.store.state import State
 from mailer.store.suppression import suppressed_keys
+
+FOLLOWUP_DEADLINE = dt.timedelta(days=7)  # a follow-up sent by hand may still go this long
 
 
 @dataclass(frozen=True)
@@ -142,11 +145,21 @@ def plan_send(
     else:
         segments = request.segments or (EVERYONE,)
         chosen = segments_named(project, segments)
+        facts, skip = _facts(project, state, request.kind, occurrence, chosen)
 
         def people(resolution: Resolution, reader: ListReader) -> Iterator[Recipient]:
-            return audience(reader, chosen, blocked, resolution, occurrence.scheduled)
+            found = audience(
+                reader, chosen, blocked, resolution, occurrence.scheduled, facts=facts, skip=skip
+            )
+            return _with_attendance(found, facts) if request.kind == "followup" else found
 
     deadline = request.deadline or occurrence.start
+    if request.kind == "followup":
+        if now < occurrence.end:
+            raise InvalidInput(
+                f"the session of {occurrence.scheduled} has not ended: a follow-up goes after it"
+            )
+        deadline = request.deadline or max(now, occurrence.end) + FOLLOWUP_DEADLINE
     existing = ledger.counts(key)
     resolution, reader = Resolution(), ListReader(project)
     count = new = 0
@@ -197,6 +210,32 @@ def plan_send(
         restored=request.kind == "update"
         and bool(ledger.served(config.series.id, occurrence.scheduled, "cancellation")),
     )
+
+
+def _facts(
+    project: Project, state: State, kind: MessageKind, occurrence: Occurrence, chosen: list[Segment]
+) -> tuple[SessionFacts | None, frozenset[str]]:
+    """What is known of people about the session, when segments or `[answers]
+    skip_declined` need it (invitations and reminders leave out those who said no)."""
+    skip = frozenset({"no"}) if project.config.answers.skip_declined else frozenset()
+    if kind not in ("invitation", "reminder"):
+        skip = frozenset()
+    wanted = kind == "followup" or any(segment.uses_facts for segment in chosen)
+    if not (skip or wanted):
+        return None, skip
+    return session_facts(state, project.config.series.id, occurrence.scheduled), skip
+
+
+def _with_attendance(found: Iterator[Recipient], facts: SessionFacts | None) -> Iterator[Recipient]:
+    """A follow-up's people with `attended` (came) or `missed` (did not) among their fields,
+    once the participants report is imported, for templates to thank or to catch up."""
+    if facts is None or facts.attended is None:
+        yield from found
+        return
+    for recipient in found:
+        came = recipient.key in facts.attended
+        yes, no = ("yes", "") if came else ("", "yes")
+        yield recipient._replace(fields={**recipient.fields, "attended": yes, "missed": no})
 
 
 def record_plan(state: State, plan: SendPlan, now: dt.datetime) -> int:

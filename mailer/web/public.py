@@ -5,6 +5,8 @@
   everything, stop the reminders only, receive everything again). `GET` and `HEAD` only show
   the page (mail scanners and link checkers follow links: they must never unsubscribe), in the
   recipient's language, saying what they receive now. A bad token gets a 400 page.
+- `GET /answer/<token>?a=yes|maybe|no`, `POST /answer/<token>`: the one-click answers of
+  invitations and reminders (`mailer.web.answer_page`): only the POST records.
 - `GET /calendar.ics` and `/calendar/<language>.ics`: the series as a subscribable calendar,
   one event per session with the UIDs of the emailed invitations, no attendees.
 - `GET /c/<YYYYMMDD>/<language>/<google|outlook|office365|ics>` and `/f/<language>/<google|
@@ -48,6 +50,7 @@ from mailer.store.suppression import (
     suppression_count,
     suppression_of,
 )
+from mailer.web.answer_page import answer_page
 
 log = logging.getLogger("mailer.http")
 HEADERS = {
@@ -138,6 +141,13 @@ def make_app(
 
     app.router.add_get(f"{path}/{{token}}", unsubscribe_page)
     app.router.add_post(f"{path}/{{token}}", unsubscribe_page)
+
+    async def answer(request: web.Request) -> web.Response:
+        # only a POST answers: a GET or a HEAD shows the page, asking to confirm
+        return await answer_page(current(), request, HEADERS)
+
+    app.router.add_get("/answer/{token}", answer)
+    app.router.add_post("/answer/{token}", answer)
 
     async def calendar_link(request: web.Request) -> web.StreamResponse:
         return _calendar_link(current(), request)
