@@ -79,6 +79,8 @@ def emitted(project: Project, folder: Path) -> Iterator[Emitted]:
         for day, what in SESSIONS.items():
             occurrence = find_occurrence(config.series, project.sessions, day)
             for kind in MESSAGE_KINDS:
+                if kind == "followup":  # after the session: it carries no calendar
+                    continue
                 if (kind == "cancellation") != (what == "cancelled"):
                     continue
                 sequence = {"invitation": 0, "reminder": 0, "update": 1, "cancellation": 2}[kind]

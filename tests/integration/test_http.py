@@ -32,9 +32,9 @@ ANA = "ana.garcia@example.org"
 Scenario = Callable[[aiohttp.ClientSession, str], Awaitable[None]]
 
 
-def workspace(project_dir: Path) -> Workspace:
+def workspace(project_dir: Path, now: dt.datetime = NOW) -> Workspace:
     return Workspace(
-        project_dir / "config.toml", clock=lambda: NOW, environ={"MAILER_UNSUBSCRIBE_KEY": KEY}
+        project_dir / "config.toml", clock=lambda: now, environ={"MAILER_UNSUBSCRIBE_KEY": KEY}
     )
 
 
@@ -42,9 +42,11 @@ def serve(
     project_dir: Path,
     scenario: Scenario,
     health: Mapping[str, Any] | None = None,
+    *,
+    now: dt.datetime = NOW,
 ) -> None:
     """Run the app on 127.0.0.1, any free port, and `scenario(client, base_url)` against it."""
-    space = workspace(project_dir)
+    space = workspace(project_dir, now)
     report = health or {"status": "ok", "scheduler": "running", "rounds": 3}
 
     async def main() -> None:
