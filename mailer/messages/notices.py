@@ -163,18 +163,20 @@ TEXTS: dict[str, NoticeTexts] = {
 }
 PROBLEMS = tuple(TEXTS["en"])
 KIND_NAMES: dict[str, dict[str, str]] = {  # the kinds of email, as each language names them
-    "en": {},
+    "en": {"followup": "follow-up"},
     "fr": {
         "invitation": "invitation",
         "reminder": "rappel",
         "update": "mise à jour",
         "cancellation": "annulation",
+        "followup": "message de suivi",
     },
     "es": {
         "invitation": "invitación",
         "reminder": "recordatorio",
         "update": "actualización",
         "cancellation": "cancelación",
+        "followup": "mensaje de seguimiento",
     },
 }
 
