@@ -46,8 +46,9 @@ def _session_links(node: jinja2.nodes.Node) -> set[str]:
     """The AFTERWARDS links that `session.NAME` mentions under `node`."""
     return {
         found.attr
-        for found in node.find_all(jinja2.nodes.Getattr)
-        if isinstance(found.node, jinja2.nodes.Name)
+        for found in (node, *node.find_all(jinja2.nodes.Getattr))
+        if isinstance(found, jinja2.nodes.Getattr)
+        and isinstance(found.node, jinja2.nodes.Name)
         and found.node.name == "session"
         and found.attr in AFTERWARDS
     }
