@@ -18,8 +18,19 @@ from typing import Any
 import tomli_w
 
 from mailer.errors import Problem
+from mailer.model import AFTERWARDS
 
-EDITED = ("title", "questions", "note", "status", "moved_to", "speakers", "moderator")
+EDITED = (
+    "title",
+    "questions",
+    "note",
+    "status",
+    "moved_to",
+    "speakers",
+    "moderator",
+    *AFTERWARDS,
+    "capacity",
+)
 BLANK_SPEAKERS = 2  # empty rows offered below the speakers (to add one without scripts)
 _ROW = re.compile(r"^speakers\[(\d+)\]\.")
 
@@ -45,6 +56,8 @@ class SessionForm:
     moderator: PersonForm = field(default_factory=PersonForm)
     status: str = "scheduled"
     moved_to: dict[str, str] = field(default_factory=dict)  # date, start, end as typed
+    afterwards: dict[str, str] = field(default_factory=dict)  # the recording's link...
+    capacity: str = ""  # as typed ("": no limit)
     version: str = ""  # the digest of the file the form was made from ("" when new)
     kept: dict[str, Any] = field(default_factory=dict)  # the file's keys the page leaves alone
 
@@ -105,6 +118,8 @@ def form_from_data(data: Mapping[str, Any], languages: Sequence[str], version: s
             "start": _clock(moved.get("start")),
             "end": _clock(moved.get("end")),
         },
+        afterwards={name: str(data[name]) for name in AFTERWARDS if name in data},
+        capacity=str(data.get("capacity", "")),
         version=version,
         kept=kept_keys(data),
     )
@@ -143,6 +158,8 @@ def form_from_post(
         moderator=person("moderator"),
         status=get("status") or "scheduled",
         moved_to={part: get(f"moved_to.{part}").strip() for part in ("date", "start", "end")},
+        afterwards={name: link for name in AFTERWARDS if (link := get(name).strip())},
+        capacity=get("capacity").strip(),
         version=get("version"),
         kept=dict(kept),
     )
@@ -193,6 +210,12 @@ def form_data(form: SessionForm, languages: Sequence[str]) -> tuple[dict[str, An
     moved = _moved_to(form.moved_to, problems)
     if moved:
         data["moved_to"] = moved
+    data.update(form.afterwards)
+    if form.capacity:
+        try:
+            data["capacity"] = int(form.capacity)
+        except ValueError:
+            problems.append(Problem("", f"'{form.capacity}' is not a number", key="capacity"))
     data.update(form.kept)
     if form.speakers:
         data["speakers"] = [_person_data(s, languages) for s in form.speakers]
@@ -262,7 +285,8 @@ def field_names(form: SessionForm, languages: Sequence[str]) -> list[str]:
     for part in ("name", "role"):
         names += [f"moderator.{part}.{c}" for c in languages]
     names += [f"note.{c}" for c in languages]
-    return [*names, "status", "moved_to.date", "moved_to.start", "moved_to.end"]
+    dates = ["status", "moved_to.date", "moved_to.start", "moved_to.end"]
+    return [*names, *dates, *AFTERWARDS, "capacity"]
 
 
 def place_problems(

@@ -245,12 +245,7 @@ FRENCH: dict[str, str] = {
     "Commonest errors": "Erreurs les plus fréquentes",
     "Next retry": "Prochain essai",
     "Nothing sent yet.": "Rien n’a encore été envoyé.",
-    "Calendar replies": "Réponses des agendas",
     "Answers": "Réponses",
-    'No calendar replies (they come with [calendar] method = "request" and [mailbox]).': (
-        "Aucune réponse d’agenda (elles viennent avec [calendar] method = « request » et "
-        "[mailbox])."
-    ),
     "Bounces and unsubscribes ({count} addresses never mailed again)": (
         "Erreurs et désinscriptions ({count} adresses qui ne reçoivent plus rien)"
     ),
@@ -292,8 +287,44 @@ FRENCH: dict[str, str] = {
     "Detail": "Détail",
     "the change": "la modification",
     "Nothing yet.": "Rien pour l’instant.",
+    # who is coming
+    "Who is coming": "Qui vient",
+    "Download the list (CSV)": "Télécharger la liste (CSV)",
+    "How": "Comment",
+    "Nobody was emailed about this session yet.": (
+        "Personne n’a encore reçu d’e-mail sur cette séance."
+    ),
+    "{count} yes": "{count} oui",
+    "{count} maybe": "{count} peut-être",
+    "{count} no": "{count} non",
+    "{count} waiting": "{count} en liste d’attente",
+    "{count} none": "{count} sans réponse",
+    "answer:yes": "oui",
+    "answer:maybe": "peut-être",
+    "answer:no": "non",
+    "answer:waiting": "liste d’attente",
+    "answer:none": "pas de réponse",
+    "via:link": "lien de l’e-mail",
+    "via:calendar": "agenda",
+    "Recording (link)": "Enregistrement (lien)",
+    "Slides (link)": "Présentation (lien)",
+    "Survey (link)": "Questionnaire (lien)",
+    "Places (empty: no limit)": "Places (vide : sans limite)",
+    "After the session": "Après la séance",
 }
-CATALOGUES = {"fr": FRENCH}
+# English words for the keys that are not English themselves
+ENGLISH: dict[str, str] = {
+    "{count} waiting": "{count} on the waiting list",
+    "{count} none": "{count} no answer",
+    "answer:yes": "yes",
+    "answer:maybe": "maybe",
+    "answer:no": "no",
+    "answer:waiting": "waiting list",
+    "answer:none": "no answer",
+    "via:link": "the email's link",
+    "via:calendar": "calendar",
+}
+CATALOGUES = {"fr": FRENCH, "en": ENGLISH}
 
 
 def words_for(language: str) -> Words:

@@ -114,3 +114,36 @@ def test_any_title_goes_through_the_file_unchanged(titles: dict[str, str]) -> No
     form = posted({f"title.{code}": text for code, text in titles.items()})
     text, _ = saved(form)
     assert tomllib.loads(text).get("title") == {c: titles[c] for c in LANGUAGES if c in titles}
+
+
+def test_the_links_of_after_the_session_and_the_places_are_saved_and_read_back() -> None:
+    typed = {
+        "title.fr": "Titre",
+        "title.en": "Title",
+        "title.es": "Título",
+        "recording": " https://example.org/recording ",
+        "survey": "https://example.org/survey",
+        "capacity": "80",
+    }
+    form = form_from_post(lambda name: typed.get(name, ""), SERIES.languages, 0, {})
+    data, problems = form_data(form, SERIES.languages)
+    assert problems == []
+    text = session_text(data, DAY)
+    content, found = read_session(text, "sessions/2021-04-20.toml", DAY, SERIES, ZOOM)
+    assert content is not None and not found
+    assert (content.recording, content.slides, content.survey, content.capacity) == (
+        "https://example.org/recording",
+        None,
+        "https://example.org/survey",
+        80,
+    )
+    again = form_from_data(tomllib.loads(text), SERIES.languages, file_version(text))
+    assert again.afterwards == form.afterwards and again.capacity == "80"
+    typed.update(capacity="eighty", slides="ftp://example.org/slides")
+    form = form_from_post(lambda name: typed.get(name, ""), SERIES.languages, 0, {})
+    data, problems = form_data(form, SERIES.languages)
+    assert [(p.key, p.message) for p in problems] == [("capacity", "'eighty' is not a number")]
+    _, found = read_session(session_text(data, DAY), "s.toml", DAY, SERIES, ZOOM)
+    assert [p.key for p in found] == ["slides"]  # what mailer check says, at its field
+    at, _ = place_problems(found, field_names(form, SERIES.languages))
+    assert list(at) == ["slides"]
