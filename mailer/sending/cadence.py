@@ -122,7 +122,9 @@ def _followup(
         missing = [name for name in AFTERWARDS if name in needs]
         missing = [name for name in missing if occurrence.content.afterwards(name) is None]
         if missing:
-            blocked = f"no {' or '.join(missing)} link yet (set it in the session's file)"
+            blocked = (
+                f"no {' or '.join(missing)} link yet (set it in the session's file or on its page)"
+            )
     return Job(
         "followup", entry.message, occurrence, due, due + entry.send_by, entry.segments, blocked
     )

@@ -148,7 +148,9 @@ def test_a_follow_up_is_due_after_the_session_and_waits_for_the_links_it_prints(
     waiting = job(frozenset({"recording"}))
     assert waiting.due == dt.datetime(2021, 4, 20, 15, 30, tzinfo=dt.UTC)
     assert waiting.deadline == dt.datetime(2021, 4, 27, 15, 30, tzinfo=dt.UTC)
-    assert waiting.blocked == "no recording link yet (set it in the session's file)"
+    assert waiting.blocked == (
+        "no recording link yet (set it in the session's file or on its page)"
+    )
     assert job(frozenset({"recording"}), recording="https://example.org/r").blocked is None
     assert job(frozenset()).blocked is None
 
