@@ -119,11 +119,11 @@ def log_in(driver: WebDriver, site: Site, password: str = PASSWORD) -> None:
     submit(driver, driver.find_element(By.CSS_SELECTOR, "form.login button"))
 
 
-def shoot(driver: WebDriver, name: str) -> None:
+def shoot(driver: WebDriver, name: str, prefix: str = "web-") -> None:
     """A screenshot of the whole page for docs/screenshots/web-NAME.png."""
     height = driver.execute_script("return document.documentElement.scrollHeight")
     driver.set_window_size(1400, min(max(height, 800), 4000))
-    driver.save_screenshot(str(SHOTS / f"web-{name}.png"))
+    driver.save_screenshot(str(SHOTS / f"{prefix}{name}.png"))
     driver.set_window_size(1400, 1000)
 
 
@@ -276,6 +276,37 @@ def test_an_organiser_prepares_previews_sends_and_follows_a_session(site: Site) 
         partners = [m for m in site.server.received if set(m.recipients) & emails]
         assert len(partners) == 5 and {r for m in partners for r in m.recipients} == emails
         assert ledger_states(site.config) == {"sent": 5}
+
+        # who is coming: partners answer through their emails' links (the daemon's public
+        # side), the page counts them, names them and gives the CSV for the speakers
+        public = re.search(r"serving http://([\d.:]+)", site.daemon.log()).group(1)  # type: ignore[union-attr]
+        answered = dict(zip(sorted(emails), ("yes", "yes", "maybe", "no"), strict=False))
+        for message in partners:
+            (recipient,) = message.recipients
+            if recipient in answered:
+                text = email.message_from_bytes(message.data, policy=email.policy.default)
+                plain = text.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+                path = re.search(r"/answer/[\w.-]+", plain).group(0)  # type: ignore[union-attr]
+                driver.get(f"http://{public}{path}?a={answered[recipient]}")
+                first = recipient == min(answered)
+                if first:
+                    shoot(driver, "confirm", "answer-")  # what a person sees first
+                submit(driver, driver.find_element(By.ID, "confirm"))
+                assert driver.find_elements(By.ID, "done")
+                if first:
+                    shoot(driver, "done", "answer-")
+        driver.get(f"{site.base}/sessions/{SESSION}/status")
+        headcount = driver.find_element(By.ID, "headcount").text
+        assert "2 oui" in headcount and "1 peut-être" in headcount and "1 non" in headcount
+        assert "1 sans réponse" in headcount
+        assert "Aino Virtanen" in driver.find_element(By.ID, "answers").text
+        shoot(driver, "session-status")
+        spreadsheet = site.client()
+        spreadsheet.cookies = {c["name"]: c["value"] for c in driver.get_cookies()}
+        reply = spreadsheet.get(f"/sessions/{SESSION}/answers.csv")
+        lines = reply.body.lstrip("\ufeff").splitlines()
+        assert reply.status == 200 and lines[0] == "address,name,answer,via,at"
+        assert sorted(r.split(",")[2] for r in lines[1:]) == ["maybe", "no", "none", "yes", "yes"]
 
         # follow up: the status, a person's history, the audit log
         driver.get(site.base + "/status")
