@@ -19,14 +19,20 @@ PerLanguage = Mapping[str, str]
 
 OccurrenceStatus = Literal["scheduled", "skipped", "moved", "cancelled"]
 
-MessageKind = Literal["invitation", "reminder", "update", "cancellation", "followup"]
+MessageKind = Literal[
+    "invitation", "reminder", "update", "cancellation", "followup", "waitlist", "place"
+]
 MESSAGE_KINDS: tuple[MessageKind, ...] = (
     "invitation",
     "reminder",
     "update",
     "cancellation",
     "followup",
+    "waitlist",  # a session with `capacity`: you are on its waiting list
+    "place",  # ... a place freed up, and it is yours
 )
+# the kinds the daemon sends by itself to whoever a session's answers say, not to segments
+WAITING_LIST_KINDS: tuple[MessageKind, ...] = ("waitlist", "place")
 
 # A person's answer about a session, as stored (iCalendar's PARTSTAT words), and as people and
 # segments say it; "waiting": said yes to a full session (on its waiting list); "none": no answer
@@ -256,6 +262,8 @@ class Segment:
         by what is known of the session (None: they are in)."""
         if self.answers:
             said = facts.said(key)
+            if said == "place" and "place" not in self.answers:
+                said = "yes"  # given a place: a yes like any other
             if said not in self.answers:
                 return "no answer" if said == "none" else f"answered {said}"
         if self.attended is not None and facts.attended is not None:
@@ -270,16 +278,20 @@ class Segment:
 @dataclass(frozen=True)
 class SessionFacts:
     """What the state knows of people about one session: their answers (by key, stored
-    words), who is on its waiting list, who came (None: no attendance report imported)."""
+    words), who is on its waiting list, who came (None: no attendance report imported), who
+    was given a place from the waiting list."""
 
     answers: Mapping[str, str] = field(default_factory=dict)
     waiting: frozenset[str] = frozenset()
     attended: frozenset[str] | None = None
+    promoted: frozenset[str] = frozenset()  # given a place that freed up (and still yes)
 
     def said(self, key: str) -> str:
-        """yes, maybe, no, waiting or none."""
+        """yes, maybe, no, waiting or none; "place" for a yes given a freed place."""
         if key in self.waiting:
             return "waiting"
+        if key in self.promoted:
+            return "place"
         answer = self.answers.get(key)
         return "none" if answer is None else SAID[answer]
 

@@ -24,8 +24,8 @@ from mailer.project.lists import list_columns
 from mailer.project.load import Project
 from mailer.recurrence import find_occurrence, occurrences
 from mailer.sending.cadence import Job
-from mailer.sending.due import due_jobs, send_key
 from mailer.sending.engine import Engine
+from mailer.sending.jobs import due_jobs, send_key
 from mailer.sending.plan import SendPlan, SendRequest, plan_send
 from mailer.sending.progress import RunResult, Tally
 from mailer.sending.run import composer_for, run_send, send_proofs

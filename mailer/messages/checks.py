@@ -23,6 +23,7 @@ from mailer.messages.pages import check_answer_pages, check_pages
 from mailer.messages.templates import TemplateSet
 from mailer.model import (
     MESSAGE_KINDS,
+    WAITING_LIST_KINDS,
     MessageKind,
     Occurrence,
     Recipient,
@@ -81,10 +82,17 @@ def _variants(
             yield kind, cancelled if kind == "cancellation" else active
 
 
-def used_kinds(config: Config) -> tuple[MessageKind, ...]:
-    """The kinds of email this series sends: follow-ups only when `[[cadence]]` has one."""
-    followups = any(entry.kind == "followup" for entry in config.cadence)
-    return tuple(kind for kind in MESSAGE_KINDS if followups or kind != "followup")
+def used_kinds(
+    config: Config, sessions: Mapping[dt.date, SessionContent]
+) -> tuple[MessageKind, ...]:
+    """The kinds of email this series sends: follow-ups only when `[[cadence]]` has one, the
+    waiting list's when a session has a `capacity`."""
+    unused = set()
+    if not any(entry.kind == "followup" for entry in config.cadence):
+        unused.add("followup")
+    if not any(content.capacity is not None for content in sessions.values()):
+        unused |= set(WAITING_LIST_KINDS)
+    return tuple(kind for kind in MESSAGE_KINDS if kind not in unused)
 
 
 def _composer(
@@ -118,7 +126,7 @@ def check_emails(
     now: dt.datetime,
 ) -> list[Problem]:
     """Every problem found rendering every kind x language x session file (see module doc)."""
-    kinds = used_kinds(config)
+    kinds = used_kinds(config, sessions)
     problems = [
         *templates.compile_problems(),
         *templates.missing(config.series.languages, kinds),

@@ -77,6 +77,7 @@ from mailer.messages.templates import TemplateSet
 from mailer.model import MessageKind, Occurrence, Outgoing, Recipient
 
 FOLLOWUP_FIELDS = frozenset({"attended", "missed"})
+ANSWERING = ("invitation", "reminder", "waitlist", "place")  # the kinds with answer links
 METHODS: Mapping[CalendarMethod, Mapping[MessageKind, Method | None]] = {
     "publish": {
         "invitation": "PUBLISH",
@@ -84,6 +85,8 @@ METHODS: Mapping[CalendarMethod, Mapping[MessageKind, Method | None]] = {
         "update": "PUBLISH",
         "cancellation": "CANCEL",
         "followup": None,  # after the session: nothing for calendars
+        "waitlist": None,  # not coming yet
+        "place": "PUBLISH",  # coming now: the event, to add
     },
     "request": {
         "invitation": "REQUEST",
@@ -91,6 +94,8 @@ METHODS: Mapping[CalendarMethod, Mapping[MessageKind, Method | None]] = {
         "update": "REQUEST",
         "cancellation": "CANCEL",
         "followup": None,
+        "waitlist": None,
+        "place": None,  # the invitation put the event in the calendar
     },
 }
 _INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
@@ -205,7 +210,7 @@ class Composer:
         # a follow-up's people come with whether they came (`mailer.sending.plan`)
         self.field_names = field_names | (FOLLOWUP_FIELDS if kind == "followup" else frozenset())
         answers = config.answers.links and config.http.base_url is not None
-        self.answering = answers and kind in ("invitation", "reminder") and occurrence.takes_place
+        self.answering = answers and kind in ANSWERING and occurrence.takes_place
         self.sender = envelope_from or config.organiser.email  # MAIL FROM: where bounces go
         self.verp = config.delivery.sending.verp  # each email's own, signed, return path
         self.domain = Address(addr_spec=config.organiser.email).domain.encode("idna").decode()

@@ -22,7 +22,9 @@ from mailer.config.settings import CadenceEntry, Config
 from mailer.model import AFTERWARDS, Occurrence, SessionContent
 from mailer.recurrence import occurrences
 
-JobKind = Literal["invitation", "reminder", "update", "cancellation", "followup", "warning"]
+JobKind = Literal[
+    "invitation", "reminder", "update", "cancellation", "followup", "waitlist", "place", "warning"
+]
 WARNING_MESSAGE = "warning:missing-file"
 
 

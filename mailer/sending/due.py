@@ -24,63 +24,24 @@ from mailer.errors import LockHeld, MailerError, NotLeader, RelayFailure
 from mailer.messages.notices import organiser_notice
 from mailer.messages.templates import TemplateSet
 from mailer.project.load import Project
-from mailer.recurrence import occurrences
-from mailer.sending.cadence import Job, cadence_jobs, change_job, session_window
+from mailer.sending.cadence import Job
 from mailer.sending.engine import TOO_LATE, Engine
+from mailer.sending.jobs import HORIZON, due_jobs, send_key
 from mailer.sending.missing import warn_missing_file
 from mailer.sending.plan import SendPlan, SendRequest, plan_from_ledger, plan_send, record_plan
 from mailer.sending.progress import RunResult
 from mailer.sending.run import run_send
+from mailer.store.answers import answers_version
 from mailer.store.leases import LEADER, Held, hold
 from mailer.store.ledger import Ledger, SendKey, new_owner
 from mailer.store.notices import mark_sent, unsent, waiting_notices
 from mailer.store.people import prune
-from mailer.store.revisions import session_revision
 from mailer.store.state import State
 from mailer.store.suppression import suppression_version
 from mailer.transport.base import Transport
 
 log = logging.getLogger("mailer.daemon")
-HORIZON = dt.timedelta(days=60)
 RELAY_RETRY = dt.timedelta(minutes=1)  # the relay was down: try again this soon
-
-
-def due_jobs(
-    project: Project,
-    state: State,
-    now: dt.datetime,
-    horizon: dt.timedelta = HORIZON,
-    *,
-    needs: frozenset[str] = frozenset(),
-) -> list[Job]:
-    """Every job that matters from `missed_lookback` ago to `horizon` ahead: the cadence's,
-    and the updates and cancellations owed to those already served (from the ledger)."""
-    config = project.config
-    start, end = session_window(config, now, horizon, config.daemon.missed_lookback)
-    jobs = [
-        job
-        for job in cadence_jobs(config, project.sessions, start=start, end=end, needs=needs)
-        if job.due <= now + horizon
-    ]
-    ledger = Ledger(state)
-    # every session, cancelled ones included: those have no cadence jobs, but may owe a
-    # cancellation to the people already invited
-    for occurrence in occurrences(config.series, project.sessions, start=start, end=end):
-        if occurrence.content is None:
-            continue
-        revision = session_revision(state, config, occurrence, now)
-        notified = ledger.notified_sequence(config.series.id, occurrence.scheduled)
-        unfinished = ledger.unfinished_update(config.series.id, occurrence.scheduled)
-        change = change_job(config, occurrence, revision, notified, now, unfinished=unfinished)
-        if change is not None:
-            jobs.append(change)
-    jobs.sort(key=lambda job: (job.due, job.id))
-    return jobs
-
-
-def send_key(project: Project, job: Job) -> SendKey:
-    """The ledger key of a job's email."""
-    return SendKey(project.config.series.id, job.occurrence.scheduled, job.message)
 
 
 @dataclass
@@ -129,7 +90,7 @@ class DaemonCore:
         self.should_stop = should_stop
         self.on_engine = on_engine
         self._reported: set[str] = set()  # blocked or missed jobs already logged
-        self._settled: dict[str, tuple[object, object]] = {}  # job id -> what it was complete for
+        self._settled: dict[str, tuple[object, ...]] = {}  # job id -> what it was complete for
         self._retry_at: dt.datetime | None = None  # the relay again, after it was down
         self._notices: dict[str, tuple[str, dict[str, object]]] = {}  # key -> to tell
         self._pruned: dt.date | None = None  # the day old delivery rows were last deleted
@@ -333,9 +294,14 @@ class DaemonCore:
         lock.acquire()
         try:
             with self.state(fenced=True) as state:
-                # a finished send is looked at again only when a list (or any file) or the
-                # suppression list changed: resolving 100,000 people every few minutes is waste
-                settled = (self.version, suppression_version(state))
+                # a finished send is looked at again only when a list (or any file), the
+                # suppression list or the answers changed: resolving 100,000 people every few
+                # minutes is waste
+                settled = (
+                    self.version,
+                    suppression_version(state),
+                    answers_version(state, self.config.series.id),
+                )
                 if self._settled.get(job.id) == settled:
                     return
                 plan = plan_send(self.project, state, request, now, record=True)

@@ -22,7 +22,15 @@ from mailer.audience.segments import Resolution
 from mailer.calendar.revisions import Revision
 from mailer.errors import InvalidInput, Problem, StaleContent
 from mailer.messages.compose import check_kind
-from mailer.model import EVERYONE, MessageKind, Occurrence, Recipient, Segment, SessionFacts
+from mailer.model import (
+    EVERYONE,
+    WAITING_LIST_KINDS,
+    MessageKind,
+    Occurrence,
+    Recipient,
+    Segment,
+    SessionFacts,
+)
 from mailer.project.lists import ListReader, audience, segments_named
 from mailer.project.load import Project
 from mailer.recurrence import find_occurrence
@@ -144,7 +152,11 @@ def plan_send(
 
     else:
         segments = request.segments or (EVERYONE,)
-        chosen = segments_named(project, segments)
+        if request.kind in WAITING_LIST_KINDS:  # whoever the session's answers say
+            segments = ()
+            chosen = [waiting_list_segment(project, request.kind)]
+        else:
+            chosen = segments_named(project, segments)
         facts, skip = _facts(project, state, request.kind, occurrence, chosen)
 
         def people(resolution: Resolution, reader: ListReader) -> Iterator[Recipient]:
@@ -224,6 +236,12 @@ def _facts(
     if not (skip or wanted):
         return None, skip
     return session_facts(state, project.config.series.id, occurrence.scheduled), skip
+
+
+def waiting_list_segment(project: Project, kind: MessageKind) -> Segment:
+    """Everyone on the lists who waits for a place (`waitlist`) or was given one (`place`)."""
+    lists = project.config.mailing.list_names
+    return Segment(kind, tuple(lists), answers=("waiting",) if kind == "waitlist" else ("place",))
 
 
 def _with_attendance(found: Iterator[Recipient], facts: SessionFacts | None) -> Iterator[Recipient]:

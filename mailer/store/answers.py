@@ -4,8 +4,9 @@ One row per person and session in `answers`, whichever way they answered (a cale
 read by `mailer mailbox`, or a one-click link of an email): the later answer wins, unless it
 answers an older version (SEQUENCE) of the event than the one already recorded. A session
 with a `capacity` puts a yes beyond it on a waiting list (`waiting_since`), and the first
-waiting is given the place of someone who no longer comes, in the same transaction: two
-answers at once never make more yeses than places. `attendance` holds the imported
+waiting is given the place of someone who no longer comes (`promoted_at`), in the same
+transaction: two answers at once never make more yeses than places. The daemon writes to
+those who wait, and to those given a place (`mailer.sending.due`). `attendance` holds the imported
 participants report of a session (Zoom's), by person.
 """
 
@@ -89,9 +90,9 @@ def record_answer(
             ).fetchall()
             for row in rows:
                 connection.execute(
-                    "UPDATE answers SET waiting_since = NULL WHERE series = ? AND session = ? "
-                    "AND key = ?",
-                    (series, day, row[0]),
+                    "UPDATE answers SET waiting_since = NULL, promoted_at = ? WHERE series = ? "
+                    "AND session = ? AND key = ?",
+                    (stamp(now), series, day, row[0]),
                 )
                 promoted.append(row[1])
     return Answered(answer, waiting is not None, tuple(promoted))
@@ -183,14 +184,17 @@ def session_facts(state: State, series: str, session: dt.date) -> SessionFacts:
     """What segments by answer and attendance need about one session."""
     day = session.isoformat()
     given: dict[str, str] = {}
-    waiting = set()
-    for key, answer, wait in state.connection.execute(
-        "SELECT key, answer, waiting_since FROM answers WHERE series = ? AND session = ?",
+    waiting, promoted = set(), set()
+    for key, answer, wait, place in state.connection.execute(
+        "SELECT key, answer, waiting_since, promoted_at FROM answers WHERE series = ? AND "
+        "session = ?",
         (series, day),
     ):
         given[key] = answer
         if wait is not None:
             waiting.add(key)
+        elif place is not None and answer == "accepted":
+            promoted.add(key)
     attended = None
     if attendance_imported(state, series, session) is not None:
         attended = frozenset(
@@ -199,7 +203,21 @@ def session_facts(state: State, series: str, session: dt.date) -> SessionFacts:
                 "SELECT key FROM attendance WHERE series = ? AND session = ?", (series, day)
             )
         )
-    return SessionFacts(given, frozenset(waiting), attended)
+    return SessionFacts(given, frozenset(waiting), attended, frozenset(promoted))
+
+
+def answers_version(state: State, series: str) -> tuple[object, ...]:
+    """Something that changes whenever an answer or an attendance report does (a send to a
+    segment by answer is looked at again then)."""
+    row = state.connection.execute(
+        "SELECT count(*), max(answered_at), max(promoted_at), max(waiting_since) FROM answers "
+        "WHERE series = ?",
+        (series,),
+    ).fetchone()
+    imported = state.connection.execute(
+        "SELECT max(imported_at) FROM attendance_reports WHERE series = ?", (series,)
+    ).fetchone()
+    return (*tuple(row), imported[0])
 
 
 def attendance_imported(state: State, series: str, session: dt.date) -> str | None:

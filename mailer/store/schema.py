@@ -218,10 +218,12 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 12: who is coming: answers come from calendar replies and from the emails' one-click
     # links (`source`), with the name they were emailed with; a yes to a full session waits
-    # (`waiting_since`); the imported participants report of a session (who came)
+    # (`waiting_since`) until a place frees up (`promoted_at`); the imported participants
+    # report of a session (who came)
     """
     ALTER TABLE answers ADD COLUMN source TEXT NOT NULL DEFAULT 'calendar';
     ALTER TABLE answers ADD COLUMN waiting_since TEXT;
+    ALTER TABLE answers ADD COLUMN promoted_at TEXT;
     ALTER TABLE answers ADD COLUMN name TEXT NOT NULL DEFAULT '';
     CREATE INDEX answers_by_key ON answers (key);
     CREATE TABLE attendance_reports (

@@ -42,11 +42,6 @@ kind = "reminder"
 before = "P3D"
 segments = ["silent"]
 
-[[cadence]]
-kind = "followup"
-after = "PT3H"
-segments = ["everyone"]
-
 [daemon]"""
 ZOOM_REPORT = """\
 Meeting ID,Topic,Start Time,End Time,User Email,Duration (Minutes),Participants
@@ -224,3 +219,32 @@ def test_a_month_of_answers_reminders_by_answer_and_a_follow_up_by_attendance(
     assert len(once) == sum(emails.values())
     code, out, _ = run_cli("--config", str(config), "answers", "2021-04-20")
     assert out.startswith("Session of 2021-04-20: 2 yes, 1 maybe, 1 no, 16 no answer."), out
+
+
+def test_a_full_session_writes_to_its_waiting_list_and_to_whoever_gets_a_place(
+    project_dir: Path,
+) -> None:
+    edit(project_dir / "sessions" / "2021-04-20.toml", "[title]", "capacity = 2\n[title]")
+    sim = Simulation(project_dir, dt.datetime(2021, 4, 6, 10, tzinfo=UTC))
+    sim.run_until(dt.datetime(2021, 4, 7, tzinfo=UTC))
+    links = answer_links(sim)
+    first = ["luc.martin@example.org", "noa.levi@example.org"]
+    waiting = ["carmen.garcia@example.org", "aino.virtanen@example.org"]
+    for minute, address in enumerate((*first, *waiting)):  # the waiting list's order
+        when = dt.datetime(2021, 4, 8, 9, minute, tzinfo=UTC)
+        answer(project_dir, when, {links[address]: "yes"})
+    before = len(sim.outbox.sent)
+    sim.run_until(dt.datetime(2021, 4, 9, tzinfo=UTC))
+    told = sent(sim)[before:]
+    assert sorted(e[1] for e in told) == sorted(waiting)
+    spanish = next(e for e in told if e[1] == "carmen.garcia@example.org")
+    assert "lista de espera" in spanish[3] and spanish[2] == "es"
+    # Luc cannot come after all: the first who waited gets his place, and an email saying so
+    answer(project_dir, dt.datetime(2021, 4, 10, tzinfo=UTC), {links[first[0]]: "no"})
+    before = len(sim.outbox.sent)
+    sim.run_until(dt.datetime(2021, 4, 12, tzinfo=UTC))
+    (place,) = sent(sim)[before:]
+    assert place[1] == "carmen.garcia@example.org" and "una plaza para usted" in place[3]
+    assert "https://us02web.zoom.us/j/85720559693" in place[4]  # the join details
+    sim.run_until(dt.datetime(2021, 4, 14, tzinfo=UTC))
+    assert len(sim.outbox.sent) == before + 1  # each once

@@ -126,7 +126,7 @@ answers = ["none", "maybe"]
 
 [[cadence]]
 kind = "followup"
-after = "PT3H"
+after = "PT2H"
 segments = ["came"]
 """
 
@@ -134,20 +134,20 @@ segments = ["came"]
 def test_a_follow_up_is_due_after_the_session_and_waits_for_the_links_it_prints() -> None:
     text = SHIPPED_CONFIG.read_text(encoding="utf-8").replace("[daemon]", FOLLOWUP + "[daemon]")
     config, _ = parse_config(text, "config.toml")
-    (followup,) = [e for e in config.cadence if e.kind == "followup"]
-    assert (followup.message, followup.send_by) == ("followup:PT3H", dt.timedelta(days=7))
+    (followup,) = [e for e in config.cadence if e.segments == ("came",)]
+    assert (followup.message, followup.send_by) == ("followup:PT2H", dt.timedelta(days=7))
     assert config.mailing.segments[-1].answers == ("none", "maybe")
     content = SessionContent(DAY, "sessions/2021-04-20.toml", {"fr": "T", "en": "T", "es": "T"})
 
     def job(needs: frozenset[str], recording: str | None = None) -> Job:
         with_links = dataclasses.replace(content, recording=recording)
         found = cadence_jobs(config, {DAY: with_links}, start=DAY, end=DAY, needs=needs)
-        (only,) = [j for j in found if j.kind == "followup"]
+        (only,) = [j for j in found if j.message == "followup:PT2H"]
         return only
 
     waiting = job(frozenset({"recording"}))
-    assert waiting.due == dt.datetime(2021, 4, 20, 15, 30, tzinfo=dt.UTC)
-    assert waiting.deadline == dt.datetime(2021, 4, 27, 15, 30, tzinfo=dt.UTC)
+    assert waiting.due == dt.datetime(2021, 4, 20, 14, 30, tzinfo=dt.UTC)
+    assert waiting.deadline == dt.datetime(2021, 4, 27, 14, 30, tzinfo=dt.UTC)
     assert waiting.blocked == (
         "no recording link yet (set it in the session's file or on its page)"
     )
