@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
+import pytest
 from aiohttp import web
 
 from mailer.model import Outgoing
@@ -133,8 +134,12 @@ class Crashing(Transport):
 
 
 def test_a_month_of_answers_reminders_by_answer_and_a_follow_up_by_attendance(
-    project_dir: Path, store_kind: str, run_cli: Callable[..., tuple[int, str, str]]
+    project_dir: Path,
+    store_kind: str,
+    run_cli: Callable[..., tuple[int, str, str]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("MAILER_UNSUBSCRIBE_KEY", KEY)
     config = project_dir / "config.toml"
     edit(config, "[daemon]", NUDGE_AND_FOLLOWUP)
     postgres = store_kind == "postgres"
@@ -152,6 +157,12 @@ def test_a_month_of_answers_reminders_by_answer_and_a_follow_up_by_attendance(
     }
     answer(project_dir, dt.datetime(2021, 4, 8, tzinfo=UTC), {links[a]: s for a, s in said.items()})
     invitations = len(sim.outbox.sent)
+    code, out, err = run_cli(
+        "--config", str(config), "--now", "2021-04-08T12:00:00Z", "plan", "--days", "14"
+    )
+    assert code == 0, err
+    assert "2021-04-20 reminder:P1D: left out: 1 answered no" in out, out
+    assert "reminder:P3D: left out: 1 answered maybe, 1 answered no, 2 answered yes" in out
     sim.run_until(dt.datetime(2021, 4, 18, tzinfo=UTC))
     nudged = {e[1] for e in sent(sim)[invitations:]}
     assert nudged == set(links) - set(said)  # only those who did not answer
