@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.headerregistry import Address as HeaderAddress
 from email.message import EmailMessage
@@ -34,6 +34,7 @@ from mailer.inbound.classify import (
     message_key,
     parse,
 )
+from mailer.project.load import Project
 from mailer.store.inbox import (
     Bounce,
     Outcome,
@@ -151,6 +152,7 @@ def _apply(
     signing_key: bytes,
     now: dt.datetime,
     done: MailboxRound,
+    capacities: Mapping[dt.date, int],
 ) -> Outcome:
     """Record what `verdict` means, with its effect, in one transaction; the outcome."""
     settings = config.mailbox
@@ -189,7 +191,7 @@ def _apply(
                 "a calendar reply that does not prove its attendee sent it", True, (attendee.email,)
             )
         else:
-            record_reply(state, key, reply, attendee, now)
+            record_reply(state, key, reply, attendee, now, capacity=capacities.get(reply.session))
             log.info("ANSWERED %s: %s (%s)", attendee.email, reply.answer, reply.session)
             done.answers[reply.answer] += 1
             return "reply"
@@ -212,6 +214,15 @@ def _verdict(message: EmailMessage, context: Context) -> Verdict:
         return ForAPerson("an email mailer could not read", suspicious=True)
 
 
+def capacities(project: Project) -> dict[dt.date, int]:
+    """The places of the sessions that have a limit, by scheduled date."""
+    return {
+        day: content.capacity
+        for day, content in project.sessions.items()
+        if content.capacity is not None
+    }
+
+
 def read_inbox(
     config: Config,
     state: State,
@@ -220,8 +231,10 @@ def read_inbox(
     now: dt.datetime,
     *,
     should_stop: Callable[[], bool] = lambda: False,
+    capacities: Mapping[dt.date, int] | None = None,
 ) -> MailboxRound:
-    """Process every email in the mailbox's folder once (see the module's docstring)."""
+    """Process every email in the mailbox's folder once (see the module's docstring).
+    `capacities`: the places of the sessions that have a limit (a yes beyond waits)."""
     settings = config.mailbox
     assert settings is not None, "no [mailbox] in config.toml"
     context = context_of(config, key)
@@ -235,7 +248,16 @@ def read_inbox(
         outcome = outcome_of(state, incoming)
         if outcome is None:
             verdict = _verdict(message, context)
-            outcome = _apply(config, state, incoming, verdict, signing_key=key, now=now, done=done)
+            outcome = _apply(
+                config,
+                state,
+                incoming,
+                verdict,
+                signing_key=key,
+                now=now,
+                done=done,
+                capacities=capacities or {},
+            )
         else:
             done.filed_again += 1
         person = outcome == "person"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from mailer.actions.mailbox import MailboxRound, read_inbox
+from mailer.actions.mailbox import MailboxRound, capacities, read_inbox
 from mailer.errors import LockHeld, MailerError
 from mailer.project.workspace import Workspace
 from mailer.sending.due import DaemonCore
@@ -27,7 +27,15 @@ def read_mailbox_once(
         key = workspace.signing_key()
         lock = workspace.store().mailbox_lock()
         with lock, workspace.state() as state, workspace.mailbox() as inbox:
-            done = read_inbox(config, state, inbox, key, now, should_stop=should_stop)
+            done = read_inbox(
+                config,
+                state,
+                inbox,
+                key,
+                now,
+                should_stop=should_stop,
+                capacities=capacities(workspace.project()),
+            )
     except LockHeld:
         log.info("the mailbox is being read by another process: next round")
         return None

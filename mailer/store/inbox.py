@@ -121,7 +121,13 @@ def record_bounces(
 
 
 def record_reply(
-    state: State, key: str, reply: CalendarReply, address: Address, now: dt.datetime
+    state: State,
+    key: str,
+    reply: CalendarReply,
+    address: Address,
+    now: dt.datetime,
+    *,
+    capacity: int | None = None,
 ) -> None:
     """A calendar reply (`mailer.store.answers`: the later answer wins, unless it answers an
     older version of the event than the one recorded)."""
@@ -137,6 +143,7 @@ def record_reply(
             sequence=reply.sequence,
             source="calendar",
             now=now,
+            capacity=capacity,
         )
 
 
