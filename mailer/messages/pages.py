@@ -45,7 +45,7 @@ def page_context(
     }
 
 
-ANSWER_STEPS = ("confirm", "done", "invalid", "over")
+ANSWER_STEPS = ("confirm", "done", "invalid", "over", "cancelled")
 
 
 def answer_context(

@@ -34,13 +34,12 @@ async def answer_page(
 ) -> web.Response:
     project = workspace.project()
     config = project.config
-    templates = workspace.templates()
     language = config.series.default_language
 
-    def show(status: int, step: str, **more: object) -> web.Response:
-        context = answer_context(config, language, step, action=request.path, **more)  # type: ignore[arg-type]  # the page's own keywords
-        html = templates.render_page(language, "answer", context)
-        return web.Response(status=status, text=html, content_type="text/html", headers=headers)
+    def only_saying(status: int, step: str) -> web.Response:
+        """A page that only says something: a bad link, a session over or cancelled."""
+        context = answer_context(config, language, step, action=request.path)
+        return _page(workspace, headers, status, language, context)
 
     try:
         session, key = read_answer_token(
@@ -49,29 +48,26 @@ async def answer_page(
         address = parse_address(key)
         occurrence = find_occurrence(config.series, project.sessions, session)
     except (InvalidToken, InvalidAddress, NotFound):
-        return show(400, "invalid")
+        return only_saying(400, "invalid")
+    chosen, every_coming = request.query.get("a"), False
+    if request.method == "POST":
+        form = await request.post()
+        chosen, every_coming = str(form.get("a", "")), form.get("every") == "1"
+        if chosen not in ANSWER_WORDS:
+            raise web.HTTPBadRequest(text="unknown answer", headers=headers)
     now = workspace.now()
+    every = 0
     with workspace.state() as state:
         known = Ledger(state).language_of(address.key)
         if known in config.series.languages:
             language = known
-        if not occurrence.takes_place or occurrence.end <= now or occurrence.content is None:
-            return show(410, "over")
-        chosen = request.query.get("a")
-        every = 0
-        if request.method == "POST":
-            form = await request.post()
-            chosen = str(form.get("a", ""))
-            if chosen not in ANSWER_WORDS:
-                raise web.HTTPBadRequest(text="unknown answer", headers=headers)
+        if occurrence.status == "cancelled" or occurrence.content is None:
+            return only_saying(410, "cancelled")
+        if occurrence.end <= now:
+            return only_saying(410, "over")
+        if request.method == "POST" and chosen is not None:
             done = answer_by_link(
-                project,
-                state,
-                address,
-                session,
-                chosen,
-                now=now,
-                every_coming=form.get("every") == "1",
+                project, state, address, session, chosen, now=now, every_coming=every_coming
             )
             every = len(done)
             log.info("answer page: %s said %s for %d session(s)", address.email, chosen, every)
@@ -81,12 +77,26 @@ async def answer_page(
         said = "waiting" if recorded[1] else SAID[recorded[0]]
     if chosen not in ANSWER_WORDS:
         chosen = said if said in ANSWER_WORDS else "yes"
-    return show(
-        200,
+    context = answer_context(
+        config,
+        language,
         "done" if request.method == "POST" else "confirm",
         occurrence=occurrence,
         now=now,
         chosen=chosen,
         said=said,
+        action=request.path,
         every=every,
     )
+    return _page(workspace, headers, 200, language, context)
+
+
+def _page(
+    workspace: Workspace,
+    headers: dict[str, str],
+    status: int,
+    language: str,
+    context: dict[str, object],
+) -> web.Response:
+    html = workspace.templates().render_page(language, "answer", context)
+    return web.Response(status=status, text=html, content_type="text/html", headers=headers)

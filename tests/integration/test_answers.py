@@ -125,6 +125,16 @@ def test_forged_altered_other_and_expired_links_are_refused(project_dir: Path) -
 
     serve(project_dir, after, now=later)
     assert seen["over"] == 410 and said(project_dir) == []
+    # a cancelled session: nothing to answer
+    edit(project_dir / "sessions" / "2021-04-20.toml", "[title]", 'status = "cancelled"\n[title]')
+
+    async def cancelled(client: aiohttp.ClientSession, base: str) -> None:
+        async with client.post(base + genuine, data={"a": "yes"}) as response:
+            seen["cancelled"] = response.status
+            assert "Este encuentro está cancelado" in await response.text()
+
+    serve(project_dir, cancelled)
+    assert seen["cancelled"] == 410 and said(project_dir) == []
 
 
 def test_a_link_answer_and_a_calendar_reply_count_once(project_dir: Path) -> None:
