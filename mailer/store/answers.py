@@ -74,7 +74,8 @@ def record_answer(
         "source, waiting_since, name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (series, session, key) DO UPDATE SET answer = excluded.answer, "
         "sequence = excluded.sequence, answered_at = excluded.answered_at, "
-        "source = excluded.source, waiting_since = excluded.waiting_since",
+        "source = excluded.source, waiting_since = excluded.waiting_since, "
+        "promoted_at = CASE WHEN excluded.answer = 'accepted' THEN answers.promoted_at END",
         (series, day, key, address, answer, sequence, stamp(now), source, waiting,
          _name_of(connection, key)),
     )  # fmt: skip
