@@ -69,7 +69,8 @@ def resolve(
     (what is known of the session), segments that select by answer or attendance apply, and
     those whose answer is in `skip` (`[answers] skip_declined`: "no") are left out."""
     known = facts or SessionFacts()
-    judged = bool(skip) or any(segment.uses_facts for segment in segments)
+    by_facts = any(segment.uses_facts for segment in segments)
+    skipping = bool(skip) and bool(known.answers)
     # Each person seen, by key: where their first row is, packed as list position and line
     # (an int is a fraction of the memory of a "file:line" string; lists can be 100,000 rows).
     first_rows: dict[str, int] = {}
@@ -96,7 +97,10 @@ def resolve(
             if recipient.key == organizer:
                 resolution.organizer += 1
                 continue
-            if judged and (why := _left_out(matchers, list_name, recipient, known, skip)):
+            if skipping and (said := known.said(recipient.key)) in skip:
+                resolution.leave_out(f"answered {said}")
+                continue
+            if by_facts and (why := _left_out(matchers, list_name, recipient, known)):
                 resolution.leave_out(why)
                 continue
             resolution.selected += 1
@@ -110,13 +114,10 @@ def _left_out(
     list_name: str,
     recipient: Recipient,
     facts: SessionFacts,
-    skip: frozenset[str],
 ) -> str | None:
-    """Why a person in some segments by list and tags gets nothing (None: they do): their
-    answer is one to skip, or no segment takes them by answer and attendance."""
+    """Why a person in some segments by list and tags gets nothing (None: they do): no
+    segment takes them by answer and attendance."""
     key = recipient.key
-    if skip and (said := facts.said(key)) in skip:
-        return f"answered {said}"
     reasons = [
         segment.why_not(facts, key)
         for segment, lists, matches in matchers
