@@ -311,6 +311,16 @@ FRENCH: dict[str, str] = {
     "Survey (link)": "Questionnaire (lien)",
     "Places (empty: no limit)": "Places (vide : sans limite)",
     "After the session": "Après la séance",
+    "Left out:": "Laissés de côté :",
+    "answered yes": "ont répondu oui",
+    "answered maybe": "ont répondu peut-être",
+    "answered no": "ont répondu non",
+    "answered waiting": "en liste d’attente",
+    "answered place": "ont eu une place libérée",
+    "no answer": "sans réponse",
+    "came": "sont venus",
+    "did not come": "ne sont pas venus",
+    "no attendance report yet": "sans rapport de présence pour l’instant",
 }
 # English words for the keys that are not English themselves
 ENGLISH: dict[str, str] = {
