@@ -33,6 +33,14 @@ es = "Título {n}"
 """
 
 
+FOLLOWUP = """
+[[cadence]]
+kind = "followup"
+after = "PT3H"
+segments = ["everyone"]
+"""
+
+
 class Simulation:
     """A daemon whose clock the test moves, sending into memory."""
 
@@ -96,8 +104,10 @@ class Simulation:
 
 @pytest.fixture
 def simulated(project_dir: Path) -> Path:
-    """The shipped project with files for four sessions around the change to summer time."""
+    """The shipped project with files for four sessions around the change to summer time
+    (without its follow-up: tests/integration/test_who_is_coming.py has those)."""
     edit(project_dir / "config.toml", 'warn_missing = "P7D"', 'warn_missing = "P3D"')
+    edit(project_dir / "config.toml", FOLLOWUP, "")
     for day, number in (("2021-02-16", 4), ("2021-03-16", 5), ("2021-05-18", 7)):
         write(project_dir / "sessions" / f"{day}.toml", SESSION.format(n=number))
     return project_dir

@@ -206,21 +206,22 @@ def test_what_comes_back_is_read_and_acted_on_once(
     assert counted[p[5]] == 1 and counted[p[7]] == 1 and p[6] not in counted  # soft, counted
 
     code, out, _ = run_cli("--config", str(config), "status")
-    assert "Calendar replies for 2021-04-20: 1 accepted, 1 tentative, 1 declined" in out
-    code, out, _ = run_cli("--config", str(config), "answers", "2021-04-20", "--answer", "accepted")
-    assert code == 0 and out.split() == ["accepted", p[10], *out.split()[2:]]
+    assert "Answers for 2021-04-20: 1 yes, 1 maybe, 1 no, " in out
+    code, out, _ = run_cli("--config", str(config), "answers", "2021-04-20", "--answer", "yes")
+    (line,) = out.splitlines()[1:]
+    assert code == 0 and line.split()[:2] == ["yes", p[10]] and "by calendar" in line
     assert p[11] not in out
 
     # a person's history says it; erasing them forgets it too
     code, out, _ = run_cli("--config", str(config), "person", p[0])
     assert "  bounced (hard) 2021-04-06: 5.1.1 550 5.1.1" in out
     code, out, _ = run_cli("--config", str(config), "person", p[10], "--json")
-    assert json.loads(out)["answers"][0]["answer"] == "accepted"
+    assert json.loads(out)["answers"][0]["answer"] == "yes"
     code, _, err = run_cli("--config", str(config), "person", p[10], "--erase", "--yes")
     assert code == 0, err
     assert p[10] not in dump(config)
     code, out, _ = run_cli("--config", str(config), "status")
-    assert "Calendar replies for 2021-04-20: 0 accepted, 1 tentative, 1 declined" in out
+    assert "Answers for 2021-04-20: 0 yes, 1 maybe, 1 no, " in out
 
     # filed: nothing left in the inbox, nothing deleted, nothing marked read
     assert dovecot.messages("INBOX") == []
@@ -498,8 +499,8 @@ def test_a_calendar_reply_counts_only_when_it_proves_its_attendee_sent_it(
     )
     assert code == 0, err
     assert "3 calendar replies" in out and "4 left for a person" in out
-    code, out, _ = run_cli("--config", str(config), "answers", "2021-04-20")
-    answered = {line.split()[1] for line in out.splitlines() if line.strip()}
+    code, out, _ = run_cli("--config", str(config), "answers", "2021-04-20", "--json")
+    answered = {p["address"] for p in json.loads(out)["people"] if p["answer"] != "none"}
     assert answered == {p[5], p[6], p[7]}, out
     for person in (p[1], p[3], p[4]):
         assert f"does not prove its attendee sent it, naming {person}" in err
