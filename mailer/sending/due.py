@@ -41,7 +41,7 @@ from mailer.store.suppression import suppression_version
 from mailer.transport.base import Transport
 
 log = logging.getLogger("mailer.daemon")
-RELAY_RETRY = dt.timedelta(minutes=1)  # the relay was down: try again this soon
+RELAY_RETRY_AT_LEAST = dt.timedelta(seconds=1)  # the relay was down: not sooner than this
 
 
 @dataclass
@@ -368,7 +368,9 @@ class DaemonCore:
             self.notify(f"stopped:{job.id}:{outcome.abort}", "failed", job, str(outcome.abort))
             if isinstance(outcome.abort, RelayFailure):
                 result.relay_down = True
-                self._retry_at = now + RELAY_RETRY
+                # again after [sending] retry_after (a minute by default)
+                wait = max(self.config.delivery.sending.retry_after, RELAY_RETRY_AT_LEAST)
+                self._retry_at = now + wait
             else:
                 result.failed.append(job.id)
         if outcome.tally.failed:
