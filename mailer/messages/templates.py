@@ -93,6 +93,7 @@ class TemplateSet:
         )
         self.environment.filters["capfirst"] = capfirst
         self._compiled: dict[str, jinja2.Template] = {}
+        self._needs: dict[tuple[tuple[str, ...], MessageKind], frozenset[str]] = {}
 
     def _template(self, name: str) -> jinja2.Template:
         template = self._compiled.get(name)
@@ -128,7 +129,14 @@ class TemplateSet:
     def needs(self, languages: Iterable[str], kind: MessageKind) -> frozenset[str]:
         """The session links (of AFTERWARDS: the recording...) that the emails of `kind`
         print without testing them first with `{% if session.recording %}`: such an email
-        waits until they are known."""
+        waits until they are known. Parsed once per set of templates (the daemon asks at
+        every round)."""
+        asked = (tuple(languages), kind)
+        if asked not in self._needs:
+            self._needs[asked] = self._find_needs(*asked)
+        return self._needs[asked]
+
+    def _find_needs(self, languages: Sequence[str], kind: MessageKind) -> frozenset[str]:
         printed: set[str] = set()
         tested: set[str] = set()
         pending = [template_name(language, kind, part) for language in languages for part in PARTS]
