@@ -79,7 +79,7 @@ def emitted(project: Project, folder: Path) -> Iterator[Emitted]:
         for day, what in SESSIONS.items():
             occurrence = find_occurrence(config.series, project.sessions, day)
             for kind in MESSAGE_KINDS:
-                if kind == "followup":  # after the session: it carries no calendar
+                if kind in ("followup", "waitlist", "place"):  # no calendar, or the reminder's
                     continue
                 if (kind == "cancellation") != (what == "cancelled"):
                     continue
