@@ -115,6 +115,10 @@ class SqliteState(State):
             raise StateError(f"cannot create the state file {path}: {error.strerror}") from error
 
     def _migrate(self) -> None:
+        """Bring the schema up to date; a state already at this version is only read (no
+        write, no fsync: the state is opened for every round of the daemon)."""
+        if self.schema_version == SCHEMA_VERSION:
+            return
         with self.transaction() as connection:
             version = connection.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
