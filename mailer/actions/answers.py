@@ -91,6 +91,8 @@ class Headcount:
 
 
 def session_headcount(project: Project, state: State, session: dt.date) -> Headcount:
+    """Who is coming to a session (NotFound for a date that is not one)."""
+    find_occurrence(project.config.series, project.sessions, session)
     series = project.config.series.id
     counts = headcount(state, series, [session])[session]
     rows = answers(state, series, session) + unanswered(state, series, session)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -198,3 +199,22 @@ def test_concurrent_yes_answers_never_exceed_the_capacity(project_dir: Path, pla
     assert count["yes"] == places and count["waiting"] == len(people) - places - 2
     assert count["no"] == 2
     assert sum("vous êtes sur la liste d’attente" in page for page in pages) == len(people) - places
+
+
+@pytest.mark.sqlite_only
+def test_answers_and_attendance_of_a_date_that_is_no_session_or_a_file_that_is_no_report(
+    project_dir: Path, run_cli: Callable[..., tuple[int, str, str]]
+) -> None:
+    config = str(project_dir / "config.toml")
+    code, _, err = run_cli("--config", config, "answers", "2021-04-21")
+    assert code == 2 and "not a date of the series" in err and "Traceback" not in err
+    other = project_dir / "members.csv"
+    other.write_text("email,name\nluc.martin@example.org,Luc\n", encoding="utf-8")
+    late = ("--config", config, "--now", "2021-04-21T10:00:00Z", "attendance", "import")
+    code, _, err = run_cli(*late, str(other), "--session", "2021-04-20")
+    assert code == 2 and f"{other}: this is not a Zoom participants report" in err
+    code, _, err = run_cli(*late, str(project_dir / "missing.csv"), "--session", "2021-04-20")
+    assert code == 2 and "missing.csv" in err
+    early = ("--config", config, "--now", "2021-04-19T10:00:00Z", "attendance", "import")
+    code, _, err = run_cli(*early, str(other), "--session", "2021-04-20")
+    assert code == 2 and "has not taken place yet" in err
