@@ -11,11 +11,14 @@ and retention.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mailer.audience.addresses import parse_address
 from mailer.audience.attendance import Participant
@@ -532,3 +535,39 @@ def test_a_finished_send_s_counts_are_kept_until_its_rows_change(store: State) -
     assert kept() is not None
     people.prune(store, SERIES, dt.date(2022, 1, 1))
     assert kept() is None and ledger.status(SERIES)[0].counts == {}
+
+
+EXAMPLES = itertools.count()
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 7), st.sampled_from(["accepted", "tentative", "declined"])),
+        max_size=30,
+    ),
+    st.integers(1, 4),
+)
+def test_whatever_the_answers_a_session_never_has_more_yeses_than_places_nor_idle_waiters(
+    store: State, answers_given: list[tuple[int, str]], places: int
+) -> None:
+    day = dt.date(2030, 1, 1) + dt.timedelta(days=next(EXAMPLES))  # each its own session
+    arrived: list[str] = []  # who said yes, in order, among those still saying yes
+    for minute, (n, answer) in enumerate(answers_given):
+        person = f"p{n}@example.org"
+        with store.transaction() as connection:
+            answers.record_answer(
+                connection, series=SERIES, session=day, key=person, address=person,
+                answer=answer, sequence=0, source="link",  # type: ignore[arg-type]
+                now=NOW + dt.timedelta(minutes=minute), capacity=places,
+            )  # fmt: skip
+        if answer == "accepted" and person not in arrived:
+            arrived.append(person)
+        elif answer != "accepted" and person in arrived:
+            arrived.remove(person)
+        facts = answers.session_facts(store, SERIES, day)
+        coming = {k for k, a in facts.answers.items() if a == "accepted"} - facts.waiting
+        assert coming == set(arrived[:places])  # first come, first served, in turn
+        assert facts.waiting == set(arrived[places:])
