@@ -12,7 +12,7 @@ The set is built from template sources (a mapping of name to text): reading the 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 import jinja2
@@ -59,6 +59,11 @@ def template_name(language: str, kind: MessageKind, part: Part) -> str:
     return f"{language}/{kind}{_SUFFIX[part]}"
 
 
+def _kind_names(languages: Iterable[str], kind: MessageKind) -> list[str]:
+    """Every part of the emails of `kind` in `languages`."""
+    return [template_name(language, kind, part) for language in languages for part in PARTS]
+
+
 def capfirst(text: str) -> str:
     """The text with its first letter in capitals and nothing else changed (`|capitalize`
     would lower "París" in "martes 20 de abril (hora de París)")."""
@@ -101,18 +106,24 @@ class TemplateSet:
             template = self._compiled[name] = self.environment.get_template(name)
         return template
 
-    def compile_problems(self, names: Iterable[str] | None = None) -> list[Problem]:
-        """Compile `names` (default: every template) and what they include; a problem for
-        each that does not compile."""
-        pending = sorted(self.sources if names is None else names)
+    def _with_includes(self, names: Iterable[str]) -> Iterator[str]:
+        """Each of `names` that exists, and each template they include (extend, import),
+        once."""
+        pending = sorted(names)
         seen: set[str] = set()
-        problems = []
         while pending:
             name = pending.pop()
             if name in seen or name not in self.sources:
                 continue
             seen.add(name)
             pending.extend(used for _, _, used in _references(self.sources[name]))
+            yield name
+
+    def compile_problems(self, names: Iterable[str] | None = None) -> list[Problem]:
+        """Compile `names` (default: every template) and what they include; a problem for
+        each that does not compile."""
+        problems = []
+        for name in self._with_includes(self.sources if names is None else names):
             try:
                 self._template(name)
             except jinja2.TemplateSyntaxError as error:
@@ -122,8 +133,7 @@ class TemplateSet:
     def require(self, languages: Iterable[str], kind: MessageKind) -> None:
         """Compile what the emails of `kind` in `languages` use, before anything is sent:
         TemplateError listing each template that does not compile."""
-        names = [template_name(language, kind, part) for language in languages for part in PARTS]
-        if problems := self.compile_problems(names):
+        if problems := self.compile_problems(_kind_names(languages, kind)):
             raise TemplateError("some templates do not compile", problems)
 
     def needs(self, languages: Iterable[str], kind: MessageKind) -> frozenset[str]:
@@ -139,14 +149,7 @@ class TemplateSet:
     def _find_needs(self, languages: Sequence[str], kind: MessageKind) -> frozenset[str]:
         printed: set[str] = set()
         tested: set[str] = set()
-        pending = [template_name(language, kind, part) for language in languages for part in PARTS]
-        seen: set[str] = set()
-        while pending:
-            name = pending.pop()
-            if name in seen or name not in self.sources:
-                continue
-            seen.add(name)
-            pending.extend(used for _, _, used in _references(self.sources[name]))
+        for name in self._with_includes(_kind_names(languages, kind)):
             try:
                 tree = self.environment.parse(self.sources[name])
             except jinja2.TemplateSyntaxError:
