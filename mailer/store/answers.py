@@ -13,14 +13,13 @@ participants report of a session (Zoom's), by person.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from mailer.audience.attendance import Participant
 from mailer.model import SAID, Answer, SessionFacts
-from mailer.store.ledger_queries import stamp
+from mailer.store.ledger_queries import restore_recipient, stamp
 from mailer.store.state import Connection, State
 
 
@@ -33,12 +32,25 @@ class Answered:
     promoted: tuple[str, ...] = ()  # addresses given a place it freed
 
 
+def said_word(answer: str, waiting: object) -> str:
+    """yes, maybe or no for a stored answer; waiting for a yes on the waiting list."""
+    return "waiting" if waiting else SAID[answer]
+
+
+# the people emailed about a session (its `d.series`, `d.session`) who did not answer
+_UNANSWERED = (
+    "FROM deliveries d WHERE d.series = ? AND d.session = ? AND d.state = 'sent' AND NOT "
+    "EXISTS (SELECT 1 FROM answers a WHERE a.series = d.series AND a.session = d.session AND "
+    "a.key = d.recipient)"
+)
+
+
 def _name_of(connection: Connection, key: str) -> str:
     """The name the latest email to this person was written with ('' if none)."""
     row = connection.execute(
         "SELECT person FROM deliveries WHERE recipient = ? ORDER BY id DESC LIMIT 1", (key,)
     ).fetchone()
-    return str(json.loads(row[0])[3]) if row is not None else ""
+    return restore_recipient(row[0]).name if row is not None else ""
 
 
 def record_answer(
@@ -108,13 +120,13 @@ def _confirmed(connection: Connection, series: str, day: str) -> int:
     return int(row[0])
 
 
-def answer_of(state: State, series: str, session: dt.date, key: str) -> tuple[str, bool] | None:
-    """(stored answer, on the waiting list) of one person about one session."""
+def answer_of(state: State, series: str, session: dt.date, key: str) -> str | None:
+    """What one person answered about one session (yes, maybe, no, waiting; None: nothing)."""
     row = state.connection.execute(
         "SELECT answer, waiting_since FROM answers WHERE series = ? AND session = ? AND key = ?",
         (series, session.isoformat(), key),
     ).fetchone()
-    return None if row is None else (str(row[0]), row[1] is not None)
+    return None if row is None else said_word(row[0], row[1])
 
 
 def headcount(
@@ -131,12 +143,9 @@ def headcount(
             (series, day),
         )
         for answer, waiting, number in rows:
-            count["waiting" if waiting else SAID[answer]] += number
+            count[said_word(answer, waiting)] += number
         silent = state.connection.execute(
-            "SELECT count(DISTINCT recipient) FROM deliveries d WHERE series = ? AND "
-            "session = ? AND state = 'sent' AND NOT EXISTS (SELECT 1 FROM answers a WHERE "
-            "a.series = d.series AND a.session = d.session AND a.key = d.recipient)",
-            (series, day),
+            f"SELECT count(DISTINCT d.recipient) {_UNANSWERED}", (series, day)
         ).fetchone()[0]
         count["none"] = int(silent)
         counts[session] = count
@@ -161,10 +170,7 @@ def answers(state: State, series: str, session: dt.date) -> list[AnswerRow]:
         "FROM answers WHERE series = ? AND session = ?",
         (series, session.isoformat()),
     )
-    found = [
-        AnswerRow(row[0], row[1], "waiting" if row[3] else SAID[row[2]], row[4], row[5])
-        for row in rows
-    ]
+    found = [AnswerRow(row[0], row[1], said_word(row[2], row[3]), row[4], row[5]) for row in rows]
     order = {"yes": 0, "waiting": 1, "maybe": 2, "no": 3}
     return sorted(found, key=lambda row: (order[row.said], row.address))
 
@@ -172,12 +178,9 @@ def answers(state: State, series: str, session: dt.date) -> list[AnswerRow]:
 def unanswered(state: State, series: str, session: dt.date) -> list[AnswerRow]:
     """Everyone emailed about the session who did not answer, by address."""
     rows = state.connection.execute(
-        "SELECT DISTINCT d.address, d.person FROM deliveries d WHERE d.series = ? AND "
-        "d.session = ? AND d.state = 'sent' AND NOT EXISTS (SELECT 1 FROM answers a WHERE "
-        "a.series = d.series AND a.session = d.session AND a.key = d.recipient)",
-        (series, session.isoformat()),
+        f"SELECT DISTINCT d.address, d.person {_UNANSWERED}", (series, session.isoformat())
     )
-    found = {row[0]: str(json.loads(row[1])[3]) for row in rows}
+    found = {row[0]: restore_recipient(row[1]).name for row in rows}
     return [AnswerRow(address, name, "none", "", "") for address, name in sorted(found.items())]
 
 

@@ -15,8 +15,7 @@ from typing import Literal
 
 from mailer.audience.addresses import Address
 from mailer.calendar.replies import CalendarReply
-from mailer.model import SAID
-from mailer.store.answers import attendance_of, record_answer
+from mailer.store.answers import attendance_of, record_answer, said_word
 from mailer.store.ledger_queries import stamp
 from mailer.store.state import Connection, State
 from mailer.store.suppression import suppress_in
@@ -201,7 +200,7 @@ def mailbox_facts(state: State, key: str) -> dict[str, list[dict[str, object]]]:
         "answers": [
             {
                 "session": row[0],
-                "answer": "waiting" if row[4] else SAID[row[1]],
+                "answer": said_word(row[1], row[4]),
                 "at": row[2],
                 "via": row[3],
             }

@@ -20,7 +20,7 @@ from mailer.audience.addresses import parse_address
 from mailer.audience.unsubscribe import read_answer_token
 from mailer.errors import InvalidAddress, InvalidToken, NotFound
 from mailer.messages.pages import answer_context
-from mailer.model import ANSWER_WORDS, SAID
+from mailer.model import ANSWER_WORDS
 from mailer.project.workspace import Workspace
 from mailer.recurrence import find_occurrence
 from mailer.store.answers import answer_of
@@ -71,10 +71,7 @@ async def answer_page(
             )
             every = len(done)
             log.info("answer page: %s said %s for %d session(s)", address.email, chosen, every)
-        recorded = answer_of(state, config.series.id, session, address.key)
-    said = None
-    if recorded is not None:
-        said = "waiting" if recorded[1] else SAID[recorded[0]]
+        said = answer_of(state, config.series.id, session, address.key)
     if chosen not in ANSWER_WORDS:
         chosen = said if said in ANSWER_WORDS else "yes"
     context = answer_context(
