@@ -55,11 +55,13 @@ def session_window(
     longest = max((entry.before for entry in config.cadence), default=dt.timedelta(0))
     warn = config.daemon.warn_missing or dt.timedelta(0)
     zone = config.series.timezone
+    # a follow-up matters until `after` + `send_by` past its session's end, a day at most
+    # after the session's date
     latest = max(
-        (e.after + e.send_by for e in config.cadence if e.after is not None),
+        (e.after + e.send_by + dt.timedelta(days=1) for e in config.cadence if e.after is not None),
         default=dt.timedelta(0),
     )
-    start = (now - lookback - latest - dt.timedelta(days=1)).astimezone(zone).date()
+    start = (now - lookback - latest).astimezone(zone).date()
     end = (now + horizon + longest + warn).astimezone(zone).date()
     return start, end
 
