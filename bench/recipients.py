@@ -89,7 +89,7 @@ def run_mailer(path: Path, segment: str) -> dict[str, float]:
 
     project = load_project(make_project(path))
     start = time.perf_counter()
-    reader = ListReader(project)
+    reader = ListReader(project, None)
     resolution = Resolution()
     count = sum(
         1 for _ in audience(reader, segments_named(project, [segment]), frozenset(), resolution)

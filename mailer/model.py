@@ -198,14 +198,23 @@ class Recipient(NamedTuple):
 
 @dataclass(frozen=True)
 class MailingList:
-    """`[lists.NAME]`: a CSV file of recipients."""
+    """`[lists.NAME]`: a CSV file of recipients, or (`source = "signups"`) a list kept in the
+    state store, filled by the sign-up page and the organisers' pages."""
 
     name: str
-    file: str
+    file: str  # "" for a list kept in the store
     delimiter: str | None = None
     encoding: str | None = None  # None: UTF-8, checked (a legacy file names its own)
     # the file's columns that hold email, name, language...: ("name", ("First", "Last"))
     columns: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    kept: bool = False  # source = "signups": its people are rows of the state store
+    public: bool = False  # offered on the sign-up page (kept lists only)
+    title: Mapping[str, str] | None = None  # its name on the sign-up page, per language
+
+    @property
+    def shown(self) -> str:
+        """How messages name where the list lives."""
+        return f"the list '{self.name}' (kept in the state)" if self.kept else self.file
 
 
 @dataclass(frozen=True)

@@ -134,7 +134,7 @@ def import_attendance(
     report = read_report(text, source)
     if errors := [p for p in report.problems if p.severity == "error"]:
         raise InvalidInput("the participants report cannot be read", errors)
-    reader = ListReader(project)
+    reader = ListReader(project, state)
     people = {
         recipient.key: recipient
         for name in project.config.mailing.list_names

@@ -22,19 +22,23 @@ from mailer.store.suppression import suppress, suppress_many, unsuppress
 
 
 def segments_summary(
-    project: Project, suppressed: Container[str], session: dt.date | None
+    project: Project, state: State, suppressed: Container[str], session: dt.date | None
 ) -> tuple[list[SegmentSummary], list[Problem]]:
     """Every segment's counts by language, and the lists' problems."""
-    reader = ListReader(project)
+    reader = ListReader(project, state)
     summaries, merged = summarize(reader, suppressed, session)
     return summaries, [*reader.report.all_problems(), *merged]
 
 
 def segment_members(
-    project: Project, suppressed: Container[str], segment: str, session: dt.date | None
+    project: Project,
+    state: State,
+    suppressed: Container[str],
+    segment: str,
+    session: dt.date | None,
 ) -> tuple[list[Recipient], Resolution, list[Problem]]:
     """Who one segment reaches, what resolving found, and the lists' problems."""
-    reader = ListReader(project)
+    reader = ListReader(project, state)
     resolution = Resolution()
     people = list(
         audience(reader, segments_named(project, [segment]), suppressed, resolution, session)
@@ -60,9 +64,9 @@ class Whereabouts:
     look_alike: tuple[str, ...] = ()
 
 
-def whereabouts(project: Project, address: Address) -> Whereabouts:
+def whereabouts(project: Project, state: State, address: Address) -> Whereabouts:
     """The lists `address` is on; if none, the three addresses on them most like it."""
-    reader = ListReader(project)
+    reader = ListReader(project, state)
     found: list[str] = []
     nearby: dict[str, str] = {}
     for name in project.config.mailing.list_names:

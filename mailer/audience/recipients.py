@@ -106,7 +106,7 @@ def read_tags(text: str) -> frozenset[str]:
     return frozenset(item.strip().casefold() for item in items if item.strip())
 
 
-def _valid_zone(name: str) -> bool:
+def valid_zone(name: str) -> bool:
     try:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -197,7 +197,7 @@ def _recipient(
         report.fallback(source, cause, line)
         language = report.default_language
     zone = cleaned.get("timezone") or None
-    if zone is not None and not _valid_zone(zone):
+    if zone is not None and not valid_zone(zone):
         warn(
             f"{zone!r} is not an IANA time zone; the time is shown in the series' zone only",
             "Use names like Europe/Paris or America/New_York.",

@@ -20,11 +20,11 @@ MAC_BYTES = 16
 MINIMUM_KEY_LENGTH = 16
 
 
-def _b64(data: bytes) -> str:
+def b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def _unb64(text: str) -> bytes:
+def unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
@@ -35,18 +35,18 @@ def _mac(key: bytes, series_id: str, address: str) -> bytes:
 
 def make_token(key: bytes, series_id: str, address: str) -> str:
     """The unsubscribe token of `address` (its identity key) in this series."""
-    return f"{_b64(address.encode())}.{_b64(_mac(key, series_id, address))}"
+    return f"{b64(address.encode())}.{b64(_mac(key, series_id, address))}"
 
 
 def read_token(key: bytes, series_id: str, token: str) -> str:
     """The address a genuine token names. Raises InvalidToken for anything else."""
     try:
         encoded_address, encoded_mac = token.split(".")  # exactly: no spaces around it
-        address = _unb64(encoded_address).decode("utf-8")
-        mac = _unb64(encoded_mac)
+        address = unb64(encoded_address).decode("utf-8")
+        mac = unb64(encoded_mac)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidToken("this unsubscribe link is damaged") from None
-    if _b64(address.encode()) != encoded_address or _b64(mac) != encoded_mac:
+    if b64(address.encode()) != encoded_address or b64(mac) != encoded_mac:
         raise InvalidToken("this unsubscribe link is damaged")  # one spelling per token
     if not hmac.compare_digest(mac, _mac(key, series_id, address)):
         raise InvalidToken("this unsubscribe link is not valid")
@@ -61,7 +61,7 @@ def _answer_mac(key: bytes, series_id: str, session: dt.date, address: str) -> b
 def make_answer_token(key: bytes, series_id: str, session: dt.date, address: str) -> str:
     """The token of `address`'s answer links about one session (`YYYYMMDD.address.mac`)."""
     mac = _answer_mac(key, series_id, session, address)
-    return f"{session:%Y%m%d}.{_b64(address.encode())}.{_b64(mac)}"
+    return f"{session:%Y%m%d}.{b64(address.encode())}.{b64(mac)}"
 
 
 def read_answer_token(key: bytes, series_id: str, token: str) -> tuple[dt.date, str]:
@@ -71,14 +71,14 @@ def read_answer_token(key: bytes, series_id: str, token: str) -> tuple[dt.date, 
     try:
         day, encoded_address, encoded_mac = token.split(".")
         session = dt.datetime.strptime(day, "%Y%m%d").date()  # noqa: DTZ007 (a date)
-        address = _unb64(encoded_address).decode("utf-8")
-        mac = _unb64(encoded_mac)
+        address = unb64(encoded_address).decode("utf-8")
+        mac = unb64(encoded_mac)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidToken("this answer link is damaged") from None
     if (
         f"{session:%Y%m%d}" != day
-        or _b64(address.encode()) != encoded_address
-        or (_b64(mac) != encoded_mac)
+        or b64(address.encode()) != encoded_address
+        or (b64(mac) != encoded_mac)
     ):
         raise InvalidToken("this answer link is damaged")
     if not hmac.compare_digest(mac, _answer_mac(key, series_id, session, address)):

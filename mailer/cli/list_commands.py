@@ -41,8 +41,13 @@ def recipients(
     project = workspace.project()
     with workspace.state() as state:
         suppressed = suppressed_keys(state)
+        if segment is None:
+            summaries, problems = actions.segments_summary(project, state, suppressed, session)
+        else:
+            people, resolution, problems = actions.segment_members(
+                project, state, suppressed, segment, session
+            )
     if segment is None:
-        summaries, problems = actions.segments_summary(project, suppressed, session)
         if as_json:
             echo_json(
                 {
@@ -54,9 +59,6 @@ def recipients(
         languages = project.config.series.languages
         click.echo(summary_table(summaries, languages, session is not None))
     else:
-        people, resolution, problems = actions.segment_members(
-            project, suppressed, segment, session
-        )
         if as_json:
             echo_json(
                 {
@@ -133,7 +135,8 @@ def suppress(
             signing_key=workspace.signing_key,
         )
     click.echo(f"{parsed.email} {'is now' if new else 'was already'} suppressed.")
-    where = actions.whereabouts(project, parsed)
+    with workspace.state() as state:
+        where = actions.whereabouts(project, state, parsed)
     if not where.lists:
         lists = ", ".join(project.config.mailing.list_names)
         hint = f" Did you mean {' or '.join(where.look_alike)}?" if where.look_alike else ""

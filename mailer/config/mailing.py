@@ -30,10 +30,19 @@ def read_mailing(root: TableReader, languages: Sequence[str] | None) -> Mailing:
             table.error(
                 None, f"'{name}' is not a usable list name", "Use letters, digits, '-' and '_'."
             )
+        if table.choice("source", ("file", "signups"), default="file") == "signups":
+            lists.append(_read_kept(name, table, languages))
+            continue
         file = table.string("file", required=True)
         delimiter = table.choice("delimiter", ("auto", ",", ";", "tab"), default="auto")
         encoding = _read_encoding(table)
         columns = _read_columns(table)
+        if table.boolean("public", default=False):
+            table.error(
+                "public",
+                "only a list kept in the state can be offered on the sign-up page",
+                'Add source = "signups" (and no file): the page cannot write into a CSV file.',
+            )
         table.finish()
         if file is not None:
             lists.append(
@@ -55,6 +64,19 @@ def read_mailing(root: TableReader, languages: Sequence[str] | None) -> Mailing:
     if EVERYONE not in tables:
         segments.insert(0, Segment(EVERYONE, tuple(list_names)))
     return Mailing(tuple(lists), tuple(segments), case_sensitive)
+
+
+def _read_kept(name: str, table: TableReader, languages: Sequence[str] | None) -> MailingList:
+    """`source = "signups"`: a list kept in the state store (sign-ups, the organisers' pages);
+    `public` offers it on the sign-up page, under its `title`."""
+    for key in ("file", "delimiter", "encoding", "columns"):
+        if key in table.data:
+            table.ignore(key)
+            table.error(key, "a list kept in the state has no file", f"Remove {key}.")
+    public = table.boolean("public", default=False)
+    title = table.per_language("title", languages, required=public) if languages else None
+    table.finish()
+    return MailingList(name, "", kept=True, public=public, title=title)
 
 
 def _read_segment(

@@ -166,6 +166,18 @@ class AnswersSettings:
     skip_declined: bool = True  # invitations and reminders leave out those who said no
 
 
+@dataclass(frozen=True)
+class SignupSettings:
+    """`[signup]`: the public sign-up page (double opt-in) of the lists marked `public`."""
+
+    consent: Mapping[str, str]  # the text a person agrees to, per language
+    consent_version: str  # kept with each person who confirmed (the evidence)
+    confirm_within: dt.timedelta = dt.timedelta(days=2)  # a confirmation link's life
+    per_client: int = 5  # confirmation emails per client (IP address) per hour
+    per_address: int = 2  # confirmation emails per address per day
+    per_hour: int = 100  # confirmation emails per hour in all (a bot with many clients)
+
+
 DEFAULT_CADENCE = (
     CadenceEntry(
         "invitation", dt.timedelta(days=14), ("everyone",), dt.timedelta(days=7), "invitation"
@@ -327,6 +339,7 @@ class Config:
     http: HttpSettings = field(default_factory=HttpSettings)
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
     answers: AnswersSettings = field(default_factory=AnswersSettings)
+    signup: SignupSettings | None = None
     dkim: DkimSettings | None = None
     mailbox: MailboxSettings | None = None
     web: WebSettings | None = None

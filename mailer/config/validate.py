@@ -16,6 +16,7 @@ from mailer.config.mailbox import read_mailbox
 from mailer.config.mailing import read_mailing, read_unsubscribe
 from mailer.config.series import read_labels, read_organiser, read_series, read_zoom
 from mailer.config.settings import DEFAULT_DATABASE, Config
+from mailer.config.signup import read_signup
 from mailer.config.store_url import (
     DEFAULT_LEASE,
     MAX_LEASE,
@@ -63,6 +64,7 @@ def read_config(text: str, source: str) -> ConfigParse:
     http = read_http(root)
     calendar = read_calendar(root)
     answers = read_answers(root)
+    signup = read_signup(root, languages, mailing, http)
     dkim = read_dkim(root, organiser)
     mailbox = read_mailbox(root)
     web = read_web(root, http, series.default_language if series else None)
@@ -115,6 +117,7 @@ def read_config(text: str, source: str) -> ConfigParse:
             http=http,
             calendar=calendar,
             answers=answers,
+            signup=signup,
             dkim=dkim,
             mailbox=mailbox,
             web=web,

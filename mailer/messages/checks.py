@@ -20,6 +20,7 @@ from mailer.config.settings import Config
 from mailer.errors import InvalidInput, Problem, TemplateError
 from mailer.messages.compose import Composer, canonical_html
 from mailer.messages.pages import check_answer_pages, check_pages
+from mailer.messages.signup import check_signup
 from mailer.messages.templates import TemplateSet
 from mailer.model import (
     MESSAGE_KINDS,
@@ -147,6 +148,7 @@ def check_emails(
                 ):
                     problems.extend(_check_one(composer, recipient, sessions[scheduled].source))
     problems.extend(check_pages(config, templates))
+    problems.extend(check_signup(config, templates, now))
     if sessions:
         first = find_occurrence(config.series, sessions, min(sessions))
         problems.extend(check_answer_pages(config, templates, first, now))

@@ -227,6 +227,14 @@ class TemplateSet:
         """Render one template. Raises TemplateError naming the template and line."""
         return self._render(template_name(language, kind, part), context)
 
+    def __contains__(self, name: object) -> bool:
+        """Whether the set has the template `name` (`fr/signup.html`)."""
+        return name in self.sources
+
+    def render_named(self, name: str, context: Mapping[str, Any]) -> str:
+        """Render the template `name` (`fr/confirm.txt`)."""
+        return self._render(name, context)
+
     def render_page(self, language: str, page: str, context: Mapping[str, Any]) -> str:
         """Render a web page of the daemon (`LANG/unsubscribe.html`)."""
         return self._render(f"{language}/{page}.html", context)

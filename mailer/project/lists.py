@@ -8,7 +8,7 @@ row is a warning, and the rest of the list goes.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Container, Iterator, Sequence
+from collections.abc import Callable, Container, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -21,6 +21,8 @@ from mailer.config.settings import Config
 from mailer.errors import InvalidAddress, Problem, RecipientsError
 from mailer.model import MailingList, Recipient, Segment, SessionFacts
 from mailer.project.load import Project
+from mailer.store.members import Preferences, all_preferences, members
+from mailer.store.state import State
 
 _CHUNK = 1 << 16
 
@@ -44,7 +46,9 @@ def organizer_key(config: Config) -> str | None:
 class ListReader:
     """Streams the recipients of the project's lists, collecting problems in one report."""
 
-    def __init__(self, project: Project) -> None:
+    def __init__(self, project: Project, state: State | None) -> None:
+        """`state`: where the kept lists and people's preferences are (None: a check of the
+        files alone, where kept lists read as empty)."""
         self.project = project
         series = project.config.series
         self.matcher = LanguageMatcher(series.languages)
@@ -52,13 +56,33 @@ class ListReader:
         self._lists = {m.name: m for m in project.config.mailing.lists}
         self._read_before: set[str] = set()
         self.organizer = organizer_key(project.config)
+        self.state = state
+        self._preferences: Mapping[str, Preferences] | None = None
 
     def source(self, mailing_list: MailingList) -> str:
+        if mailing_list.kept:
+            return f"{KEPT_SOURCE}{mailing_list.name}"
         return str(self.project.path(mailing_list.file))
 
     def read(self, name: str) -> Iterator[Recipient]:
-        """Stream a list's valid recipients; its row problems are reported on the first read."""
+        """Stream a list's valid recipients, with what each changed on her preferences page;
+        a file's row problems are reported on its first read."""
+        if self.state is None:
+            return self._read(name)
+        if self._preferences is None:
+            self._preferences = all_preferences(self.state)
+        if not self._preferences:
+            return self._read(name)
+        chosen, match = self._preferences, self.matcher.match
+        return (_preferred(r, chosen.get(r.key), match) for r in self._read(name))
+
+    def _read(self, name: str) -> Iterator[Recipient]:
         mailing_list = self._lists[name]
+        if mailing_list.kept:
+            if self.state is not None:
+                default = self.project.config.series.default_language
+                yield from kept_recipients(self.state, name, self.matcher, default)
+            return
         report = (
             self.report
             if name not in self._read_before
@@ -127,6 +151,39 @@ class ListReader:
             ) from None
 
 
+KEPT_SOURCE = "state:"  # the source of a kept list's people ("state:signups:3")
+
+
+def kept_recipients(
+    state: State, name: str, matcher: LanguageMatcher, default: str
+) -> Iterator[Recipient]:
+    """The people of a kept list as recipients (a language since dropped from the series
+    reads as its nearest one)."""
+    for line, member in enumerate(members(state, name), start=1):
+        yield Recipient(
+            member.email,
+            member.key,
+            matcher.match(member.language) or default,
+            member.name,
+            member.tags,
+            member.timezone,
+            source=f"{KEPT_SOURCE}{name}:{line}",
+        )
+
+
+def _preferred(
+    recipient: Recipient, preferences: Preferences | None, match: Callable[[str], str | None]
+) -> Recipient:
+    """A recipient with what she chose on her preferences page."""
+    if preferences is None:
+        return recipient
+    return recipient._replace(
+        name=preferences.name if preferences.name is not None else recipient.name,
+        language=match(preferences.language or "") or recipient.language,
+        timezone=preferences.timezone or recipient.timezone,
+    )
+
+
 def _open_list(path: Path, mailing_list: MailingList) -> TextIO:
     """A list file as text: UTF-8 (a BOM is fine), or the encoding config.toml names."""
     return path.open(encoding=mailing_list.encoding or "utf-8-sig", newline="")
@@ -137,6 +194,8 @@ def list_columns(project: Project) -> frozenset[str]:
     what templates may use as recipient.fields.NAME."""
     columns: set[str] = set()
     for mailing_list in project.config.mailing.lists:
+        if mailing_list.kept:
+            continue
         try:
             with _open_list(project.path(mailing_list.file), mailing_list) as text:
                 table = read_table(
@@ -206,7 +265,7 @@ def check_lists(project: Project) -> tuple[list[ListCount], list[Problem]]:
     file or of two lists, is worth a warning, as `recipients` and `send` give it (one email
     goes, with the first row's data).
     """
-    reader = ListReader(project)
+    reader = ListReader(project, None)  # the files: kept lists have none
     fatal: list[Problem] = []
     counts = []
     merged: list[Problem] = []
@@ -214,6 +273,8 @@ def check_lists(project: Project) -> tuple[list[ListCount], list[Problem]]:
     report = reader.report
     first_rows: dict[str, str] = {}  # every person's first row ("file:line"), across lists
     for mailing_list in project.config.mailing.lists:
+        if mailing_list.kept:
+            continue
         resolution = Resolution()
         try:
             for person in resolve([everything], [mailing_list.name], reader.read, (), resolution):

@@ -173,7 +173,7 @@ def plan_send(
             )
         deadline = request.deadline or max(now, occurrence.end) + FOLLOWUP_DEADLINE
     existing = ledger.counts(key)
-    resolution, reader = Resolution(), ListReader(project)
+    resolution, reader = Resolution(), ListReader(project, state)
     count = new = 0
     recorded = record and now < deadline
     if recorded:
@@ -208,7 +208,7 @@ def plan_send(
         revision,
         segments,
         deadline,
-        lambda: people(Resolution(), ListReader(project)),
+        lambda: people(Resolution(), ListReader(project, state)),
         count,
         resolution,
         [*reader.report.all_problems(), *resolution.merged],

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mailer.store.answers import forget
+from mailer.store.members import forget_member
 from mailer.store.state import State
 from mailer.store.suppression import erased_key
 
@@ -74,6 +75,7 @@ def erase(state: State, key: str, now: dt.datetime) -> Erased:
         suppression = connection.execute("DELETE FROM suppressions WHERE key = ?", (key,))
         connection.execute("DELETE FROM bounces WHERE key = ?", (key,))  # what the mailbox brought
         forget(connection, key=key)  # their answers and attendance
+        forget_member(connection, key)  # kept lists, preferences, sign-up attempts
         connection.execute(
             "INSERT INTO suppressions (key, address, kind, reason, created_at) "
             "VALUES (?, '', 'erased', 'erased on request', ?) ON CONFLICT (key) DO NOTHING",

@@ -246,6 +246,52 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX attendance_by_key ON attendance (key);
     """,
+    # 13: lists kept in the state (sign-ups confirmed by their own link, people added by
+    # organisers), with the evidence of each consent (the text agreed to is kept once in
+    # `consents`); what people changed on their preferences page (over any list's row); the
+    # sign-up attempts of the last day, hashed, for the limits on confirmation emails
+    """
+    CREATE TABLE consents (
+        digest TEXT PRIMARY KEY,
+        version TEXT NOT NULL,
+        language TEXT NOT NULL,
+        text TEXT NOT NULL,
+        first_used TEXT NOT NULL
+    );
+    CREATE TABLE members (
+        list TEXT NOT NULL,
+        key TEXT NOT NULL,
+        address TEXT NOT NULL,
+        name TEXT NOT NULL,
+        language TEXT NOT NULL,
+        timezone TEXT,
+        tags TEXT NOT NULL,
+        origin TEXT NOT NULL CHECK (origin IN ('signup', 'organiser', 'upload')),
+        added_by TEXT NOT NULL,
+        added_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        consent TEXT REFERENCES consents (digest),
+        asked_at TEXT,
+        confirmed_at TEXT,
+        client TEXT,
+        PRIMARY KEY (list, key)
+    );
+    CREATE INDEX members_by_key ON members (key);
+    CREATE TABLE preferences (
+        key TEXT PRIMARY KEY,
+        name TEXT,
+        language TEXT,
+        timezone TEXT,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE signup_attempts (
+        at TEXT NOT NULL,
+        client TEXT NOT NULL,
+        address TEXT NOT NULL,
+        sent INTEGER NOT NULL
+    );
+    CREATE INDEX signup_attempts_by_at ON signup_attempts (at);
+    """,
 )
 
 # The tables of version 10, for PostgreSQL (which came then): what SQLite's migrations 1 to 10
@@ -384,6 +430,10 @@ TABLES = (
     "session_files",
     "attendance_reports",
     "attendance",
+    "consents",
+    "members",
+    "preferences",
+    "signup_attempts",
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -51,6 +51,7 @@ from mailer.store.suppression import (
     suppression_of,
 )
 from mailer.web.answer_page import answer_page
+from mailer.web.signup_page import SignupPages, add_signup_routes
 
 log = logging.getLogger("mailer.http")
 HEADERS = {
@@ -148,6 +149,7 @@ def make_app(
 
     app.router.add_get("/answer/{token}", answer)
     app.router.add_post("/answer/{token}", answer)
+    add_signup_routes(app, SignupPages(current, HEADERS))
 
     async def calendar_link(request: web.Request) -> web.StreamResponse:
         return _calendar_link(current(), request)

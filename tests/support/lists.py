@@ -28,7 +28,7 @@ def resolve_all(
     date: dt.date | None = None,
     suppressed: Container[str] = frozenset(),
 ) -> tuple[list[Recipient], ListReader, Resolution]:
-    reader = ListReader(project)
+    reader = ListReader(project, None)
     resolution = Resolution()
     people = list(
         audience(
