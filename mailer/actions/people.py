@@ -14,6 +14,7 @@ from mailer.project.lists import ListReader
 from mailer.project.load import Project
 from mailer.recurrence import occurrences
 from mailer.store.inbox import mailbox_facts
+from mailer.store.members import Member, Preferences, memberships, preferences_of
 from mailer.store.people import Delivery, Erased, deliveries_of, erase
 from mailer.store.state import State
 from mailer.store.suppression import Suppression, suppression_of
@@ -38,6 +39,8 @@ class PersonReport:
     suppression: Suppression | None
     deliveries: list[Delivery]
     mailbox: dict[str, list[dict[str, object]]]  # bounces, answers, attendance
+    memberships: list[Member] = dataclasses.field(default_factory=list)  # kept lists, evidence
+    preferences: Preferences | None = None  # what she changed on her preferences page
 
     @property
     def language(self) -> str | None:
@@ -77,6 +80,8 @@ def person(project: Project, state: State, address: Address, now: dt.datetime) -
         suppression_of(state, address.key),
         deliveries_of(state, address.key),
         mailbox_facts(state, address.key),
+        memberships(state, address.key),
+        preferences_of(state, address.key),
     )
 
 
@@ -120,6 +125,10 @@ def person_record(report: PersonReport) -> dict[str, Any]:
         "bounces": report.mailbox["bounces"],
         "answers": report.mailbox["answers"],
         "attended": report.mailbox["attended"],
+        "signups": [_plain(dataclasses.asdict(m)) for m in report.memberships],
+        "preferences": None
+        if report.preferences is None
+        else _plain(dataclasses.asdict(report.preferences)),
     }
 
 

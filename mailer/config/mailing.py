@@ -74,6 +74,7 @@ def _read_kept(name: str, table: TableReader, languages: Sequence[str] | None) -
             table.ignore(key)
             table.error(key, "a list kept in the state has no file", f"Remove {key}.")
     public = table.boolean("public", default=False)
+    table.ignore("title")  # unreadable while the series' languages are (said there)
     title = table.per_language("title", languages, required=public) if languages else None
     table.finish()
     return MailingList(name, "", kept=True, public=public, title=title)

@@ -21,6 +21,7 @@ def read_signup(
     if table is None:
         return None
     consent = None
+    table.ignore("consent")  # unreadable while the series' languages are (said there)
     if languages:
         consent = table.per_language("consent", languages, required=True, multiline=True)
     version = table.string("consent_version", required=True)
@@ -42,7 +43,7 @@ def read_signup(
             'Mark a list kept in the state as public: [lists.NAME] source = "signups", '
             "public = true, title = {...}.",
         )
-    if http.base_url is None:
+    if http.base_url is None and "base_url" not in (root.data.get("http") or {}):
         table.error(
             None,
             "the confirmation links need [http] base_url",

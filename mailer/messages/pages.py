@@ -4,18 +4,20 @@ show, and checking that every language's page renders at every step."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from mailer.calendar.describe import summary, zoom_of
 from mailer.calendar.links import calendar_links, feed_for, short_links
 from mailer.config.settings import Config
 from mailer.errors import Problem, TemplateError
-from mailer.i18n.dates import typography
+from mailer.i18n.dates import language_name, typography
 from mailer.messages.context import moment
 from mailer.messages.templates import TemplateSet
 from mailer.model import Occurrence
 
-STEPS = ("choose", "done", "invalid")
+STEPS = ("choose", "done", "invalid", "erased")
+SAVED = ("all", "reminders", "resubscribe", "details")  # what a "done" page says was saved
 # what the person receives: everything, everything but reminders, nothing (their choice),
 # nothing after a bounce (which they can undo: their own link shows the address works), or
 # nothing for a reason the page cannot undo (the organiser's)
@@ -43,6 +45,37 @@ def page_context(
         "organiser": {"name": config.organiser.name, "email": config.organiser.email},
         "feed": feed_for(config, language) if with_feed else None,
     }
+
+
+def preferences_context(
+    config: Config,
+    language: str,
+    step: str,
+    address: str,
+    action: str,
+    *,
+    current: str = "subscribed",
+    details: Mapping[str, str | None] | None = None,
+    zones: Sequence[str] = (),
+    saved: str = "",
+    problem: str = "",
+    with_feed: bool = True,
+) -> dict[str, object]:
+    """What the unsubscribe (preferences) page sees: `details` (name, language, timezone) as
+    the emails use them, `saved` (what a POST changed), `problem` (a box left unticked)."""
+    context = page_context(
+        config, language, step, address, action, current=current, with_feed=with_feed
+    )
+    context.update(
+        details={"name": "", "language": language, "timezone": None, **(details or {})},
+        languages=[
+            {"code": code, "name": language_name(code, code)} for code in config.series.languages
+        ],
+        zones=list(zones),
+        saved=saved,
+        problem=problem,
+    )
+    return context
 
 
 ANSWER_STEPS = ("confirm", "done", "invalid", "over", "cancelled")
@@ -93,14 +126,18 @@ def check_pages(config: Config, templates: TemplateSet) -> list[Problem]:
     for language in config.series.languages:
         for step in STEPS:
             for current in CURRENT:
-                for with_feed in (True, False):
-                    context = page_context(
+                for with_feed, saved in zip((True, False, True, False), SAVED, strict=True):
+                    context = preferences_context(
                         config,
                         language,
                         step,
                         "sample@example.org",
                         "/unsubscribe/x",
                         current=current,
+                        details={"name": "Sample", "timezone": "Europe/Paris"},
+                        zones=("Europe/Paris",),
+                        saved=saved,
+                        problem="confirm" if with_feed else "",
                         with_feed=with_feed,
                     )
                     try:

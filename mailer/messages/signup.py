@@ -27,6 +27,13 @@ from mailer.model import Outgoing
 # invalid: a damaged or altered link; expired: too late, sign up again
 SIGNUP_STEPS = ("form", "sent", "confirm", "done", "invalid", "expired")
 EMAIL_PARTS = ("subject.txt", "txt", "html")
+# the form's one script: it picks the reader's time zone (served with a CSP hash of its text)
+GUESS_ZONE = (
+    "(function(){var z=Intl.DateTimeFormat().resolvedOptions().timeZone,"
+    's=document.getElementById("timezone");if(!z||!s||s.value)return;'
+    "for(var i=0;i<s.options.length;i++){if(s.options[i].value===z){s.selectedIndex=i;"
+    "break;}}})();"
+)
 
 
 def signup_context(

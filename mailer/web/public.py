@@ -31,26 +31,20 @@ from urllib.parse import urlparse
 
 from aiohttp import web
 
-from mailer.audience.addresses import parse_address
-from mailer.audience.unsubscribe import read_token
 from mailer.calendar.describe import summary
 from mailer.calendar.ics import series_calendar, session_calendar
 from mailer.calendar.links import calendar_links, feed_for
-from mailer.errors import InvalidAddress, InvalidToken, NotFound
+from mailer.errors import NotFound
 from mailer.messages.compose import ics_filename
-from mailer.messages.pages import page_context
 from mailer.project.workspace import Workspace
 from mailer.recurrence import calendar_window, find_occurrence
 from mailer.store.ledger import OPEN, STATES, Ledger
 from mailer.store.revisions import calendar_revisions, session_revision
 from mailer.store.suppression import (
-    Choice,
-    Suppression,
-    choose,
     suppression_count,
-    suppression_of,
 )
 from mailer.web.answer_page import answer_page
+from mailer.web.preferences_page import preferences_page
 from mailer.web.signup_page import SignupPages, add_signup_routes
 
 log = logging.getLogger("mailer.http")
@@ -89,10 +83,10 @@ def make_app(
     app = web.Application(middlewares=[no_tracebacks])
     path = unsubscribe_path(current())
 
-    async def unsubscribe_page(request: web.Request) -> web.Response:
+    async def unsubscribe_page(request: web.Request) -> web.StreamResponse:
         # only a POST unsubscribes (RFC 8058's one-click, or the page's button): a GET or a
         # HEAD (link checkers, mail scanners) only shows the page
-        return await _unsubscribe(current(), request)
+        return await preferences_page(current(), request, HEADERS)
 
     feeds = FeedCache()
 
@@ -247,63 +241,6 @@ def _feed_link(workspace: Workspace, request: web.Request) -> web.StreamResponse
     if target not in chosen:
         raise web.HTTPNotFound(text="no such link")
     raise web.HTTPFound(chosen[target])
-
-
-CHOICES: frozenset[Choice] = frozenset(("all", "reminders", "resubscribe"))
-
-
-def _current(suppression: Suppression | None) -> str:
-    """What the page says the person receives now."""
-    if suppression is None:
-        return "subscribed"
-    if suppression.kind == "bounced":
-        return "bounced"
-    if suppression.kind != "unsubscribed":
-        return "blocked"
-    return "reminders" if suppression.scope == "reminders" else "unsubscribed"
-
-
-async def _choice(request: web.Request) -> Choice | None:
-    """What a POST asks: RFC 8058's one-click body (or no choice) stops everything; the page's
-    buttons choose. None for anything else."""
-    if request.method != "POST":
-        return None
-    form = await request.post()
-    choice = form.get("choice", "all")
-    return next((c for c in CHOICES if c == choice), None)
-
-
-async def _unsubscribe(workspace: Workspace, request: web.Request) -> web.Response:
-    project = workspace.project()
-    config = project.config
-    templates = workspace.templates()
-    token = request.match_info["token"]
-    try:
-        key = read_token(workspace.signing_key(), config.series.id, token)
-        address = parse_address(key)
-    except (InvalidToken, InvalidAddress):
-        html = templates.render_page(
-            config.series.default_language,
-            "unsubscribe",
-            page_context(config, config.series.default_language, "invalid", "", request.path),
-        )
-        return web.Response(status=400, text=html, content_type="text/html", headers=HEADERS)
-    choice = await _choice(request)
-    if request.method == "POST" and choice is None:
-        raise web.HTTPBadRequest(text="unknown choice", headers=HEADERS)
-    with workspace.state() as state:
-        known = Ledger(state).language_of(address.key)
-        language = known if known in config.series.languages else config.series.default_language
-        if choice is not None and choose(state, address, choice, workspace.now()):
-            log.info("unsubscribe page: %s chose %s", address.email, choice)
-        current = _current(suppression_of(state, address.key))
-    step = "choose" if choice is None else "done"
-    html = templates.render_page(
-        language,
-        "unsubscribe",
-        page_context(config, language, step, address.email, request.path, current=current),
-    )
-    return web.Response(text=html, content_type="text/html", headers=HEADERS)
 
 
 def _metrics(workspace: Workspace, health: Mapping[str, Any]) -> str:

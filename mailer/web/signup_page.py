@@ -23,19 +23,13 @@ from aiohttp import web
 
 from mailer.actions.signup import CONFIRM_PATH, ask, confirm, read_confirmation
 from mailer.errors import InvalidToken, MailerError
-from mailer.messages.signup import signup_context
+from mailer.messages.signup import GUESS_ZONE, signup_context
 from mailer.model import Outgoing
 from mailer.project.workspace import Workspace
 from mailer.web.logins import client_address
 
 log = logging.getLogger("mailer.http")
 FORM_PATH = "/signup"
-GUESS_ZONE = (
-    "(function(){var z=Intl.DateTimeFormat().resolvedOptions().timeZone,"
-    's=document.getElementById("timezone");if(!z||!s||s.value)return;'
-    "for(var i=0;i<s.options.length;i++){if(s.options[i].value===z){s.selectedIndex=i;"
-    "break;}}})();"
-)
 _SCRIPT_HASH = base64.b64encode(hashlib.sha256(GUESS_ZONE.encode()).digest()).decode()
 
 

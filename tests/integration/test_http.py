@@ -210,7 +210,9 @@ def test_the_page_cannot_undo_an_organiser_s_suppression(project_dir: Path) -> N
             seen["page"] = await response.text()
 
     serve(project_dir, scenario)
-    assert "<form" not in seen["page"] and "escriba a" in seen["page"]
+    # no button undoes it (her details and her data stay hers to change, export or erase)
+    assert 'value="resubscribe"' not in seen["page"] and 'value="all"' not in seen["page"]
+    assert "escriba a" in seen["page"] and 'value="erase"' in seen["page"]
     assert suppressed(project_dir) == {ANA}
 
 

@@ -13,9 +13,13 @@ from mailer.project.load import Project
 
 
 def use_lists(project_dir: Path, lists: dict[str, str], segments: str = "") -> Path:
-    """Replace the shipped lists and segments by `lists` (name -> file) and `segments`."""
+    """Replace the shipped lists and segments by `lists` (name -> file) and `segments` (the
+    sign-up page goes: it offers a list of the shipped ones)."""
     config = project_dir / "config.toml"
     text = config.read_text(encoding="utf-8")
+    if "\n[signup]\n" in text:
+        signup = text.index("\n[signup]\n")
+        text = text[:signup] + text[text.index("\n[", signup + 1) :]
     start, end = text.index("[lists.members]"), text.index("[unsubscribe]")
     tables = "".join(f'[lists.{name}]\nfile = "{file}"\n\n' for name, file in lists.items())
     config.write_text(text[:start] + tables + segments + "\n" + text[end:], encoding="utf-8")
