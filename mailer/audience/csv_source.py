@@ -120,6 +120,12 @@ class Table:
     records: Iterator[Record | Problem]
 
 
+def raw_headers(header_line: str) -> tuple[str, ...]:
+    """The column names of a header line as written (its delimiter sniffed)."""
+    line = header_line.lstrip("\ufeff").rstrip("\r\n")
+    return tuple(next(csv.reader([line], delimiter=_sniff(line), strict=False), []))
+
+
 def _sniff(header_line: str) -> str:
     """The delimiter that makes the header have an `email` column, else the commonest one."""
     for delimiter in (",", ";", "\t"):

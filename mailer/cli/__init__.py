@@ -9,6 +9,7 @@ from mailer.cli import (
     project_commands,
     send_commands,
     setup_commands,
+    signup_commands,
 )
 from mailer.cli.base import cli, main, run
 
@@ -24,4 +25,5 @@ __all__ = [
     "run",
     "send_commands",
     "setup_commands",
+    "signup_commands",
 ]

@@ -24,8 +24,9 @@ from mailer.model import Outgoing
 
 # form: the empty or refused form; sent: "check your inbox" (the same for every address);
 # confirm: the link opened, a button to confirm (mail scanners open links); done: on the list;
-# invalid: a damaged or altered link; expired: too late, sign up again
-SIGNUP_STEPS = ("form", "sent", "confirm", "done", "invalid", "expired")
+# invalid: a damaged or altered link; expired: too late, sign up again; snippet: the form
+# alone, posting to the page, for another website
+SIGNUP_STEPS = ("form", "sent", "confirm", "done", "invalid", "expired", "snippet")
 EMAIL_PARTS = ("subject.txt", "txt", "html")
 # the form's one script: it picks the reader's time zone (served with a CSP hash of its text)
 GUESS_ZONE = (
@@ -125,6 +126,14 @@ def confirmation_email(
         message.as_bytes(policy=email.policy.SMTP),
         smtputf8=not request.email.isascii(),
     )
+
+
+def signup_snippet(config: Config, templates: TemplateSet, language: str) -> str:
+    """The sign-up form alone, in `language`, posting to the daemon's page: plain HTML (no
+    script, no outside resource) to paste on the organisation's own website."""
+    base = (config.http.base_url or "").rstrip("/")
+    context = signup_context(config, language, "snippet", action=f"{base}/signup?lang={language}")
+    return templates.render_page(language, "signup", context).strip() + "\n"
 
 
 def signup_template_names(languages: Sequence[str]) -> list[str]:

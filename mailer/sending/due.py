@@ -34,6 +34,7 @@ from mailer.sending.run import run_send
 from mailer.store.answers import answers_version
 from mailer.store.leases import LEADER, Held, hold
 from mailer.store.ledger import Ledger, SendKey, new_owner
+from mailer.store.members import members_version
 from mailer.store.notices import mark_sent, unsent, waiting_notices
 from mailer.store.people import prune
 from mailer.store.state import State
@@ -294,13 +295,14 @@ class DaemonCore:
         lock.acquire()
         try:
             with self.state(fenced=True) as state:
-                # a finished send is looked at again only when a list (or any file), the
-                # suppression list or the answers changed: resolving 100,000 people every few
-                # minutes is waste
+                # a finished send is looked at again only when a list (or any file, or a
+                # kept list), the suppression list or the answers changed: resolving 100,000
+                # people every few minutes is waste
                 settled = (
                     self.version,
                     suppression_version(state),
                     answers_version(state, self.config.series.id),
+                    members_version(state),
                 )
                 if self._settled.get(job.id) == settled:
                     return

@@ -118,9 +118,14 @@ def memberships(state: State, key: str) -> list[Member]:
     return [_member(row) for row in rows.fetchall()]
 
 
-def member_counts(state: State) -> dict[str, int]:
-    rows = state.connection.execute("SELECT list, COUNT(*) FROM members GROUP BY list")
-    return {row[0]: int(row[1]) for row in rows}
+def members_version(state: State) -> tuple[object, ...]:
+    """Something that changes whenever a kept list or a person's preferences do (a finished
+    send is looked at again then: someone who just signed up gets the invitation too)."""
+    row = state.connection.execute(
+        "SELECT count(*), max(updated_at) FROM members UNION ALL "
+        "SELECT count(*), max(updated_at) FROM preferences"
+    ).fetchall()
+    return tuple(value for pair in row for value in pair)
 
 
 @dataclass(frozen=True)

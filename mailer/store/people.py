@@ -76,6 +76,10 @@ def erase(state: State, key: str, now: dt.datetime) -> Erased:
         connection.execute("DELETE FROM bounces WHERE key = ?", (key,))  # what the mailbox brought
         forget(connection, key=key)  # their answers and attendance
         forget_member(connection, key)  # kept lists, preferences, sign-up attempts
+        connection.execute(  # what organisers did to them stays, without their address
+            "UPDATE audit SET subject = REPLACE(subject, ?, '(erased)') WHERE subject LIKE ?",
+            (key, f"%{key}%"),
+        )
         connection.execute(
             "INSERT INTO suppressions (key, address, kind, reason, created_at) "
             "VALUES (?, '', 'erased', 'erased on request', ?) ON CONFLICT (key) DO NOTHING",

@@ -1,4 +1,4 @@
-"""The organisers' pages that only look: the series, what was sent, a person, the audit log."""
+"""The organisers' pages that only look: the series, what was sent, the audit log."""
 
 from __future__ import annotations
 
@@ -8,11 +8,9 @@ from typing import Any
 from aiohttp import web
 
 from mailer.actions.answers import answers_csv, session_headcount
-from mailer.actions.people import person
 from mailer.actions.project import coming_sessions
 from mailer.actions.send import daemon_plan, older_texts, sends_status
-from mailer.audience.addresses import parse_address
-from mailer.errors import InvalidAddress, MailerError
+from mailer.errors import MailerError
 from mailer.model import Occurrence
 from mailer.project.workspace import Workspace
 from mailer.store.answers import headcount
@@ -132,29 +130,6 @@ def add_routes(app: web.Application, site: Site) -> None:
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
 
-    async def people(request: web.Request) -> web.Response:
-        project = site.project()
-        typed = request.query.get("q", "").strip()[:320]
-        report, problem = None, None
-        if typed:
-            try:
-                address = parse_address(typed)
-                with site.current().state() as state:
-                    report = person(project, state, address, site.now())
-            except InvalidAddress as error:
-                problem = str(error)
-        _ = site.words()
-        return page(
-            "people.html",
-            organiser_of(request),
-            _,
-            title=_("A person"),
-            typed=typed,
-            report=report,
-            problem=problem,
-            zone=project.config.series.timezone,
-        )
-
     async def audit(request: web.Request) -> web.Response:
         with site.current().state() as state:
             entries = audit_log(state, PER_PAGE)
@@ -173,5 +148,4 @@ def add_routes(app: web.Application, site: Site) -> None:
     app.router.add_get("/status", status)
     app.router.add_get(r"/sessions/{day:\d{4}-\d{2}-\d{2}}/status", session_status_page)
     app.router.add_get(r"/sessions/{day:\d{4}-\d{2}-\d{2}}/answers.csv", answers_file)
-    app.router.add_get("/people", people)
     app.router.add_get("/audit", audit)

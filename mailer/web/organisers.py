@@ -9,8 +9,10 @@ it (`mailer.web.auth` says how). The pages:
   (`mailer.web.editor`);
 - `/sessions/<date>/preview`, `/proof`, `/send`, `/sends/<n>`: previews, proofs, one-off sends
   (`mailer.web.sending_pages`);
-- `/status`, `/people`, `/audit`: what was sent, bounced, answered; a person's history; who
-  did what (`mailer.web.follow_pages`).
+- `/status`, `/audit`: what was sent, bounced, answered; who did what
+  (`mailer.web.follow_pages`);
+- `/people`, `/people/person`, `/lists/<name>`: everyone, one person, the lists kept in the
+  state (`mailer.web.people_pages`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from mailer.project.workspace import Workspace
-from mailer.web import editor, follow_pages, sending_pages
+from mailer.web import editor, follow_pages, people_pages, sending_pages
 from mailer.web.auth import (
     DEVICE_COOKIE,
     LOGIN_COOKIE,
@@ -139,6 +141,7 @@ def make_organisers_app(
     follow_pages.add_routes(app, site)
     editor.add_routes(app, site)
     sending_pages.add_routes(app, site)
+    people_pages.add_people_routes(app, site)
     return app
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from mailer.web import people_words
+
 Words = Callable[[str], str]
 LANGUAGES = ("en", "fr")
 
@@ -334,6 +336,8 @@ ENGLISH: dict[str, str] = {
     "via:link": "the email's link",
     "via:calendar": "calendar",
 }
+FRENCH.update(people_words.FRENCH)
+ENGLISH.update(people_words.ENGLISH)
 CATALOGUES = {"fr": FRENCH, "en": ENGLISH}
 
 
