@@ -127,6 +127,10 @@ def _read_sending(table: TableReader) -> SendingSettings:
         table.error("envelope_from", problem)
         envelope_from = None
     verp = table.boolean("verp", default=False)
+    patience = _duration(table, "relay_patience", "PT5S", "PT1H")
+    if patience < dt.timedelta(seconds=1):
+        table.error("relay_patience", "must be at least a second", 'e.g. "PT5S"')
+        patience = SendingSettings.relay_patience
     if verp and not table.has("envelope_from"):
         table.error(
             "verp",
@@ -144,5 +148,13 @@ def _read_sending(table: TableReader) -> SendingSettings:
             )
     table.finish()
     return SendingSettings(
-        max_attempts, retry_after, retry_limit, wait, batch, processes, envelope_from, verp
+        max_attempts,
+        retry_after,
+        retry_limit,
+        wait,
+        batch,
+        processes,
+        envelope_from,
+        verp,
+        patience,
     )

@@ -61,6 +61,9 @@ class SendingSettings:
     processes: int | None = None  # None ("auto"): one per core (mailer.sending.workers)
     envelope_from: str | None = None  # the bounce address (MAIL FROM); default: organiser
     verp: bool = False  # MAIL FROM local+<signed tag>@domain: a bounce names its email
+    # how long a run goes on with the relay (or the outbox's disk) down on every connection
+    # before it stops (exit 75; nobody failed: the next run sends to them)
+    relay_patience: dt.timedelta = dt.timedelta(seconds=5)
 
 
 @dataclass(frozen=True)

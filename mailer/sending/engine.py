@@ -9,7 +9,7 @@ delivery is `mailer.sending.verdicts`.
 One message never stops the run: an error while composing or sending it (a bug included) fails
 that delivery and the run goes on. What stops a run is what concerns every message: the
 configuration (a certificate, a login, a refused sender: exit 2), the relay refusing everyone,
-or the relay (or the outbox's disk) down on every connection for `RELAY_PATIENCE` seconds
+or the relay (or the outbox's disk) down on every connection for `[sending] relay_patience`
 (exit 75); then nobody is failed, and the next run (or the daemon's next round) sends to them.
 Stopping (Ctrl-C, SIGTERM) takes no new work, lets the messages being sent finish, and puts
 the ones still queued back.
@@ -50,7 +50,6 @@ from mailer.transport.base import Lane, Transport
 
 log = logging.getLogger("mailer.sending")
 FLUSH_EVERY = 0.2  # seconds between group commits
-RELAY_PATIENCE = 5.0  # seconds with every connection down before the run stops
 RELAY_BACKOFF = (0.5, 1.0, 2.0)  # a connection's waits before it tries the relay again
 TOO_LATE = "too late: the deadline of this send passed"
 HELD_ELSEWHERE_POLL = 1.0  # seconds between looks at the rows another sender holds
@@ -110,7 +109,7 @@ class Engine:
         self.holding = Holding(ledger, sleep=sleep, on_wait=self._waiting)
         self._in_flight = 0  # queued or being sent
         self._unrecorded = 0  # claimed, and the outcome not committed yet
-        self._relay = RelayWatch(RELAY_PATIENCE)
+        self._relay = RelayWatch(self.sending.relay_patience.total_seconds())
         self._put_back: RelayFailure | None = None  # a message waits: the relay was down
         caps = ((smtp.per_hour, dt.timedelta(hours=1)), (smtp.per_day, dt.timedelta(days=1)))
         self._caps = [

@@ -18,8 +18,10 @@ def use_lists(project_dir: Path, lists: dict[str, str], segments: str = "") -> P
     config = project_dir / "config.toml"
     text = config.read_text(encoding="utf-8")
     if "\n[signup]\n" in text:
-        signup = text.index("\n[signup]\n")
-        text = text[:signup] + text[text.index("\n[", signup + 1) :]
+        signup = after = text.index("\n[signup]\n")
+        while text.startswith("\n[signup", after := text.index("\n[", after + 1)):
+            pass
+        text = text[:signup] + text[after:]
     start, end = text.index("[lists.members]"), text.index("[unsubscribe]")
     tables = "".join(f'[lists.{name}]\nfile = "{file}"\n\n' for name, file in lists.items())
     config.write_text(text[:start] + tables + segments + "\n" + text[end:], encoding="utf-8")

@@ -44,6 +44,7 @@ retry_limit = "PT1S"
 wait_for_retries = "PT30S"
 max_attempts = 4
 batch = 5
+relay_patience = "PT1S"
 """,
         encoding="utf-8",
     )
