@@ -41,7 +41,8 @@ from mailer.store.suppression import suppression_of
 
 log = logging.getLogger("mailer.signup")
 CONFIRM_PATH = "/signup/confirm"
-MAY_REJOIN = ("unsubscribed",)  # what a person did herself, and undoes by confirming
+# what a person did herself (unsubscribing, erasure on her request), and undoes by confirming
+MAY_REJOIN = ("unsubscribed", "erased")
 
 
 def public_lists(config: Config) -> tuple[str, ...]:

@@ -151,7 +151,9 @@ def sign_up(driver: WebDriver, site: Site, address: str, name: str) -> str:
     return str(driver.find_element(By.TAG_NAME, "main").get_attribute("innerHTML"))
 
 
-def test_a_person_signs_up_confirms_and_gets_the_invitation_in_her_language(site: Site) -> None:
+def test_a_person_signs_up_confirms_and_gets_the_invitation_in_her_language(
+    site: Site, tmp_path: Path
+) -> None:
     with selenium_chromium(1280, 900) as driver:
         zone = {"timezoneId": "America/Mexico_City"}
         driver.execute_cdp_cmd("Emulation.setTimezoneOverride", zone)  # where she lives
@@ -173,7 +175,7 @@ def test_a_person_signs_up_confirms_and_gets_the_invitation_in_her_language(site
         assert str(confirmation["Subject"]).startswith("Confirme su inscripción")
         body = confirmation.get_body(("html",))
         assert body is not None
-        page = SHOTS / "signup-email.html"
+        page = tmp_path / "signup-email.html"
         page.write_text(str(body.get_content()), encoding="utf-8")
         driver.get(page.as_uri())
         shoot(driver, "signup-email")
@@ -219,7 +221,7 @@ def test_an_organiser_finds_manages_and_uploads_people(site: Site, tmp_path: Pat
         driver.get(site.base + "/people?status=suppressed")
         assert "blocked@example.org" in driver.find_element(By.ID, "people").text
         driver.get(site.base + "/people")
-        shoot(driver, "people")
+        shoot(driver, "web-people")
 
         # a person: suppress, mail again
         driver.get(site.base + "/people/person?address=luc.martin@example.org")
@@ -228,7 +230,7 @@ def test_an_organiser_finds_manages_and_uploads_people(site: Site, tmp_path: Pat
         assert "asked by phone" in driver.find_element(By.ID, "suppression").text
         submit(driver, driver.find_element(By.ID, "unsuppress"))
         assert not driver.find_elements(By.ID, "suppression")
-        shoot(driver, "person-page")
+        shoot(driver, "web-person-actions")
 
         # the kept list: add a person (what she typed is only text), edit her
         driver.get(site.base + "/lists/signups")
@@ -244,7 +246,7 @@ def test_an_organiser_finds_manages_and_uploads_people(site: Site, tmp_path: Pat
         fill(driver, "name", "Paul Roux")
         submit(driver, driver.find_element(By.ID, "add-save"))
         assert "Paul Roux" in driver.find_element(By.ID, "members").text
-        shoot(driver, "kept-list")
+        shoot(driver, "web-kept-list")
 
         # an upload: its preview, then exactly that written
         upload = tmp_path / "export.csv"
@@ -265,7 +267,7 @@ def test_an_organiser_finds_manages_and_uploads_people(site: Site, tmp_path: Pat
         assert "ligne 3" in driver.find_element(By.ID, "problems").text
         preview = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#changes tbody tr")]
         assert not driver.find_elements(By.CSS_SELECTOR, "main script, main img")
-        shoot(driver, "upload-preview")
+        shoot(driver, "web-upload-preview")
         submit(driver, driver.find_element(By.ID, "apply-upload"))
         assert "importé" in driver.find_element(By.ID, "done").text
         written = driver.find_element(By.ID, "members").text
