@@ -116,7 +116,7 @@ def add_people_routes(app: web.Application, site: Site) -> None:
         )
 
     async def act(request: web.Request) -> web.StreamResponse:
-        """suppress, unsuppress, export, erase: one person, asked to confirm the erasure."""
+        """suppress, unsuppress, export, erase: one person, each asked to confirm (a box)."""
         project = site.project()
         who = organiser_of(request)
         _ = site.words()
@@ -128,8 +128,8 @@ def add_people_routes(app: web.Application, site: Site) -> None:
             return refusal(who, _, 400, str(error))
         now = site.now()
         back = "/people/person?" + urlencode({"address": address.email, "done": action})
-        if action == "erase" and form.get("confirm") != "1":
-            return refusal(who, _, 400, "Tick the box to confirm the erasure.")
+        if form.get("confirm") != "1":  # every action on a person is asked to confirm
+            return refusal(who, _, 400, "Tick the box to confirm.")
         with site.current().state() as state:
             if action == "suppress":
                 reason = " ".join(str(form.get("reason", "")).split())[:200] or "removed by hand"

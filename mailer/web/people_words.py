@@ -62,7 +62,12 @@ FRENCH: dict[str, str] = {
     ),
     "Yes, erase this person for good": "Oui, effacer définitivement cette personne",
     "Erase": "Effacer",
-    "Tick the box to confirm the erasure.": "Cochez la case pour confirmer l’effacement.",
+    "Tick the box to confirm.": "Cochez la case pour confirmer.",
+    "Yes, mail this address again": "Oui, écrire de nouveau à cette adresse",
+    "Yes, never mail this address again": "Oui, ne plus jamais écrire à cette adresse",
+    "Yes, download their data (it goes into the audit log)": (
+        "Oui, télécharger ses données (c’est noté dans le journal)"
+    ),
     "Add to a list kept here, or edit them there": (
         "L’ajouter à une liste tenue ici, ou l’y modifier"
     ),

@@ -175,6 +175,24 @@ def test_new_known_and_suppressed_addresses_get_the_same_answer(project_dir: Pat
         assert [m.list_name for m in memberships(state, "gone@example.org")] == ["signups"]
 
 
+def test_a_thousand_posts_from_one_client_send_five_emails(project_dir: Path) -> None:
+    """Over the socket, as a bot would: 1,000 addresses from one client, fifty at a time;
+    every answer is the same page, and the outbox holds the per-client limit's emails."""
+    pages: set[tuple[int, str]] = set()
+
+    async def scenario(client: aiohttp.ClientSession, base: str) -> None:
+        async def post(n: int) -> None:
+            async with client.post(base + "/signup?lang=fr", data=form(f"p{n}@example.org")) as r:
+                pages.add((r.status, await r.text()))
+
+        for start in range(0, 1000, 50):
+            await asyncio.gather(*(post(n) for n in range(start, start + 50)))
+
+    serve(project_dir, scenario)  # its shutdown waits for the emails on their way
+    assert len(pages) == 1 and next(iter(pages))[0] == 200
+    assert len(sent(project_dir)) == 5
+
+
 def test_a_bot_s_posts_send_a_bounded_number_of_emails(project_dir: Path) -> None:
     """1,000 posts from one client, 1,000 for one address from 1,000 clients, 1,000 from
     1,000 clients for 1,000 addresses, and the honeypot: the limits of [signup] hold."""

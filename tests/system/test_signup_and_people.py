@@ -226,8 +226,14 @@ def test_an_organiser_finds_manages_and_uploads_people(site: Site, tmp_path: Pat
         # a person: suppress, mail again
         driver.get(site.base + "/people/person?address=luc.martin@example.org")
         fill(driver, "reason", "asked by phone")
+        submit(driver, driver.find_element(By.ID, "suppress"))  # not without the box
+        assert "Cochez la case pour confirmer." in driver.find_element(By.TAG_NAME, "main").text
+        driver.back()
+        fill(driver, "reason", "asked by phone")
+        driver.find_element(By.ID, "confirm-suppress").click()
         submit(driver, driver.find_element(By.ID, "suppress"))
         assert "asked by phone" in driver.find_element(By.ID, "suppression").text
+        driver.find_element(By.ID, "confirm-unsuppress").click()
         submit(driver, driver.find_element(By.ID, "unsuppress"))
         assert not driver.find_elements(By.ID, "suppression")
         shoot(driver, "web-person-actions")
@@ -279,7 +285,9 @@ def test_an_organiser_finds_manages_and_uploads_people(site: Site, tmp_path: Pat
     client = Client("127.0.0.1", site.port)
     client.log_in(ORGANISER, PASSWORD)
     person = client.get("/people/person?address=ines.costa%40example.org")
-    exported = client.post("/people/person/export", form_fields(person, "/people/person/export"))
+    asked = form_fields(person, "/people/person/export")
+    assert client.post("/people/person/export", asked).status == 400  # not without the box
+    exported = client.post("/people/person/export", {**asked, "confirm": "1"})
     record = json.loads(exported.body)
     assert record["address"] == "ines.costa@example.org"
     assert record["signups"][0]["origin"] == "upload"
@@ -291,6 +299,8 @@ def test_an_organiser_finds_manages_and_uploads_people(site: Site, tmp_path: Pat
     assert "ines.costa" not in client.get("/people").body
     assert "ines.costa" not in client.get("/lists/signups").body
     gone = client.post("/people/person/export", {**erase, "csrf": token(client.get("/people"))})
+    assert gone.status == 200
+    assert gone.status == 200
     assert json.loads(gone.body)["signups"] == [] and json.loads(gone.body)["lists"] == []
     audit = client.get("/audit").body
     for action in (
