@@ -124,6 +124,16 @@ def person_text(report: PersonReport) -> str:
         lines.append(f"  segments{when}: " + (", ".join(report.segments) or "none"))
     else:
         lines.append("  on none of the mailing lists")
+    for member in report.memberships:  # how they came onto a kept list
+        how = {"signup": "signed up", "organiser": "added by", "upload": "uploaded by"}
+        who = f" {member.added_by}" if member.added_by else ""
+        line = f"  {member.list_name}: {how[member.origin]}{who} {member.added_at:%Y-%m-%d %H:%M}Z"
+        if member.consent is not None and member.confirmed_at is not None:
+            line += (
+                f"; confirmed {member.confirmed_at:%Y-%m-%d %H:%M}Z from {member.client}, "
+                f"consent {member.consent.version} ({member.consent.language})"
+            )
+        lines.append(line)
     suppression = report.suppression
     if suppression is None:
         lines.append("  suppressed: no")

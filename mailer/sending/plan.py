@@ -66,7 +66,9 @@ class SendPlan:
     revision: Revision
     segments: tuple[str, ...]
     deadline: dt.datetime
-    audience: Callable[[], Iterator[Recipient]]  # resolves the recipients afresh, streaming
+    # resolves the recipients afresh, streaming, from the lists (and the kept lists of the
+    # state given: the one open when it is called)
+    audience: Callable[[State], Iterator[Recipient]]
     people: int
     resolution: Resolution
     problems: list[Problem]
@@ -208,7 +210,7 @@ def plan_send(
         revision,
         segments,
         deadline,
-        lambda: people(Resolution(), ListReader(project, state)),
+        lambda opened: people(Resolution(), ListReader(project, opened)),
         count,
         resolution,
         [*reader.report.all_problems(), *resolution.merged],
@@ -272,11 +274,15 @@ def record_plan(state: State, plan: SendPlan, now: dt.datetime) -> int:
         plan.kind,
         segments=plan.segments,
         deadline=plan.deadline,
-        recipients=plan.audience(),
+        recipients=plan.audience(state),
         now=now,
         sequence=plan.revision.sequence,
         content=plan.revision.content,
     )
+
+
+def _nobody(_: State) -> Iterator[Recipient]:
+    return iter(())
 
 
 def plan_from_ledger(
@@ -303,7 +309,7 @@ def plan_from_ledger(
         revision,
         (),
         deadline,
-        lambda: iter(()),
+        _nobody,
         0,
         Resolution(),
         [],

@@ -57,7 +57,7 @@ def _plan(workspace: Workspace, request: SendRequest) -> tuple[SendPlan, list[Re
     """The plan of a send (nothing recorded), and the first people it reaches."""
     with workspace.state() as state:
         plan = plan_send(workspace.project(), state, request, workspace.now())
-    return plan, list(itertools.islice(plan.audience(), PER_PAGE))
+        return plan, list(itertools.islice(plan.audience(state), PER_PAGE))
 
 
 def add_routes(app: web.Application, site: Site) -> None:
