@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from mailer.audience.addresses import parse_address
@@ -63,10 +63,11 @@ def client_of(address: str) -> str:
 @dataclass(frozen=True)
 class Asked:
     """What the page answers: the form again (`problems`, for a form that cannot be read),
-    or "check your inbox"; and the email to send, if one goes."""
+    or "check your inbox"; and the email to send, if one goes (composed by whoever sends it,
+    after answering: the answer takes as long whether an email goes or not)."""
 
     problems: Mapping[str, str]
-    email: Outgoing | None
+    email: Callable[[], Outgoing] | None
     why: str  # for the log: sent, limited, suppressed, bot, invalid
 
 
@@ -117,7 +118,8 @@ def ask(
         return Asked({}, None, "limited")
     token = make_signup_token(signing_key, config.series.id, reading.request)
     link = f"{config.http.base_url.rstrip('/')}{CONFIRM_PATH}/{token}"
-    return Asked({}, confirmation_email(config, templates, reading.request, link, now), "sent")
+    request = reading.request
+    return Asked({}, lambda: confirmation_email(config, templates, request, link, now), "sent")
 
 
 def read_confirmation(

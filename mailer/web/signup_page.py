@@ -164,14 +164,15 @@ class SignupPages:
             task.add_done_callback(self._sending.discard)
         return self._response(self._page(workspace, language, "sent", action=FORM_PATH))
 
-    async def _deliver(self, workspace: Workspace, message: Outgoing) -> None:
+    async def _deliver(self, workspace: Workspace, compose: Callable[[], Outgoing]) -> None:
         try:
+            message = await asyncio.to_thread(compose)
             lane = await workspace.transport().open_lane()
             try:
                 await lane.send(message)
             finally:
                 await lane.close()
-        except MailerError as error:  # she asks again; the limits count the attempt
+        except MailerError as error:  # she asks again; the limits counted the attempt
             log.warning("a confirmation email could not go: %s", error)
 
     async def confirmation(self, request: web.Request) -> web.Response:

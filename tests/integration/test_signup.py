@@ -262,7 +262,7 @@ def test_expired_altered_and_foreign_links_are_refused(project_dir: Path) -> Non
             signing_key=KEY.encode(),
         )
     assert asked.email is not None
-    parsed = email.message_from_bytes(asked.email.data, policy=email.policy.default)
+    parsed = email.message_from_bytes(asked.email().data, policy=email.policy.default)
     assert isinstance(parsed, EmailMessage)
     found = LINK.search(text_of(parsed))
     assert found is not None
