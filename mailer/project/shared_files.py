@@ -52,11 +52,12 @@ def bring_up_to_date(project: Project, state: State, status: Path, now: dt.datet
                 base[path.name] = here
                 log.info("published %s (version %d) for every host", path, version)
             continue
-        if base.get(path.name) not in (None, here):  # changed on both sides
+        if base.get(path.name) != here:  # changed on both sides, or never synced here
             _write(path.with_name(f"{path.name}.conflict"), text)
             log.warning(
-                "%s was edited here and on %s: theirs is kept, this host's text is in %s.conflict",
+                "%s %s %s: theirs is kept, this host's text is in %s.conflict",
                 path,
+                "was edited here and on" if path.name in base else "differs from the copy saved on",
                 copy.saved_by,
                 path.name,
             )

@@ -132,3 +132,18 @@ def test_two_series_share_a_database_without_seeing_each_other(
     )
     assert code == 0 and "20 sent" in out, err  # Luc too: suppressed in the other series only
     assert stores.rows(france, "SELECT count(*) AS n FROM deliveries") == [{"n": 20}]
+
+
+def test_a_host_that_never_synced_keeps_its_differing_text_beside_the_saved_copy(
+    hosts: tuple[Path, Path],
+) -> None:
+    """Host B's file was edited before its daemon ever synced it: which side is newer cannot
+    be known, so the saved copy is what every host sends, and B's text is not lost."""
+    a, b = hosts
+    assert sync(a) == []  # A publishes the shipped text
+    edit(b.parent / "sessions" / SESSION, TITLE, 'en = "Networks, edited on B before syncing"')
+    assert sync(b) == [SESSION]  # the saved copy is written on B
+    sessions = b.parent / "sessions"
+    assert TITLE in (sessions / SESSION).read_text(encoding="utf-8")
+    kept = (sessions / f"{SESSION}.conflict").read_text(encoding="utf-8")
+    assert "edited on B before syncing" in kept

@@ -103,7 +103,10 @@ def test_the_leader_killed_or_frozen_before_a_reminder_and_it_still_goes_once(
         try:
             daemons = [start(first), start(second)]
             leader = wait_until(lambda: leader_of(daemons), 20, daemons[0].log)
-            # the organiser edits the session on the other host: the leader sends that text
+            # the organiser edits the session on the other host once its daemon took the saved
+            # copies (a round: it syncs the files first): the leader sends that text
+            other = daemons[1] if leader is daemons[0] else daemons[0]
+            wait_until(lambda: other.health().get("rounds", 0) >= 2, 20, other.log)
             follower = first if leader is daemons[1] else second
             edit(follower.parent / "sessions" / "2021-04-20.toml", TITLE, EDITED)
 
