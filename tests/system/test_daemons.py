@@ -82,9 +82,9 @@ def test_the_leader_killed_or_frozen_before_a_reminder_and_it_still_goes_once(
 ) -> None:
     with SmtpServer() as server:
         first, second = two_hosts(project_dir, postgres_url, server.port)
-        # 24 s before the invitation: two daemons start and elect a leader, then the edit on
-        # the other host must be read there before the leader plans the invitation (on two
-        # busy cores, 14 s were sometimes too few: the invitation went with the old title)
+        # 24 s before the invitation: two daemons start and elect a leader, the other one
+        # syncs the session files, then the edit on its host must be published and read by
+        # the leader before it plans the invitation
         begin, clock = SESSION - dt.timedelta(minutes=2, seconds=24), time.monotonic()
 
         def now() -> str:  # one clock for both hosts, going on across restarts
