@@ -171,7 +171,7 @@ def _write(
     evidence: tuple[str, str, str, str | None] | None = None,
 ) -> bool:
     """Upsert one row; True if it was new. `evidence`: (consent digest, asked, confirmed,
-    client) of a sign-up."""
+    client) of a sign-up, which keeps the tags organisers gave her."""
     values = (
         entry.address.email,
         entry.name,
@@ -180,11 +180,19 @@ def _write(
         ";".join(sorted(entry.tags)),
         _stamp(now),
     )
-    changed = connection.execute(
-        "UPDATE members SET address = ?, name = ?, language = ?, timezone = ?, tags = ?, "
-        "updated_at = ? WHERE list = ? AND key = ?",
-        (*values, list_name, entry.address.key),
-    ).rowcount
+    address, name, language, zone, tags, stamp = values
+    if evidence is None:
+        changed = connection.execute(
+            "UPDATE members SET address = ?, name = ?, language = ?, timezone = ?, tags = ?, "
+            "updated_at = ? WHERE list = ? AND key = ?",
+            (address, name, language, zone, tags, stamp, list_name, entry.address.key),
+        ).rowcount
+    else:  # her own sign-up keeps the tags organisers gave her
+        changed = connection.execute(
+            "UPDATE members SET address = ?, name = ?, language = ?, timezone = ?, "
+            "updated_at = ? WHERE list = ? AND key = ?",
+            (address, name, language, zone, stamp, list_name, entry.address.key),
+        ).rowcount
     if evidence is not None:  # she confirmed (again): her latest consent is the evidence
         connection.execute(
             "UPDATE members SET consent = ?, asked_at = ?, confirmed_at = ?, client = ? "

@@ -131,7 +131,15 @@ def test_a_confirmed_sign_up_keeps_its_evidence_and_lifts_only_her_own_unsubscri
         confirmed,
         "203.0.113.7",
     )
-    # confirming again: not new, the newer evidence
+    put_members(
+        store,
+        "signups",
+        [Entry(gone, "Z", "es", None, frozenset({"board"}))],
+        origin="organiser",
+        by="marie@x.org",
+        now=NOW,
+    )
+    # confirming again: not new, the newer evidence, the organiser's tags kept
     again = NOW + dt.timedelta(days=3)
     assert not confirm_signup(
         store,
@@ -143,6 +151,7 @@ def test_a_confirmed_sign_up_keeps_its_evidence_and_lifts_only_her_own_unsubscri
         now=again,
     )
     assert [m.client for m in memberships(store, gone.key)] == ["203.0.113.7", "198.51.100.1"]
+    assert memberships(store, gone.key)[1].tags == frozenset({"board"})
 
 
 def test_preferences_change_her_rows_and_are_read_back(store: State) -> None:
