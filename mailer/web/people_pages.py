@@ -6,6 +6,7 @@ columns and of every change, then exactly that written). Every change is in the 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from urllib.parse import urlencode
 
@@ -14,13 +15,14 @@ from aiohttp import web
 from mailer.actions.directory import (
     ANSWERS,
     STATUSES,
+    Directory,
     Filters,
     apply_list_upload,
     directory,
     kept_list,
     plan_list_upload,
 )
-from mailer.actions.people import erase_person, person, person_record
+from mailer.actions.people import PersonReport, erase_person, person, person_record
 from mailer.audience.addresses import Address, parse_address
 from mailer.audience.recipients import LanguageMatcher, read_tags, valid_zone
 from mailer.audience.signup import MAX_NAME
@@ -59,9 +61,10 @@ def add_people_routes(app: web.Application, site: Site) -> None:
         except ValueError:
             number = 1
         _ = site.words()
-        try:
+
+        def find() -> Directory:  # in a thread: it reads every list
             with site.current().state() as state:
-                found = directory(
+                return directory(
                     project,
                     state,
                     filters,
@@ -69,6 +72,9 @@ def add_people_routes(app: web.Application, site: Site) -> None:
                     offset=(number - 1) * PER_PAGE,
                     limit=PER_PAGE,
                 )
+
+        try:
+            found = await asyncio.to_thread(find)
         except InvalidInput as error:
             return refusal(organiser_of(request), _, 400, str(error))
         exact = [p for p in found.people if p.email.casefold() == filters.text.casefold()]
@@ -100,8 +106,12 @@ def add_people_routes(app: web.Application, site: Site) -> None:
             address = _address(site, request.query.get("address", ""))
         except InvalidAddress as error:
             return refusal(organiser_of(request), _, 400, str(error))
-        with site.current().state() as state:
-            report = person(project, state, address, site.now())
+
+        def look() -> PersonReport:  # in a thread: it reads every list
+            with site.current().state() as state:
+                return person(project, state, address, site.now())
+
+        report = await asyncio.to_thread(look)
         config = project.config
         return page(
             "person.html",
