@@ -39,7 +39,7 @@ from mailer.web.auth import (
 )
 from mailer.web.guard import KEEPALIVE, GuardedServer
 from mailer.web.public import Handler
-from mailer.web.render import page, refusal
+from mailer.web.render import SERVING, page, refusal
 from mailer.web.sends import WebSends
 from mailer.web.site import Site, organiser_of, redirect, safe_next
 from mailer.web.words import words_for
@@ -89,6 +89,7 @@ def make_organisers_app(
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
+            SERVING.set((request.path, site.brand()))
             if site.project().config.web is None:  # [web] removed: the pages are off
                 return refusal(None, words_for("en"), 404, PAGES_OFF)
             if is_open(request.path):

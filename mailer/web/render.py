@@ -7,6 +7,7 @@ nothing is ever marked safe, and the Content-Security-Policy allows no script at
 from __future__ import annotations
 
 import datetime as dt
+from contextvars import ContextVar
 from typing import Any
 
 import jinja2
@@ -61,6 +62,20 @@ def _local(context: Context, moment: dt.datetime | str | None, zone: Any = None)
 ENVIRONMENT.filters["local"] = _local
 
 
+# the page being served: its path (the menu marks its section) and the series' name (the
+# pages' brand); set once per request by the organisers' app
+SERVING: ContextVar[tuple[str, str]] = ContextVar("serving", default=("/", "mailer"))
+SECTIONS = (("/sessions", "/"), ("/sends", "/status"), ("/lists", "/people"))
+
+
+def section_of(path: str) -> str:
+    """The menu entry a page belongs to."""
+    for prefix, section in SECTIONS:
+        if path.startswith(prefix):
+            return section
+    return "/" + path.strip("/").split("/")[0] if path != "/" else "/"
+
+
 def page(
     template: str,
     organiser: Organiser | None,
@@ -72,8 +87,16 @@ def page(
     **context: Any,
 ) -> web.Response:
     """A page of the organisers' site, in its layout, in the words of `words` (`_`)."""
+    path, brand = SERVING.get()
     html = ENVIRONMENT.get_template(template).render(
-        organiser=organiser, title=title, refresh=refresh, _=words, lang=words("en"), **context
+        organiser=organiser,
+        title=title,
+        refresh=refresh,
+        _=words,
+        lang=words("en"),
+        section=section_of(path),
+        brand=brand,
+        **context,
     )
     return web.Response(status=status, text=html, content_type="text/html", headers=HEADERS)
 

@@ -49,6 +49,15 @@ class Site:
         settings = self.project().config.web
         return words_for(settings.language if settings is not None else "en")
 
+    def brand(self) -> str:
+        """What the pages are called: the series' title, in the pages' language if it has it."""
+        config = self.project().config
+        settings = config.web
+        language = settings.language if settings is not None else ""
+        return (
+            config.series.title.get(language) or config.series.title[config.series.default_language]
+        )
+
     def audit(self, who: str, action: str, subject: str, detail: str) -> None:
         """Write down what the organiser `who` (their email) did."""
         with self.current().state() as state:

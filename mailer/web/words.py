@@ -21,6 +21,7 @@ FRENCH: dict[str, str] = {
     "What was sent": "Envois",
     "People": "Personnes",
     "Who did what": "Journal",
+    "Skip to the content": "Aller au contenu",
     "Log out": "Se déconnecter",
     "Log in": "Connexion",
     "Email address": "Adresse e-mail",

@@ -164,6 +164,11 @@ def test_a_person_signs_up_confirms_and_gets_the_invitation_in_her_language(
         guessed = Select(driver.find_element(By.ID, "timezone")).first_selected_option.text
         assert guessed == "America/Mexico_City"  # by the page's one script
         shoot(driver, "signup-form")
+        dark = {"media": "", "features": [{"name": "prefers-color-scheme", "value": "dark"}]}
+        driver.execute_cdp_cmd("Emulation.setEmulatedMedia", dark)  # the reader's dark mode
+        background = "return getComputedStyle(document.querySelector('main')).backgroundColor"
+        assert driver.execute_script(background) == "rgb(34, 39, 43)"
+        driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "", "features": []})
         sent = sign_up(driver, site, ZOE, "Zoé García")
         assert "Revise su correo" in sent
         shoot(driver, "signup-sent")
@@ -213,6 +218,11 @@ def test_an_organiser_finds_manages_and_uploads_people(site: Site, tmp_path: Pat
         driver.get(site.base + "/people")
         fill(driver, "q", "dubois")
         submit(driver, driver.find_element(By.ID, "find"))
+        current = driver.find_element(By.CSS_SELECTOR, 'header nav a[aria-current="page"]')
+        assert current.text == "Personnes"  # the menu marks where one is
+        assert driver.find_element(By.CSS_SELECTOR, "a.brand").text.startswith("Solidarité")
+        skip = driver.find_element(By.CSS_SELECTOR, "a.skip").get_attribute("href")
+        assert str(skip).endswith("#main")  # a skip link, first on the page
         rows = driver.find_elements(By.CSS_SELECTOR, "#people tbody tr")
         assert [r.text.split()[0] for r in rows] == ["marie.dubois@example.org"]
         driver.get(site.base + "/people?language=es&list=members")
