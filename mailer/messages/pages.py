@@ -4,7 +4,7 @@ show, and checking that every language's page renders at every step."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from mailer.calendar.describe import summary, zoom_of
@@ -76,6 +76,22 @@ def preferences_context(
         problem=problem,
     )
     return context
+
+
+def in_every_language(render: Callable[[str], str], languages: Sequence[str]) -> str:
+    """One page saying the same in each of `languages` (the invalid-link pages: whose link
+    it is cannot be known): the first language's page, its `<main>` holding every language's,
+    each marked with its `lang`."""
+    pages = [(language, render(language)) for language in languages]
+    first = pages[0][1]
+    start, end = first.find("<main>"), first.rfind("</main>")
+    if start < 0 or end < 0:  # a template of its own making: its first language only
+        return first
+    sections = []
+    for language, html in pages:
+        inner = html[html.find("<main>") + len("<main>") : html.rfind("</main>")]
+        sections.append(f'<section lang="{language}">{inner}</section>')
+    return first[: start + len("<main>")] + "\n<hr>\n".join(sections) + first[end:]
 
 
 ANSWER_STEPS = ("confirm", "done", "invalid", "over", "cancelled")

@@ -19,7 +19,7 @@ from mailer.actions.answers import answer_by_link
 from mailer.audience.addresses import parse_address
 from mailer.audience.unsubscribe import read_answer_token
 from mailer.errors import InvalidAddress, InvalidToken, NotFound
-from mailer.messages.pages import answer_context
+from mailer.messages.pages import answer_context, in_every_language
 from mailer.model import ANSWER_WORDS
 from mailer.project.workspace import Workspace
 from mailer.recurrence import find_occurrence
@@ -47,8 +47,14 @@ async def answer_page(
         )
         address = parse_address(key)
         occurrence = find_occurrence(config.series, project.sessions, session)
-    except (InvalidToken, InvalidAddress, NotFound):
-        return only_saying(400, "invalid")
+    except (InvalidToken, InvalidAddress, NotFound):  # whose link it is cannot be known
+        html = in_every_language(
+            lambda code: workspace.templates().render_page(
+                code, "answer", answer_context(config, code, "invalid", action=request.path)
+            ),
+            config.series.languages,
+        )
+        return web.Response(status=400, text=html, content_type="text/html", headers=headers)
     chosen, every_coming = request.query.get("a"), False
     if request.method == "POST":
         form = await request.post()

@@ -22,7 +22,7 @@ from mailer.audience.recipients import valid_zone
 from mailer.audience.signup import MAX_NAME
 from mailer.audience.unsubscribe import read_token
 from mailer.errors import InvalidAddress, InvalidToken
-from mailer.messages.pages import preferences_context
+from mailer.messages.pages import in_every_language, preferences_context
 from mailer.project.workspace import Workspace
 from mailer.store.ledger import Ledger
 from mailer.store.members import Preferences, set_preferences
@@ -86,9 +86,15 @@ async def preferences_page(
     try:
         key = read_token(workspace.signing_key(), config.series.id, request.match_info["token"])
         address = parse_address(key)
-    except (InvalidToken, InvalidAddress):
-        context = preferences_context(config, languages[0], "invalid", "", request.path)
-        html = templates.render_page(languages[0], "unsubscribe", context)
+    except (InvalidToken, InvalidAddress):  # whose link it is cannot be known
+        html = in_every_language(
+            lambda code: templates.render_page(
+                code,
+                "unsubscribe",
+                preferences_context(config, code, "invalid", "", request.path),
+            ),
+            languages,
+        )
         return web.Response(status=400, text=html, content_type="text/html", headers=headers)
     form: dict[str, str] = {}
     choice = None

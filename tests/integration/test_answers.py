@@ -111,7 +111,9 @@ def test_forged_altered_other_and_expired_links_are_refused(project_dir: Path) -
         for name, path in refused.items():
             async with client.post(base + path, data={"a": "yes"}) as response:
                 seen[name] = response.status
-                assert "Lien invalide" in await response.text()  # the default language
+                page = await response.text()  # in every language: whose it is is unknown
+                assert "Lien invalide" in page and "Invalid link" in page
+                assert "Enlace no válido" in page and page.count("<section lang=") == 3
 
     serve(project_dir, scenario)
     assert seen == dict.fromkeys(refused, 400)

@@ -238,6 +238,14 @@ def test_a_bad_link_gets_a_400_page_not_a_traceback(project_dir: Path, token: st
     for status, page in seen.values():
         assert status == 400
         assert 'lang="fr"' in page and "Traceback" not in page and "<script>" not in page
+        # whose link it is cannot be known: the page says it in every language of the series
+        for language, title in [
+            ("fr", "Lien non valide"),
+            ("en", "Invalid link"),
+            ("es", "Enlace no válido"),
+        ]:
+            assert f'<section lang="{language}">\n<p class="series">' in page
+            assert f"<h1>{title}</h1>" in page
     assert suppressed(project_dir) == frozenset()
 
 
