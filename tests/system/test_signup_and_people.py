@@ -214,6 +214,14 @@ def log_in(driver: WebDriver, site: Site) -> None:
 def test_an_organiser_finds_manages_and_uploads_people(site: Site, tmp_path: Path) -> None:
     with selenium_chromium(1280, 900) as driver:
         log_in(driver, site)
+        # the series page: the invitation that went says how many it reached (not 0)
+        sent_row = next(
+            row.text
+            for row in driver.find_elements(By.CSS_SELECTOR, "#plan tbody tr")
+            if " invitation " in f" {row.text} "
+        )
+        found = re.search(r"(\d+) envoyé\(s\)", sent_row)
+        assert found and int(found.group(1)) >= 20, sent_row
         # find by a part of a name, then filter
         driver.get(site.base + "/people")
         fill(driver, "q", "dubois")
