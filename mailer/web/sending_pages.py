@@ -24,6 +24,8 @@ from mailer.web.site import PER_PAGE, Site, occurrence_of, organiser_of, redirec
 
 log = logging.getLogger("mailer.web")
 
+UNTICKED = "Tick the box that says you want these emails sent, then send."
+
 
 def _kind(text: str | None) -> MessageKind:
     if text not in MESSAGE_KINDS:
@@ -146,17 +148,24 @@ def add_routes(app: web.Application, site: Site) -> None:
         kind_text = request.query.get("kind")
         context: dict[str, Any] = {"plan": None, "people": [], "problem": None}
         if kind_text is not None:
-            kind = _kind(kind_text)
-            names = [s.name for s in project.config.mailing.segments]
-            segments = tuple(s for s in chosen if s in names)
-            try:
-                plan, people = await asyncio.to_thread(
-                    _plan, workspace, SendRequest(occurrence.scheduled, kind, segments)
-                )
-                context.update(plan=plan, people=people, too_late=plan.too_late(site.now()))
-            except MailerError as error:
-                context["problem"] = str(error)
+            context = await _planned(workspace, occurrence, _kind(kind_text), chosen)
         return _send_page(request, occurrence, kind_text, chosen, **context)
+
+    async def _planned(
+        workspace: Workspace, occurrence: Occurrence, kind: MessageKind, chosen: list[str]
+    ) -> dict[str, Any]:
+        """The send page's plan of `kind` to the `chosen` segments (or what stops it)."""
+        names = [s.name for s in workspace.project().config.mailing.segments]
+        segments = tuple(s for s in chosen if s in names)
+        context: dict[str, Any] = {"plan": None, "people": [], "problem": None}
+        try:
+            plan, people = await asyncio.to_thread(
+                _plan, workspace, SendRequest(occurrence.scheduled, kind, segments)
+            )
+            context.update(plan=plan, people=people, too_late=plan.too_late(site.now()))
+        except MailerError as error:
+            context["problem"] = str(error)
+        return context
 
     def _send_page(
         request: web.Request,
@@ -193,9 +202,10 @@ def add_routes(app: web.Application, site: Site) -> None:
         kind = _kind(str(form.get("kind", "")))
         segments = tuple(str(s) for s in form.getall("segment", []))
         back: dict[str, Any] = {"plan": None, "people": [], "problem": None}
-        if form.get("confirm") != "yes":
-            back["problem"] = "Tick the box that says you want these emails sent, then send."
-            return _send_page(request, occurrence, kind, list(segments), 422, **back)
+        if form.get("confirm") != "yes":  # the plan again, with its box, saying why
+            again = await _planned(workspace, occurrence, kind, list(segments))
+            again["problem"] = again["problem"] or UNTICKED
+            return _send_page(request, occurrence, kind, list(segments), 422, **again)
         try:
             expected = int(str(form.get("expected", "")))
             workspace.require_secrets()

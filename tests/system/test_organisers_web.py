@@ -426,6 +426,13 @@ def test_a_send_goes_only_as_its_plan_was_shown_and_one_at_a_time(site: Site) ->
         f"/sessions/{SESSION}/send", {**form, "expected": str(int(found.group(1)) + 1)}
     )
     assert changed.status == 409 and "the plan changed since you saw it" in changed.body
+    unticked = {k: v for k, v in form.items() if k != "confirm"}
+    again = client.post(f"/sessions/{SESSION}/send", {**unticked, "expected": found.group(1)})
+    # the page says why, and keeps the plan and its box
+    assert again.status == 422 and 'id="send-problem"' in again.body
+    assert (
+        f'name="expected" value="{found.group(1)}"' in again.body and 'id="confirm"' in again.body
+    )
     held = sender_lock(site.config.parent / "state" / "mailer.db")
     held.acquire()  # as `mailer send` or the daemon's own send would
     try:
