@@ -269,11 +269,7 @@ class DaemonCore:
                 continue
             notice = organiser_notice(self.config, key, problem, now, **fields)
             try:
-                lane = await self.transport().open_lane()
-                try:
-                    await lane.send(notice)
-                finally:
-                    await lane.close()
+                await self.transport().send_one(notice)
             except MailerError as error:
                 log.warning("the notice to the organiser (%s) waits: %s", key, error)
                 return

@@ -55,3 +55,11 @@ class Transport(ABC):
     def lanes(self) -> int:
         """How many lanes to use at once."""
         return 1
+
+    async def send_one(self, message: Outgoing) -> str:
+        """Send one email on a lane of its own (a notice, a confirmation): the reply."""
+        lane = await self.open_lane()
+        try:
+            return await lane.send(message)
+        finally:
+            await lane.close()

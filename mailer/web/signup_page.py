@@ -167,11 +167,7 @@ class SignupPages:
     async def _deliver(self, workspace: Workspace, compose: Callable[[], Outgoing]) -> None:
         try:
             message = await asyncio.to_thread(compose)
-            lane = await workspace.transport().open_lane()
-            try:
-                await lane.send(message)
-            finally:
-                await lane.close()
+            await workspace.transport().send_one(message)
         except MailerError as error:  # she asks again; the limits counted the attempt
             log.warning("a confirmation email could not go: %s", error)
 
