@@ -86,9 +86,6 @@ def ask(
     signup = config.signup
     if signup is None or config.http.base_url is None:
         raise InvalidInput("the sign-up page is off ([signup] in config.toml)")
-    chosen_language = form.get("language", language)
-    if chosen_language not in config.series.languages:
-        chosen_language = language
     consent = Consent(
         consent_digest(signup.consent_version, signup.consent[language]),
         signup.consent_version,
@@ -97,7 +94,7 @@ def ask(
     )
     reading = read_form(
         form,
-        languages=(chosen_language, *config.series.languages),
+        languages=(language, *config.series.languages),  # the page's, for a wrong one
         public=public_lists(config),
         consent=consent.digest,
         now=now,

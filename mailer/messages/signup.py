@@ -16,7 +16,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 
 from mailer.audience.signup import SignupRequest
-from mailer.config.settings import Config
+from mailer.config.settings import Config, SignupSettings
 from mailer.errors import Problem, TemplateError
 from mailer.i18n.dates import clock_time, language_name, long_date, typography
 from mailer.messages.templates import TemplateSet
@@ -94,7 +94,7 @@ def confirmation_email(
     language = request.language
     labels = config.labels[language]
     signup = config.signup
-    within = signup.confirm_within if signup else dt.timedelta(days=2)
+    within = (signup or SignupSettings).confirm_within
     expires = (now + within).astimezone(config.series.timezone)
     context = {
         **signup_context(config, language, "confirm", action=link, chosen=request.lists),
