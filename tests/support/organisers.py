@@ -8,11 +8,12 @@ import http.client
 import re
 import shutil
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from http.cookies import SimpleCookie
+from pathlib import Path
 
 import pytest
 from selenium import webdriver
@@ -23,12 +24,36 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.wait import WebDriverWait
 
 from tests.support.browser import chromium_path
+from tests.support.daemon import DaemonProcess
+from tests.support.project import copy_project, edit
 
 PASSWORD = "a long organiser passphrase"
 # made once by `mailer hash-password` (scrypt, ln=17): tests check the real thing
 PASSWORD_HASH = (
     "$scrypt$ln=17,r=8,p=1$ngmCl0XNnkLCNSfuuGJbhA$qlA/E834et9ERDxyFHMzHV32jwtbsyHWUxuaBqh+9Mw"
 )
+
+
+def project_with_pages(folder: Path, accounts: Sequence[tuple[str, str]], web: str = "") -> Path:
+    """The shipped project copied into `folder`, its daemon listening on port 0 with the
+    organisers' pages for these (email, name) accounts (password PASSWORD) and `web`'s more
+    lines of [web]: its config.toml."""
+    config = copy_project(folder) / "config.toml"
+    edit(config, 'listen = "127.0.0.1:8025"', 'listen = "127.0.0.1:0"')
+    organisers = "".join(
+        f'\n[[web.organisers]]\nemail = "{email}"\nname = "{name}"\n'
+        f'password_hash = "{PASSWORD_HASH}"\n'
+        for email, name in accounts
+    )
+    with config.open("a", encoding="utf-8") as file:
+        file.write(f'\n[web]\nlisten = "127.0.0.1:0"\n{web}{organisers}')
+    return config
+
+
+def pages_port(daemon: DaemonProcess) -> int:
+    """Where a started daemon serves the organisers' pages."""
+    found = daemon.wait_for_log(r"organisers' pages on http://127\.0\.0\.1:(\d+)")
+    return int(found.group(1))
 
 
 @contextmanager

@@ -14,8 +14,14 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.support.daemon import DaemonProcess
-from tests.support.organisers import PASSWORD, PASSWORD_HASH, Client, Reply, token
-from tests.support.project import copy_project, edit
+from tests.support.organisers import (
+    PASSWORD,
+    Client,
+    Reply,
+    pages_port,
+    project_with_pages,
+    token,
+)
 
 NOW = "2021-04-01T10:00:00+02:00"
 ACCOUNTS = ("marie", "paul", "claire", "luc", "anne")
@@ -54,20 +60,13 @@ class ForwardedClient(Client):
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    folder = copy_project(tmp_path_factory.mktemp("logins"))
-    config = folder / "config.toml"
-    edit(config, 'listen = "127.0.0.1:8025"', 'listen = "127.0.0.1:0"')
-    accounts = "".join(
-        f'\n[[web.organisers]]\nemail = "{name}@{DOMAIN}"\nname = "{name.title()}"\n'
-        f'password_hash = "{PASSWORD_HASH}"\n'
-        for name in ACCOUNTS
+    accounts = [(f"{name}@{DOMAIN}", name.title()) for name in ACCOUNTS]
+    config = project_with_pages(
+        tmp_path_factory.mktemp("logins"), accounts, 'trusted_proxies = ["127.0.0.1"]\n'
     )
-    with config.open("a", encoding="utf-8") as file:
-        file.write(f'\n[web]\nlisten = "127.0.0.1:0"\ntrusted_proxies = ["127.0.0.1"]\n{accounts}')
     daemon = DaemonProcess(config, NOW)
     try:
-        found = daemon.wait_for_log(r"organisers' pages on http://127\.0\.0\.1:(\d+)")
-        yield Site(daemon, int(found.group(1)))
+        yield Site(daemon, pages_port(daemon))
     finally:
         assert daemon.stop() == 0
         assert "Traceback" not in daemon.log()

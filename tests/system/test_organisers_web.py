@@ -41,11 +41,12 @@ from tests.support.organisers import (
     Client,
     fill,
     form_fields,
+    pages_port,
+    project_with_pages,
     selenium_chromium,
     submit,
     token,
 )
-from tests.support.project import REPO, edit
 from tests.support.sending import use_smtp
 from tests.support.smtp_server import Fault, SmtpServer
 
@@ -78,35 +79,13 @@ class Site:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("web")
-    for name in ("sessions", "recipients", "templates"):
-        subprocess.run(["cp", "-r", str(REPO / name), str(folder / name)], check=True)
-    config = folder / "config.toml"
-    config.write_text((REPO / "config.toml").read_text(encoding="utf-8"), encoding="utf-8")
-    edit(config, 'listen = "127.0.0.1:8025"', 'listen = "127.0.0.1:0"')
-    config.write_text(
-        config.read_text(encoding="utf-8")
-        + f"""
-[web]
-listen = "127.0.0.1:0"
-
-[[web.organisers]]
-email = "{ORGANISER}"
-name = "Marie Curie-Sklodowska"
-password_hash = "{PASSWORD_HASH}"
-
-[[web.organisers]]
-email = "paul@icom-france.example.org"
-name = "Paul"
-password_hash = "{PASSWORD_HASH}"
-""",
-        encoding="utf-8",
-    )
+    accounts = [(ORGANISER, "Marie Curie-Sklodowska"), ("paul@icom-france.example.org", "Paul")]
+    config = project_with_pages(folder, accounts)
     with SmtpServer() as server:
         use_smtp(folder, server.port)
         daemon = DaemonProcess(config, NOW)
         try:
-            found = daemon.wait_for_log(r"organisers' pages on http://127\.0\.0\.1:(\d+)")
-            yield Site(config, daemon, server, int(found.group(1)))
+            yield Site(config, daemon, server, pages_port(daemon))
         finally:
             daemon.stop()
 

@@ -38,15 +38,16 @@ from tests.support.browser import screenshot_folder
 from tests.support.daemon import KEY, DaemonProcess, wait_until
 from tests.support.organisers import (
     PASSWORD,
-    PASSWORD_HASH,
     Client,
     fill,
     form_fields,
+    pages_port,
+    project_with_pages,
     selenium_chromium,
     submit,
     token,
 )
-from tests.support.project import REPO, edit
+from tests.support.project import edit
 from tests.support.sending import use_smtp
 from tests.support.smtp_server import SmtpServer
 
@@ -88,18 +89,8 @@ class Site:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("signup")
-    for name in ("sessions", "recipients", "templates"):
-        subprocess.run(["cp", "-r", str(REPO / name), str(folder / name)], check=True)
-    config = folder / "config.toml"
-    config.write_text((REPO / "config.toml").read_text(encoding="utf-8"), encoding="utf-8")
-    edit(config, 'listen = "127.0.0.1:8025"', 'listen = "127.0.0.1:0"')
+    config = project_with_pages(folder, [(ORGANISER, "Marie")])
     edit(config, "updates = true", 'updates = true\ncheck_every = "PT2S"')
-    config.write_text(
-        config.read_text(encoding="utf-8")
-        + f'\n[web]\nlisten = "127.0.0.1:0"\n\n[[web.organisers]]\nemail = "{ORGANISER}"\n'
-        f'name = "Marie"\npassword_hash = "{PASSWORD_HASH}"\n',
-        encoding="utf-8",
-    )
     with SmtpServer() as server:
         use_smtp(folder, server.port)
         subprocess.run(
@@ -122,8 +113,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         )
         daemon = DaemonProcess(config, NOW)
         try:
-            found = daemon.wait_for_log(r"organisers' pages on http://127\.0\.0\.1:(\d+)")
-            yield Site(config, daemon, server, int(found.group(1)))
+            yield Site(config, daemon, server, pages_port(daemon))
         finally:
             daemon.stop()
 
