@@ -7,15 +7,19 @@ nothing is ever marked safe, and the Content-Security-Policy allows no script at
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from contextvars import ContextVar
 from typing import Any
 
 import jinja2
 from aiohttp import web
 from jinja2.runtime import Context
+from markupsafe import Markup
 
-from mailer.i18n.dates import table_moment
+from mailer.i18n.dates import language_name, table_moment
 from mailer.web.auth import Organiser
+from mailer.web.email_names import BUILT_IN_SEGMENTS, email_name, segment_name
+from mailer.web.engine_words import engine_text
 from mailer.web.words import Words
 
 HEADERS = {
@@ -60,6 +64,43 @@ def _local(context: Context, moment: dt.datetime | str | None, zone: Any = None)
 
 
 ENVIRONMENT.filters["local"] = _local
+
+
+@jinja2.pass_context
+def _email(context: Context, key: str) -> str:
+    """`key | email`: the page's name of an email of the ledger ("Rappel la veille")."""
+    return email_name(key, context["_"])
+
+
+@jinja2.pass_context
+def _segments(context: Context, names: Iterable[str]) -> Markup:
+    """`names | segments`: built-in segments in the page's words, the organisers' own names
+    marked as names (no translation applies to them)."""
+    words = context["_"]
+    return Markup(", ").join(
+        segment_name(n, words)
+        if n in BUILT_IN_SEGMENTS
+        else Markup('<span translate="no">%s</span>') % n
+        for n in names
+    )
+
+
+@jinja2.pass_context
+def _language(context: Context, code: str) -> str:
+    """`code | language`: a language's name in the page's language ("espagnol")."""
+    return language_name(code, context.get("lang", "en"))
+
+
+@jinja2.pass_context
+def _engine(context: Context, message: str) -> str | Markup:
+    """`message | engine`: what the engine said, in the page's words."""
+    return engine_text(message, context["_"])
+
+
+ENVIRONMENT.filters["engine"] = _engine
+ENVIRONMENT.filters["email"] = _email
+ENVIRONMENT.filters["language"] = _language
+ENVIRONMENT.filters["segments"] = _segments
 
 
 # the page being served: its path (the menu marks its section) and the series' name (the

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mailer.web import people_words
+from mailer.web import email_words, people_words
 
 Words = Callable[[str], str]
 LANGUAGES = ("en", "fr")
@@ -338,6 +338,7 @@ ENGLISH: dict[str, str] = {
     "via:calendar": "calendar",
 }
 FRENCH.update(people_words.FRENCH)
+FRENCH.update(email_words.FRENCH)
 ENGLISH.update(people_words.ENGLISH)
 CATALOGUES = {"fr": FRENCH, "en": ENGLISH}
 

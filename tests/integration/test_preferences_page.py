@@ -57,7 +57,7 @@ def test_her_details_change_what_her_emails_use(project_dir: Path) -> None:
     serve(project_dir, scenario)
     status, page = seen["page"]
     assert status == 200 and 'lang="es"' in page and 'value="Carmen García"' in page
-    assert '<option value="es" selected>' in page and "Borrar mis datos" in page
+    assert '<option lang="es" value="es" selected>' in page and "Borrar mis datos" in page
     status, page = seen["saved"]
     assert status == 200 and 'lang="en"' in page  # in the language she chose
     assert "Your details are saved." in page and "Carmen García &lt;b&gt;" in page

@@ -1,0 +1,61 @@
+"""French for the names of emails and segments, what the engine says, the dashboard and the
+Send page's explanations (merged into `words.FRENCH`)."""
+
+from __future__ import annotations
+
+FRENCH: dict[str, str] = {
+    # emails and segments (email_names)
+    "Invitation": "Invitation",
+    "Reminder": "Rappel",
+    "Update": "Mise à jour",
+    "Cancellation": "Annulation",
+    "Follow-up": "Suivi",
+    "Waiting list": "Liste d’attente",
+    "A place is free": "Une place se libère",
+    "Everyone": "Tout le monde",
+    "the day before": "la veille",
+    "the day after": "le lendemain",
+    "{n} weeks before": "{n} semaines avant",
+    "{n} weeks after": "{n} semaines après",
+    "{n} days before": "{n} jours avant",
+    "{n} days after": "{n} jours après",
+    "an hour before": "une heure avant",
+    "an hour after": "une heure après",
+    "{n} hours before": "{n} heures avant",
+    "{n} hours after": "{n} heures après",
+    "{n} minutes before": "{n} minutes avant",
+    "{n} minutes after": "{n} minutes après",
+    "{email} {when}": "{email} {when}",
+    "{email} (version {n})": "{email} (version {n})",
+    "{email}, for the new date": "{email}, pour la nouvelle date",
+    "Warning to the organisers: the session has no file": (
+        "Alerte aux organisateurs : la séance n’a pas de contenu"
+    ),
+    # what the engine says (engine_words)
+    "the {language} text is missing": "le texte en {language} manque",
+    "Write each text in every language of the series: {languages}.": (
+        "Écrivez chaque texte dans toutes les langues de la série : {languages}."
+    ),
+    "its content is not written yet ({path})": "son contenu n’est pas encore écrit ({path})",
+    "waits for the link of the {what} (on the session's page)": (
+        "attend le lien de {what} (sur la page de la séance)"
+    ),
+    "recording": "l’enregistrement",
+    "slides": "la présentation",
+    "survey": "l’enquête",
+    "“{value}” is not an email address: the row is left out": (
+        "« {value} » n’est pas une adresse e-mail : la ligne est laissée de côté"
+    ),
+    "{got} columns where the first line has {want}: the row is left out": (
+        "{got} colonnes alors que la première ligne en a {want} : la ligne est laissée de côté"
+    ),
+    "Correct the address; the other rows are read.": (
+        "Corrigez l’adresse ; les autres lignes sont lues."
+    ),
+    # tables
+    "Actions": "Actions",
+    "Menu": "Menu",
+    "Emails": "E-mails",
+    "Field": "Champ",
+    "As this sample recipient gets it:": "Tel que le reçoit ce destinataire exemple :",
+}

@@ -1,0 +1,248 @@
+"""Every page, organisers' and public, in Debian's chromium at 375 px (a phone) and 1280 px, light
+and dark, against a real `mailer daemon` that has sent an invitation: none scrolls sideways
+(WCAG 1.4.10), axe-core finds no violation in either colour scheme, and every word the French
+pages show comes from their translations or from the project's own data (no English sentence,
+no identifier such as `reminder:P1D`). The screenshots docs/screenshots/web-NAME-{375,1280}.png
+are taken here (with MAILER_REFRESH_DOCS=1; to a scratch folder otherwise)."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from mailer.messages.checks import sample_recipients
+from tests.support.browser import Page, chromium_page, screenshot_folder
+from tests.support.daemon import DaemonProcess, ledger_states, wait_until
+from tests.support.organisers import (
+    PASSWORD,
+    Client,
+    form_fields,
+    pages_port,
+    project_with_pages,
+    token,
+)
+from tests.support.page_checks import (
+    axe_violations,
+    foreign_words,
+    load_axe,
+    shown_texts,
+    vocabulary,
+    wider_than_screen,
+)
+from tests.support.sending import use_smtp
+from tests.support.smtp_server import SmtpServer
+
+pytestmark = pytest.mark.browser
+NOW = "2021-04-01T10:00:00+02:00"
+SESSION = "2021-04-20"
+ORGANISER = "marie@icom-france.example.org"
+SHOTS = screenshot_folder("pages")
+WIDTHS = (375, 1280)
+UPLOAD = "Email Address;First Name;Langue\nnew.person@example.org;Nina;fr\nnot an address;X;fr\n"
+
+
+@dataclass
+class Seen:
+    """What the sweep found, page by page."""
+
+    wider: dict[str, list[str]] = field(default_factory=dict)
+    axe: dict[str, list[str]] = field(default_factory=dict)
+    foreign: dict[str, list[str]] = field(default_factory=dict)
+    pages: list[str] = field(default_factory=list)
+
+
+def first_link(site_server: SmtpServer, address: str, pattern: str) -> str:
+    for message in site_server.received:
+        if address in message.recipients:
+            parsed = email.message_from_bytes(message.data, policy=email.policy.default)
+            plain = parsed.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+            found = re.search(pattern, plain)
+            if found:
+                return found.group(0)
+    raise AssertionError(f"no {pattern} in an email to {address}")
+
+
+def french_partner(config: Path) -> str:
+    for line in (config.parent / "recipients" / "partners.csv").read_text("utf-8").splitlines():
+        if line.endswith(";fr") or ";fr;" in line:
+            return line.split(";")[0]
+    raise AssertionError("no French partner")
+
+
+def prepare(client: Client, site_server: SmtpServer, config: Path) -> dict[str, str]:
+    """An invitation sent to the partners through the pages, a person added to the kept list;
+    the paths of the pages that need them."""
+    assert client.log_in(ORGANISER, PASSWORD).status == 303
+    plan = client.get(f"/sessions/{SESSION}/send?kind=invitation&segment=partners")
+    expected = re.search(r'name="expected" value="(\d+)"', plan.body)
+    assert expected, plan.body
+    form = {"kind": "invitation", "segment": "partners", "expected": expected.group(1)}
+    started = client.post(
+        f"/sessions/{SESSION}/send", {**form, "csrf": token(plan), "confirm": "yes"}
+    )
+    assert started.status == 303, started.body
+    wait_until(lambda: ledger_states(config).get("sent") == 5, 60)
+    kept = client.get("/lists/signups")
+    added = form_fields(kept, "/lists/signups/add")
+    added |= {"email": "lea@example.org", "name": "Léa Martin", "language": "fr"}
+    assert client.post("/lists/signups/add", added).status in (200, 303)
+    partner = french_partner(config)
+    return {
+        "progress": started.headers["Location"],
+        "person": f"/people/person?address={partner}",
+        "answer": first_link(site_server, partner, r"/answer/[\w.-]+"),
+        "preferences": first_link(site_server, partner, r"/unsubscribe/[\w.-]+"),
+    }
+
+
+async def submit(page: Page, script: str) -> None:
+    """Run `script` (which submits a form) and wait for the page it leads to."""
+    await page.evaluate(f"setTimeout(() => {{ {script} }}, 0)")
+    await page.wait_for("Page.loadEventFired")
+
+
+async def sweep(base: str, public: str, paths: dict[str, str], folder: Path) -> Seen:
+    seen = Seen()
+    axe = load_axe()
+    samples = [r.name or "" for r in sample_recipients("fr", frozenset(), "America/Los_Angeles")]
+    known = vocabulary(
+        folder, ["Marie Curie-Sklodowska", "Léa Martin", UPLOAD, "Los Angeles", *samples]
+    )
+    upload = folder / "people.csv"
+    upload.write_text(UPLOAD, encoding="utf-8")
+    async with chromium_page() as page:
+        await page.send("Page.enable")
+        await page.send("Page.setBypassCSP", enabled=True)  # to run axe-core in the pages
+
+        async def look(name: str, url: str | None, then: str = "", file: bool = False) -> None:
+            for width in WIDTHS:
+                for dark in (False, True):
+                    if url is not None:
+                        await page.open(url, width, dark="media" if dark else None)
+                    else:
+                        await page._viewport(width, 900)
+                    if file:
+                        document = await page.send("DOM.getDocument")
+                        node = await page.send(
+                            "DOM.querySelector",
+                            nodeId=document["root"]["nodeId"],
+                            selector="#upload-file",
+                        )
+                        await page.send(
+                            "DOM.setFileInputFiles", files=[str(upload)], nodeId=node["nodeId"]
+                        )
+                    if then:
+                        await submit(page, then)
+                    where = f"{name} at {width}px{' dark' if dark else ''}"
+                    if found := await wider_than_screen(page):
+                        seen.wider[where] = found
+                    if found := await axe_violations(page, axe):
+                        seen.axe[where] = found
+                    if dark:
+                        continue
+                    (SHOTS / f"web-{name}-{width}.png").write_bytes(await page.screenshot())
+                    french = await page.evaluate("document.documentElement.lang") == "fr"
+                    found = foreign_words(await shown_texts(page), known) if french else []
+                    if found and width == WIDTHS[-1]:
+                        seen.foreign[name] = found
+            seen.pages.append(name)
+
+        await look("login", f"{base}/login")
+        await page.open(f"{base}/login", 1280)
+        await submit(
+            page,
+            f"document.querySelector('[name=email]').value = '{ORGANISER}';"
+            f"document.querySelector('[name=password]').value = '{PASSWORD}';"
+            "document.querySelector('form.login button').click()",
+        )
+        day = f"{base}/sessions/{SESSION}"
+        await look("series", f"{base}/")
+        await look("status", f"{base}/status")
+        await look("session", day)
+        await look(
+            "session-error",
+            day,
+            "document.querySelector('[name=\"title.es\"]').value = '';"
+            "document.getElementById('save').click()",
+        )
+        await look(
+            "move",
+            day,
+            "document.getElementById('moved_to.date').value = '2021-04-27';"
+            "document.getElementById('moved_to.start').value = '14:00';"
+            "document.getElementById('moved_to.end').value = '15:30';"
+            "document.getElementById('save').click()",
+        )
+        await look("preview", f"{day}/preview?kind=invitation")
+        await look("send-plan", f"{day}/send?kind=reminder&segment=partners")
+        await look(
+            "send-unconfirmed",
+            f"{day}/send?kind=reminder&segment=partners",
+            "document.getElementById('send').click()",
+        )
+        await look("progress", base + paths["progress"])
+        await look("session-status", f"{day}/status")
+        await look("people", f"{base}/people")
+        await look("person", base + paths["person"])
+        await look("kept-list", f"{base}/lists/signups")
+        await look(
+            "upload-preview",
+            f"{base}/lists/signups",
+            "document.querySelector('#upload button').click()",
+            file=True,
+        )
+        await look("audit", f"{base}/audit")
+        await look("not-found", f"{base}/sessions/2099-01-01/nothing")
+        await look("answer", public + paths["answer"])
+        await look("preferences", public + paths["preferences"])
+        await look("signup", f"{public}/signup?lang=fr")
+        await look("invalid-link", f"{public}/unsubscribe/not-a-token")
+    return seen
+
+
+@pytest.fixture(scope="module")
+def seen(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seen]:
+    folder = tmp_path_factory.mktemp("pages")
+    config = project_with_pages(folder, [(ORGANISER, "Marie Curie-Sklodowska")])
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with SmtpServer() as server:
+        use_smtp(folder, server.port)
+        daemon = DaemonProcess(config, NOW)
+        try:
+            port = pages_port(daemon)
+            public = daemon.wait_for_log(r"serving http://([\d.:]+)").group(1)
+            paths = prepare(Client("127.0.0.1", port), server, config)
+            yield asyncio.run(
+                sweep(f"http://127.0.0.1:{port}", f"http://{public}", paths, config.parent)
+            )
+        finally:
+            daemon.stop()
+
+
+def report(found: dict[str, list[str]]) -> str:
+    return "\n".join(
+        f"{where}: {problem}" for where, problems in found.items() for problem in problems
+    )
+
+
+def test_every_page_was_looked_at(seen: Seen) -> None:
+    assert len(seen.pages) == 21
+
+
+def test_no_page_scrolls_sideways_on_a_phone(seen: Seen) -> None:
+    assert not seen.wider, report(seen.wider)
+
+
+def test_axe_core_finds_no_violation_light_or_dark(seen: Seen) -> None:
+    assert not seen.axe, report(seen.axe)
+
+
+def test_the_french_pages_say_only_their_translations_and_the_series_data(seen: Seen) -> None:
+    assert not seen.foreign, report(seen.foreign)
