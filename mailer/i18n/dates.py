@@ -150,6 +150,16 @@ def language_list(codes: Sequence[str], in_language: str) -> str:
     return _clean(format_list(names, locale=babel_locale(in_language)))
 
 
+def short_day(day: dt.date, language: str) -> str:
+    """A day as a chart's axis says it: "20 Apr", "20 avr."."""
+    return _clean(format_date(day, "d MMM", locale=babel_locale(language)))
+
+
+def table_day(day: dt.date, language: str) -> str:
+    """A day as the organisers' tables show it: "Tue 20 Apr 2021", "mar. 20 avr. 2021"."""
+    return _clean(format_date(day, "EEE d MMM y", locale=babel_locale(language)))
+
+
 def table_moment(moment: dt.datetime, language: str) -> str:
     """An instant as a table of the organisers' pages shows it, in its own zone: "Tue 20 Apr
     2021 13:00 CEST", "mar. 20 avr. 2021 13:00 CEST"."""

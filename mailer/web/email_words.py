@@ -58,4 +58,23 @@ FRENCH: dict[str, str] = {
     "Emails": "E-mails",
     "Field": "Champ",
     "As this sample recipient gets it:": "Tel que le reçoit ce destinataire exemple :",
+    # the dashboard (the series page)
+    "Next email:": "Prochain envoi :",
+    "Session {number}": "Séance {number}",
+    "Session by session": "Séance par séance",
+    "Reached": "Atteints",
+    "Bounced": "Rejetés",
+    "Unsubscribed since": "Désinscrits depuis",
+    "{yes} yes, {maybe} maybe, {no} no": "{yes} oui, {maybe} peut-être, {no} non",
+    "Over the last weeks": "Ces dernières semaines",
+    "Emails sent, per week": "E-mails envoyés, par semaine",
+    "Bounces, per week": "Rejets, par semaine",
+    "Unsubscriptions, per week": "Désinscriptions, par semaine",
+    "Sign-ups, per week": "Inscriptions, par semaine",
+    "{total} in {weeks} weeks; at most {most}, the week of {day}.": (
+        "{total} en {weeks} semaines ; au plus {most}, la semaine du {day}."
+    ),
+    "week of {day}: {count}": "semaine du {day} : {count}",
+    "to prepare": "à préparer",
+    "waits for its content": "attend son contenu",
 }

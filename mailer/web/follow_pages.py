@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
 
 from mailer.actions.answers import answers_csv, session_headcount
 from mailer.actions.project import coming_sessions
-from mailer.actions.send import daemon_plan, older_texts, sends_status
+from mailer.actions.send import PlannedJob, daemon_plan, older_texts, sends_status
 from mailer.errors import MailerError
 from mailer.model import Occurrence
 from mailer.project.workspace import Workspace
+from mailer.store.activity import recent_sessions, session_activity, weekly_activity
 from mailer.store.answers import headcount
 from mailer.store.suppression import suppressions
 from mailer.store.web import audit_log
@@ -20,14 +23,30 @@ from mailer.web.render import page
 from mailer.web.site import PER_PAGE, Site, occurrence_of, organiser_of
 
 COMING = 6  # sessions shown on the series page
+RECENT = 4  # past sessions whose numbers the dashboard shows
 PLAN_DAYS = 60  # how far ahead the series page shows the daemon's plan
+WEEKS = 12  # the dashboard's charts
+SOON = dt.timedelta(days=7)  # content missing this close to its first email is urgent
 
 
-def session_status(occurrence: Occurrence) -> str:
-    """What the series page says of a session."""
+def session_status(occurrence: Occurrence, urgent_until: dt.datetime | None = None) -> str:
+    """What the series page says of a session: content missing is "to prepare" (calm) until its
+    first email is near (`urgent_until`), "missing content" then."""
     if occurrence.status in ("cancelled", "moved"):
         return occurrence.status
-    return "scheduled" if occurrence.content is not None else "missing content"
+    if occurrence.content is not None:
+        return "scheduled"
+    if urgent_until is not None and occurrence.start_utc > urgent_until:
+        return "to prepare"
+    return "missing content"
+
+
+def _next_send(plan: list[PlannedJob]) -> PlannedJob | None:
+    """The next email the daemon sends to people (not the organisers' warnings)."""
+    for row in plan:
+        if row.state in ("waiting", "due", "late") and row.job.kind != "warning":
+            return row
+    return None
 
 
 def _series(workspace: Workspace) -> dict[str, Any]:
@@ -49,7 +68,37 @@ def _series(workspace: Workspace) -> dict[str, Any]:
         except MailerError as error:
             plan, plan_problem = [], str(error)
         older = older_texts(project, state, now=now, days=PLAN_DAYS)
-    return {"sessions": sessions, "plan": plan, "plan_problem": plan_problem, "older": older}
+        series = project.config.series.id
+        recent = recent_sessions(state, series, now, RECENT)
+        shown = sorted({*recent, *(o.scheduled for o in sessions)})
+        activity = session_activity(state, series, shown)
+        answers = headcount(state, series, shown)
+        mondays, weekly = weekly_activity(state, series, now, WEEKS)
+    leads = [e.before for e in project.config.cadence if e.before is not None]
+    urgent_until = now + max(leads, default=dt.timedelta(0)) + SOON
+    return {
+        "sessions": sessions,
+        "plan": plan,
+        "plan_problem": plan_problem,
+        "older": older,
+        "next_send": _next_send(plan),
+        "urgent_until": urgent_until,
+        "numbers": [(day, activity[day], answers[day]) for day in shown if activity[day].reached],
+        "charts": _charts(mondays, weekly),
+    }
+
+
+def _charts(
+    mondays: Sequence[dt.date], weekly: dict[str, list[int]]
+) -> list[tuple[str, str, Sequence[dt.date], list[int]]]:
+    """The dashboard's charts: (name, its title's words, the weeks, the counts)."""
+    titles = {
+        "sent": "Emails sent, per week",
+        "bounced": "Bounces, per week",
+        "unsubscribed": "Unsubscriptions, per week",
+        "signups": "Sign-ups, per week",
+    }
+    return [(name, titles[name], mondays, weekly[name]) for name in titles]
 
 
 def add_routes(app: web.Application, site: Site) -> None:

@@ -16,8 +16,9 @@ from aiohttp import web
 from jinja2.runtime import Context
 from markupsafe import Markup
 
-from mailer.i18n.dates import language_name, table_moment
+from mailer.i18n.dates import language_name, table_day, table_moment
 from mailer.web.auth import Organiser
+from mailer.web.charts import bar_chart
 from mailer.web.email_names import BUILT_IN_SEGMENTS, email_name, segment_name
 from mailer.web.engine_words import engine_text
 from mailer.web.words import Words
@@ -97,6 +98,14 @@ def _engine(context: Context, message: str) -> str | Markup:
     return engine_text(message, context["_"])
 
 
+@jinja2.pass_context
+def _local_day(context: Context, day: dt.date) -> str:
+    """`day | local_day`: "mar. 20 avr. 2021"."""
+    return table_day(day, context.get("lang", "en"))
+
+
+ENVIRONMENT.filters["local_day"] = _local_day
+ENVIRONMENT.globals["chart"] = bar_chart
 ENVIRONMENT.filters["engine"] = _engine
 ENVIRONMENT.filters["email"] = _email
 ENVIRONMENT.filters["language"] = _language
