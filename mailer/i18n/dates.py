@@ -138,8 +138,11 @@ def typography(text: str, language: str) -> str:
 
 
 def language_name(code: str, in_language: str) -> str:
-    """`en` written in French: `anglais`."""
-    locale = babel_locale(code)
+    """`en` written in French: `anglais` (a code Babel does not know: as written)."""
+    try:
+        locale = babel_locale(code)
+    except (UnknownLocaleError, ValueError):
+        return code
     name = babel_locale(in_language).languages.get(str(locale.language))
     return str(name) if name else code
 

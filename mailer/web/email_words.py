@@ -77,4 +77,35 @@ FRENCH: dict[str, str] = {
     "week of {day}: {count}": "semaine du {day} : {count}",
     "to prepare": "à préparer",
     "waits for its content": "attend son contenu",
+    # the Send page
+    "It is one of the daemon's emails: whoever gets it now will not get it again from the "
+    "daemon.": (
+        "C’est l’un des e-mails du démon : qui le reçoit maintenant ne le recevra pas une "
+        "seconde fois du démon."
+    ),
+    "It is an email of its own, beside the daemon's: they still go as planned (this one "
+    "replaces none of them).": (
+        "C’est un e-mail en plus de ceux du démon : les siens partent quand même comme prévu "
+        "(celui-ci n’en remplace aucun)."
+    ),
+    "The daemon, afterwards": "Le démon, ensuite",
+    "still sends:": "enverra encore :",
+    "sends nothing more for this session.": "n’envoie plus rien pour cette séance.",
+    # previews and proofs
+    "Write email addresses (separated by spaces or commas).": (
+        "Écrivez des adresses e-mail (séparées par des espaces ou des virgules)."
+    ),
+    "At most {count} addresses for proofs.": "Au plus {count} adresses pour les épreuves.",
+    "{address} is on none of the lists.": "{address} n’est sur aucune liste.",
+    "Proofs sent:": "Épreuves envoyées :",
+    "Show it as this person of the lists gets it (address)": (
+        "Le voir tel que le reçoit cette personne des listes (adresse)"
+    ),
+    "Show": "Afficher",
+    "Send a proof of each language to (addresses; empty: you, {email})": (
+        "Envoyer une épreuve de chaque langue à (adresses ; vide : vous, {email})"
+    ),
+    "Send the proofs": "Envoyer les épreuves",
+    "As this person of the lists gets it:": "Tel que le reçoit cette personne des listes :",
+    "See how far it is": "Voir où il en est",
 }

@@ -135,10 +135,19 @@ def make_organisers_app(
             text=css, content_type="text/css", headers={"Cache-Control": "max-age=3600"}
         )
 
+    async def progress_script(_: web.Request) -> web.Response:
+        script = resources.files("mailer.web").joinpath("static/progress.js").read_text("utf-8")
+        return web.Response(
+            text=script,
+            content_type="text/javascript",
+            headers={"Cache-Control": "max-age=3600", "X-Content-Type-Options": "nosniff"},
+        )
+
     app.router.add_get("/login", login_page)
     app.router.add_post("/login", login_page)
     app.router.add_post("/logout", logout)
     app.router.add_get("/static/web.css", style)
+    app.router.add_get("/static/progress.js", progress_script)
     follow_pages.add_routes(app, site)
     editor.add_routes(app, site)
     sending_pages.add_routes(app, site)

@@ -89,7 +89,7 @@ def _segments(context: Context, names: Iterable[str]) -> Markup:
 @jinja2.pass_context
 def _language(context: Context, code: str) -> str:
     """`code | language`: a language's name in the page's language ("espagnol")."""
-    return language_name(code, context.get("lang", "en"))
+    return language_name(code, context.get("lang", "en")) if code else ""
 
 
 @jinja2.pass_context
@@ -133,7 +133,7 @@ def page(
     *,
     status: int = 200,
     title: str,
-    refresh: int | None = None,
+    script: str | None = None,
     **context: Any,
 ) -> web.Response:
     """A page of the organisers' site, in its layout, in the words of `words` (`_`)."""
@@ -141,14 +141,18 @@ def page(
     html = ENVIRONMENT.get_template(template).render(
         organiser=organiser,
         title=title,
-        refresh=refresh,
+        script=script,
         _=words,
         lang=words("en"),
         section=section_of(path),
         brand=brand,
         **context,
     )
-    return web.Response(status=status, text=html, content_type="text/html", headers=HEADERS)
+    headers = HEADERS
+    if script is not None:  # the one page with a script of ours: from our origin only
+        policy = HEADERS["Content-Security-Policy"] + "; script-src 'self'; connect-src 'self'"
+        headers = {**HEADERS, "Content-Security-Policy": policy}
+    return web.Response(status=status, text=html, content_type="text/html", headers=headers)
 
 
 def refusal(organiser: Organiser | None, words: Words, status: int, message: str) -> web.Response:

@@ -12,7 +12,9 @@ from typing import Any
 
 from aiohttp import web
 
+from mailer.actions.directory import list_person
 from mailer.actions.project import PreviewParts, preview_composer, preview_parts
+from mailer.actions.session_emails import DaemonEmail, daemon_emails
 from mailer.audience.addresses import parse_address
 from mailer.errors import LockHeld, MailerError
 from mailer.model import MESSAGE_KINDS, MessageKind, Occurrence, Recipient
@@ -20,11 +22,28 @@ from mailer.project.workspace import Workspace
 from mailer.sending.plan import SendPlan, SendRequest, plan_send
 from mailer.sending.run import send_proofs
 from mailer.web.render import FRAMED, page, refusal
+from mailer.web.sends import WebSend
 from mailer.web.site import PER_PAGE, Site, occurrence_of, organiser_of, redirect
+from mailer.web.words import Words
 
 log = logging.getLogger("mailer.web")
 
+BAD_PROOF_ADDRESS = "Write email addresses (separated by spaces or commas)."
+MAX_PROOFS = 10
 UNTICKED = "Tick the box that says you want these emails sent, then send."
+
+
+def _progress_text(sent: WebSend, _: Words) -> str:
+    text = _("{sent} sent, {failed} failed, {retrying} to retry, {skipped} skipped, of {count}")
+    tally = sent.tally
+    said = text.format(
+        sent=tally.sent,
+        failed=tally.failed,
+        retrying=tally.retrying,
+        skipped=tally.skipped,
+        count=sent.to_send,
+    )
+    return said if sent.finished else f"{said} {_('(sending…)')}"
 
 
 def _kind(text: str | None) -> MessageKind:
@@ -38,10 +57,15 @@ def _previews(
     occurrence: Occurrence,
     kind: MessageKind,
     languages: tuple[str, ...] | None = None,
-) -> list[PreviewParts]:
-    """The email of `kind` for a sample recipient in each language (or in `languages`)."""
+    person: str | None = None,
+) -> list[PreviewParts] | None:
+    """The email of `kind` for a sample recipient in each language (or in `languages`), or as
+    the person of the lists whose key is `person` gets it (None: no such person)."""
     project = workspace.project()
     with workspace.state() as state:
+        recipient = list_person(project, state, person) if person else None
+        if person and recipient is None:
+            return None
         composer, sample = preview_composer(
             project,
             workspace.templates(),
@@ -51,15 +75,22 @@ def _previews(
             key=workspace.signing_key(),
             now=workspace.now(),
         )
+    if recipient is not None:
+        return [preview_parts(composer, recipient)]
     chosen = languages or project.config.series.languages
     return [preview_parts(composer, sample(code)) for code in chosen]
 
 
-def _plan(workspace: Workspace, request: SendRequest) -> tuple[SendPlan, list[Recipient]]:
-    """The plan of a send (nothing recorded), and the first people it reaches."""
+def _plan(
+    workspace: Workspace, request: SendRequest, occurrence: Occurrence
+) -> tuple[SendPlan, list[Recipient], list[DaemonEmail]]:
+    """The plan of a send (nothing recorded), the first people it reaches, and the emails the
+    daemon sends for the session by itself."""
+    project = workspace.project()
     with workspace.state() as state:
-        plan = plan_send(workspace.project(), state, request, workspace.now())
-        return plan, list(itertools.islice(plan.audience(state), PER_PAGE))
+        plan = plan_send(project, state, request, workspace.now())
+        people = list(itertools.islice(plan.audience(state), PER_PAGE))
+        return plan, people, daemon_emails(project, state, occurrence)
 
 
 def add_routes(app: web.Application, site: Site) -> None:
@@ -67,7 +98,9 @@ def add_routes(app: web.Application, site: Site) -> None:
         workspace = site.current()
         occurrence = occurrence_of(workspace.project(), request)
         kind = _kind(request.query.get("kind", "invitation"))
-        return await _preview_page(request, workspace, occurrence, kind)
+        return await _preview_page(
+            request, workspace, occurrence, kind, person=request.query.get("as", "").strip()
+        )
 
     async def _preview_page(
         request: web.Request,
@@ -75,8 +108,10 @@ def add_routes(app: web.Application, site: Site) -> None:
         occurrence: Occurrence,
         kind: MessageKind,
         *,
-        proofs: list[tuple[str, str]] | None = None,
+        proofs: list[tuple[str, str, str]] | None = None,
         problem: str | None = None,
+        person: str = "",
+        to: list[str] | None = None,
     ) -> web.Response:
         if occurrence.content is None:
             return refusal(
@@ -85,8 +120,18 @@ def add_routes(app: web.Application, site: Site) -> None:
                 409,
                 "This session has no content yet: prepare it first.",
             )
-        parts = await asyncio.to_thread(_previews, workspace, occurrence, kind)
         _ = site.words()
+        key = None
+        if person:
+            try:
+                key = parse_address(person).key
+            except MailerError:
+                problem = _(BAD_PROOF_ADDRESS)
+        parts = await asyncio.to_thread(_previews, workspace, occurrence, kind, None, key)
+        if parts is None:
+            problem = _("{address} is on none of the lists.").format(address=person)
+            parts = await asyncio.to_thread(_previews, workspace, occurrence, kind)
+        assert parts is not None
         return page(
             "preview.html",
             organiser_of(request),
@@ -100,6 +145,8 @@ def add_routes(app: web.Application, site: Site) -> None:
             parts=parts,
             proofs=proofs,
             problem=problem,
+            person=person,
+            to=" ".join(to or []),
         )
 
     async def framed(request: web.Request) -> web.Response:
@@ -112,7 +159,14 @@ def add_routes(app: web.Application, site: Site) -> None:
             or language not in workspace.project().config.series.languages
         ):
             raise web.HTTPNotFound(text="no such preview")
-        parts = await asyncio.to_thread(_previews, workspace, occurrence, kind, (language,))
+        person = request.query.get("as", "").strip()
+        try:
+            key = parse_address(person).key if person else None
+        except MailerError:
+            raise web.HTTPNotFound(text="no such preview") from None
+        parts = await asyncio.to_thread(_previews, workspace, occurrence, kind, (language,), key)
+        if not parts:
+            raise web.HTTPNotFound(text="no such preview")
         html = parts[0].html
         return web.Response(text=html, content_type="text/html", headers=FRAMED)
 
@@ -124,20 +178,37 @@ def add_routes(app: web.Application, site: Site) -> None:
         form = await request.post()
         kind = _kind(str(form.get("kind", "")))
         send_request = SendRequest(occurrence.scheduled, kind, ())
+        _ = site.words()
+        texts = str(form.get("to", "")).replace(",", " ").replace(";", " ").split()
         try:
-            plan, _ = await asyncio.to_thread(_plan, workspace, send_request)
-            replies = await send_proofs(
-                project,
-                workspace.templates(),
-                plan,
-                parse_address(who.email),
-                transport=workspace.transport(),
-                now=workspace.now(),
-                signing_key=workspace.signing_key(),
+            addresses = [parse_address(text) for text in texts or [who.email]]
+        except MailerError:
+            return await _preview_page(
+                request, workspace, occurrence, kind, problem=_(BAD_PROOF_ADDRESS), to=texts
             )
+        if len(addresses) > MAX_PROOFS:
+            problem = _("At most {count} addresses for proofs.").format(count=MAX_PROOFS)
+            return await _preview_page(request, workspace, occurrence, kind, problem=problem)
+        replies = []
+        try:
+            plan, _people, _daemon = await asyncio.to_thread(
+                _plan, workspace, send_request, occurrence
+            )
+            for address in addresses:
+                sent = await send_proofs(
+                    project,
+                    workspace.templates(),
+                    plan,
+                    address,
+                    transport=workspace.transport(),
+                    now=workspace.now(),
+                    signing_key=workspace.signing_key(),
+                )
+                replies += [(language, address.email, reply) for language, reply in sent]
         except MailerError as error:
             return await _preview_page(request, workspace, occurrence, kind, problem=str(error))
-        site.audit(who.email, "proof", str(occurrence.scheduled), f"{kind} to {who.email}")
+        sent_to = ", ".join(a.email for a in addresses)
+        site.audit(who.email, "proof", str(occurrence.scheduled), f"{kind} to {sent_to}")
         return await _preview_page(request, workspace, occurrence, kind, proofs=replies)
 
     async def send_form(request: web.Request) -> web.Response:
@@ -159,10 +230,13 @@ def add_routes(app: web.Application, site: Site) -> None:
         segments = tuple(s for s in chosen if s in names)
         context: dict[str, Any] = {"plan": None, "people": [], "problem": None}
         try:
-            plan, people = await asyncio.to_thread(
-                _plan, workspace, SendRequest(occurrence.scheduled, kind, segments)
+            plan, people, daemon = await asyncio.to_thread(
+                _plan, workspace, SendRequest(occurrence.scheduled, kind, segments), occurrence
             )
             context.update(plan=plan, people=people, too_late=plan.too_late(site.now()))
+            context.update(
+                daemon=daemon, daemons_own=plan.key.message in {d.message for d in daemon}
+            )
         except MailerError as error:
             context["problem"] = str(error)
         return context
@@ -191,7 +265,7 @@ def add_routes(app: web.Application, site: Site) -> None:
             segments=config.mailing.segments,
             chosen=chosen,
             zone=config.series.timezone,
-            **{"too_late": False, **context},
+            **{"too_late": False, "daemon": [], "daemons_own": False, **context},
         )
 
     async def send_start(request: web.Request) -> web.Response:
@@ -225,11 +299,28 @@ def add_routes(app: web.Application, site: Site) -> None:
             return _send_page(request, occurrence, kind, list(segments), 409, **back)
         return redirect(f"/sends/{started.number}")
 
-    async def progress(request: web.Request) -> web.Response:
+    def _send_of(request: web.Request) -> tuple[int, WebSend]:
         try:
-            sent = site.sends.sends[int(request.match_info["number"])]
+            number = int(request.match_info["number"])
+            return number, site.sends.sends[number]
         except (KeyError, ValueError):
             raise web.HTTPNotFound(text="no such send") from None
+
+    async def progress_now(request: web.Request) -> web.Response:
+        """How far a send is, for the progress page's script."""
+        _number, sent = _send_of(request)
+        return web.json_response(
+            {
+                "done": sent.tally.done,
+                "max": sent.to_send or 1,
+                "text": _progress_text(sent, site.words()),
+                "finished": sent.finished,
+            },
+            headers={"Cache-Control": "no-store"},
+        )
+
+    async def progress(request: web.Request) -> web.Response:
+        number, sent = _send_of(request)
         _ = site.words()
         return page(
             "progress.html",
@@ -238,8 +329,10 @@ def add_routes(app: web.Application, site: Site) -> None:
             title=_("Sending the {kind} of {day}").format(
                 kind=_(sent.request.kind), day=sent.request.day
             ),
-            refresh=None if sent.finished else 1,
+            script=None if sent.finished else "/static/progress.js",
             sent=sent,
+            number=number,
+            progress_text=_progress_text(sent, _),
             zone=site.project().config.series.timezone,
         )
 
@@ -250,3 +343,4 @@ def add_routes(app: web.Application, site: Site) -> None:
     app.router.add_get(f"/sessions/{day}/send", send_form)
     app.router.add_post(f"/sessions/{day}/send", send_start)
     app.router.add_get(r"/sends/{number:\d+}", progress)
+    app.router.add_get(r"/sends/{number:\d+}/progress.json", progress_now)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -56,6 +57,17 @@ class Seen:
     axe: dict[str, list[str]] = field(default_factory=dict)
     foreign: dict[str, list[str]] = field(default_factory=dict)
     pages: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Swept:
+    """The sweep's findings, and the daemon's site it looked at (for the tests that ask it
+    more: a client logged in, the SMTP server, a French partner of the lists)."""
+
+    seen: Seen
+    client: Client
+    server: SmtpServer
+    partner: str
 
 
 def first_link(site_server: SmtpServer, address: str, pattern: str) -> str:
@@ -208,7 +220,7 @@ async def sweep(base: str, public: str, paths: dict[str, str], folder: Path) -> 
 
 
 @pytest.fixture(scope="module")
-def seen(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seen]:
+def swept(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Swept]:
     folder = tmp_path_factory.mktemp("pages")
     config = project_with_pages(folder, [(ORGANISER, "Marie Curie-Sklodowska")])
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -218,10 +230,12 @@ def seen(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seen]:
         try:
             port = pages_port(daemon)
             public = daemon.wait_for_log(r"serving http://([\d.:]+)").group(1)
-            paths = prepare(Client("127.0.0.1", port), server, config)
-            yield asyncio.run(
+            client = Client("127.0.0.1", port)
+            paths = prepare(client, server, config)
+            seen = asyncio.run(
                 sweep(f"http://127.0.0.1:{port}", f"http://{public}", paths, config.parent)
             )
+            yield Swept(seen, client, server, french_partner(config))
         finally:
             daemon.stop()
 
@@ -230,6 +244,11 @@ def report(found: dict[str, list[str]]) -> str:
     return "\n".join(
         f"{where}: {problem}" for where, problems in found.items() for problem in problems
     )
+
+
+@pytest.fixture
+def seen(swept: Swept) -> Seen:
+    return swept.seen
 
 
 def test_every_page_was_looked_at(seen: Seen) -> None:
@@ -246,3 +265,59 @@ def test_axe_core_finds_no_violation_light_or_dark(seen: Seen) -> None:
 
 def test_the_french_pages_say_only_their_translations_and_the_series_data(seen: Seen) -> None:
     assert not seen.foreign, report(seen.foreign)
+
+
+def test_the_series_page_is_a_dashboard(swept: Swept) -> None:
+    body = swept.client.get("/").body
+    # the daemon's invitation to everyone (the partners' went from the Send page)
+    assert re.search(
+        r"Prochain envoi :</strong> Invitation, mar\. 6 avr\. 2021 13:00 CEST, 1\d pers", body
+    )
+    assert body.count('<svg class="chart"') == 4  # sends, bounces, unsubscriptions, sign-ups
+    assert "E-mails envoyés, par semaine" in body and "5 en 12 semaines" in body
+    numbers = body[body.index('id="numbers"') :]
+    assert re.search(r'data-label="Atteints">5<', numbers)  # the partners' invitation
+
+
+def test_the_send_page_says_which_email_and_what_the_daemon_still_sends(swept: Swept) -> None:
+    own = swept.client.get(f"/sessions/{SESSION}/send?kind=reminder&segment=partners").body
+    assert "C’est un e-mail en plus de ceux du démon" in own
+    afterwards = own[own.index('id="afterwards"') :]
+    assert "Rappel la veille" in afterwards and "Rappel une heure avant" in afterwards
+    daemon = swept.client.get(f"/sessions/{SESSION}/send?kind=invitation").body
+    assert "C’est l’un des e-mails du démon" in daemon
+    assert "Invitation" not in daemon[daemon.index('id="afterwards"') :]  # it is this one
+
+
+def test_proofs_go_to_several_addresses_and_a_preview_shows_a_real_person(swept: Swept) -> None:
+    client, before = swept.client, len(swept.server.received)
+    page = client.get(f"/sessions/{SESSION}/preview?kind=reminder")
+    bad = {"csrf": token(page), "kind": "reminder", "to": "ana@example.org, not-an-address"}
+    refused = client.post(f"/sessions/{SESSION}/proof", bad)
+    assert "Écrivez des adresses e-mail" in refused.body
+    assert len(swept.server.received) == before  # nothing went
+    good = {**bad, "to": "ana@example.org; ben@example.org"}
+    sent = client.post(f"/sessions/{SESSION}/proof", good)
+    assert sent.status == 200 and sent.body.count("<li>ana@example.org, ") == 3
+    wait_until(lambda: len(swept.server.received) == before + 6, 30)
+    got = sorted(r for m in swept.server.received[before:] for r in m.recipients)
+    assert got == ["ana@example.org"] * 3 + ["ben@example.org"] * 3
+    shown = client.get(f"/sessions/{SESSION}/preview?kind=invitation&as={swept.partner}").body
+    assert shown.count('<section class="preview"') == 1 and 'id="preview-fr"' in shown
+    assert "Tel que le reçoit cette personne des listes" in shown
+    framed = client.get(f"/sessions/{SESSION}/preview/invitation/fr.html?as={swept.partner}")
+    assert framed.status == 200
+    nobody = client.get(f"/sessions/{SESSION}/preview?kind=invitation&as=nobody@example.org")
+    assert "nobody@example.org n’est sur aucune liste." in nobody.body
+
+
+def test_the_progress_page_follows_its_send_without_reloading(swept: Swept) -> None:
+    reply = swept.client.get("/sends/1/progress.json")
+    assert reply.status == 200
+    assert json.loads(reply.body) == {
+        "done": 5,
+        "max": 5,
+        "text": "5 envoyés, 0 en échec, 0 à réessayer, 0 ignorés, sur 5",
+        "finished": True,
+    }
+    assert 'http-equiv="refresh"' not in swept.client.get("/sends/1").body

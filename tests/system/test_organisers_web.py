@@ -159,8 +159,8 @@ def test_an_organiser_prepares_previews_sends_and_follows_a_session(site: Site) 
         log_in(driver, site)
         assert driver.title.startswith("La série")  # the series' first language
         sessions = driver.find_element(By.ID, "sessions").text
-        assert "Les réseaux professionnels" in sessions and "contenu manquant" in sessions
-        assert "invitation" in driver.find_element(By.ID, "plan").text
+        assert "Les réseaux professionnels" in sessions and "à préparer" in sessions
+        assert "Rappel la veille" in driver.find_element(By.ID, "plan").text
         shoot(driver, "series")
 
         # prepare the session in three languages; the Spanish title left empty first
@@ -177,7 +177,7 @@ def test_an_organiser_prepares_previews_sends_and_follows_a_session(site: Site) 
             fill(driver, f"speakers[{index}].role.{code}", role)
         submit(driver, driver.find_element(By.ID, "save"))
         errors = driver.find_elements(By.CSS_SELECTOR, '.field-error[data-field="title.es"]')
-        assert errors and "missing" in errors[0].text
+        assert errors and "le texte en espagnol manque" in errors[0].text
         assert "Rien n’a été enregistré" in driver.find_element(By.ID, "problems").text
         assert site.session_file() == before
         shoot(driver, "session-error")
@@ -246,7 +246,7 @@ def test_an_organiser_prepares_previews_sends_and_follows_a_session(site: Site) 
         assert "(envoi en cours…)" in driver.find_element(By.ID, "progress").text
         assert driver.find_element(By.ID, "bar").tag_name == "progress"
         shoot(driver, "progress-running")
-        # the page follows the send by itself (it reloads every second until the end)
+        # the page follows the send by itself (its live region, then the summary at the end)
         wait_until(lambda: bool(driver.find_elements(By.ID, "summary")), 30)
         summary = driver.find_element(By.ID, "summary").text
         assert "Terminé" in summary and "5 envoyé(s)" in summary
@@ -296,7 +296,7 @@ def test_an_organiser_prepares_previews_sends_and_follows_a_session(site: Site) 
         fill(driver, "q", partner)
         submit(driver, driver.find_element(By.ID, "find"))
         history = driver.find_element(By.ID, "deliveries").text
-        assert "invitation" in history and "envoyé" in history
+        assert "Invitation" in history and "envoyé" in history
         shoot(driver, "person")
 
         # move the session: who gets the update is shown before it goes

@@ -208,7 +208,7 @@ def test_an_organiser_finds_manages_and_uploads_people(site: Site, tmp_path: Pat
         sent_row = next(
             row.text
             for row in driver.find_elements(By.CSS_SELECTOR, "#plan tbody tr")
-            if " invitation " in f" {row.text} "
+            if " Invitation " in f" {row.text} "
         )
         found = re.search(r"(\d+) envoyé\(s\)", sent_row)
         assert found and int(found.group(1)) >= 20, sent_row
@@ -250,7 +250,7 @@ def test_an_organiser_finds_manages_and_uploads_people(site: Site, tmp_path: Pat
         driver.get(site.base + "/lists/signups")
         fill(driver, "email", "paul.roux@example.org")
         fill(driver, "name", ATTACK)
-        Select(driver.find_element(By.ID, "add-language")).select_by_visible_text("en")
+        Select(driver.find_element(By.ID, "add-language")).select_by_value("en")
         fill(driver, "tags", "press; board")
         submit(driver, driver.find_element(By.ID, "add-save"))
         members = driver.find_element(By.ID, "members").text
