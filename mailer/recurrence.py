@@ -263,3 +263,11 @@ def calendar_window(
     horizon = now.astimezone(series.timezone).date() + FEED_HORIZON
     latest = max([horizon, *contents])
     return occurrences(series, contents, start=series.first, end=series.until or latest)
+
+
+def next_occurrence(
+    series: Series, contents: Mapping[dt.date, SessionContent], after: Occurrence
+) -> Occurrence | None:
+    """The first session taking place after `after` (what a cancellation points to)."""
+    found = occurrences(series, contents, start=after.scheduled + dt.timedelta(days=1), limit=1)
+    return found[0] if found else None

@@ -23,7 +23,7 @@ from mailer.messages.templates import TemplateSet
 from mailer.model import MessageKind, Occurrence, Recipient
 from mailer.project.lists import ListCount, check_lists, list_columns
 from mailer.project.load import Project
-from mailer.recurrence import calendar_window, find_occurrence, occurrences
+from mailer.recurrence import calendar_window, find_occurrence, next_occurrence, occurrences
 from mailer.store.revisions import calendar_revisions, session_revision
 from mailer.store.state import State
 
@@ -190,6 +190,7 @@ def preview_composer(
         now=now,
         signing_key=key,
         field_names=columns,
+        next_session=next_occurrence(config.series, project.sessions, occurrence),
     )
 
     def sample(language: str) -> Recipient:

@@ -30,7 +30,7 @@ from mailer.model import (
     Recipient,
     SessionContent,
 )
-from mailer.recurrence import find_occurrence
+from mailer.recurrence import find_occurrence, next_occurrence
 
 SAMPLE_KEY = b"sample-key-for-checks-and-previews"
 SAMPLE_NAMES = {
@@ -104,6 +104,7 @@ def _composer(
     *,
     now: dt.datetime,
     field_names: frozenset[str],
+    next_session: Occurrence | None = None,
 ) -> Composer:
     revision = Revision(1, now.astimezone(dt.UTC).replace(microsecond=0), "", "")
     return Composer(
@@ -116,6 +117,7 @@ def _composer(
         now=now,
         signing_key=SAMPLE_KEY,
         field_names=field_names,
+        next_session=next_session,
     )
 
 
@@ -138,9 +140,16 @@ def check_emails(
     for scheduled in sorted(sessions):
         occurrence = find_occurrence(config.series, sessions, scheduled)
         before = occurrence.start - dt.timedelta(days=1)
+        following = next_occurrence(config.series, sessions, occurrence)
         for kind, variant in _variants(occurrence, kinds):
             composer = _composer(
-                config, templates, variant, kind, now=min(now, before), field_names=field_names
+                config,
+                templates,
+                variant,
+                kind,
+                now=min(now, before),
+                field_names=field_names,
+                next_session=following,
             )
             for language in config.series.languages:
                 for recipient in sample_recipients(

@@ -186,6 +186,7 @@ class Composer:
         proof: Proof | None = None,
         signed_replies: bool = True,
         restored: bool = False,
+        next_session: Occurrence | None = None,
     ) -> None:
         check_kind(occurrence, kind)
         unsubscribe = config.unsubscribe
@@ -226,6 +227,7 @@ class Composer:
         self._revision = revision
         self.proof = proof  # a proof: who the real send goes to
         self.restored = restored  # an update that undoes a cancellation
+        self.next_session = next_session  # the one after (a cancellation names it)
 
     # -- what every recipient of a language shares ----------------------------------------------
 
@@ -272,6 +274,7 @@ class Composer:
                 ics_filename=self.filename,
                 proof=self.proof,
                 restored=self.restored,
+                next_session=self.next_session,
             )
         return self._contexts[language]
 

@@ -90,11 +90,13 @@ def session_context(
     ics_filename: str,
     proof: Proof | None = None,
     restored: bool = False,
+    next_session: Occurrence | None = None,
 ) -> dict[str, Any]:
     """Everything about the session a template may show, in `language`.
 
     `proof`: this is a proof (`mailer send --to`), and who the real send goes to.
     `restored`: this update undoes a cancellation its recipients were sent (back on).
+    `next_session`: the session after this one (a cancellation names it).
     """
     content = occurrence.content
     if content is None:
@@ -152,6 +154,12 @@ def session_context(
         },
         "when": moment(occurrence.start, occurrence.end, language, config, now),
         "original_when": moment(original_start, original_end, language, config, now),
+        "next_session": {
+            "number": next_session.number,
+            "when": moment(next_session.start, next_session.end, language, config, now),
+        }
+        if next_session is not None
+        else None,
         "zoom": {"url": zoom.url, "meeting_id": zoom.meeting_id, "passcode": zoom.passcode},
         "organiser": {"name": config.organiser.name, "email": config.organiser.email},
         "links": {

@@ -70,6 +70,15 @@ def capfirst(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+_RANGE_DASH = re.compile(r"(?<=\S) [–-] (?=\S)")
+
+
+def nobreak(text: str) -> str:
+    """A time range that stays on one line: "13:00 – 14:30" with no-break spaces around its
+    dash (a phone would otherwise put "14:30" alone on the next line)."""
+    return _RANGE_DASH.sub("\u00a0–\u00a0", text)
+
+
 class TemplateSet:
     """The templates, each compiled when first used (a send in three languages compiles
     its own thirty, not the whole set: `compile_problems` checks every one)."""
@@ -97,6 +106,7 @@ class TemplateSet:
             keep_trailing_newline=True,
         )
         self.environment.filters["capfirst"] = capfirst
+        self.environment.filters["nobreak"] = nobreak
         self._compiled: dict[str, jinja2.Template] = {}
         self._needs: dict[tuple[tuple[str, ...], MessageKind], frozenset[str]] = {}
 

@@ -17,6 +17,7 @@ from mailer.messages.templates import TemplateSet
 from mailer.model import Outgoing, Recipient
 from mailer.project.lists import list_columns
 from mailer.project.load import Project
+from mailer.recurrence import next_occurrence
 from mailer.sending.engine import Engine
 from mailer.sending.plan import SendPlan
 from mailer.sending.progress import RunResult, Tally
@@ -55,6 +56,7 @@ def composer_for(
         proof=proof,
         signed_replies=signed_replies,
         restored=plan.restored,
+        next_session=next_occurrence(config.series, project.sessions, plan.occurrence),
     )
 
 

@@ -126,7 +126,7 @@ def add_routes(app: web.Application, site: Site) -> None:
             try:
                 key = parse_address(person).key
             except MailerError:
-                problem = _(BAD_PROOF_ADDRESS)
+                problem, person = _(BAD_PROOF_ADDRESS), ""  # the samples, and why
         parts = await asyncio.to_thread(_previews, workspace, occurrence, kind, None, key)
         if parts is None:
             problem = _("{address} is on none of the lists.").format(address=person)

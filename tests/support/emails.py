@@ -14,7 +14,7 @@ from mailer.messages.compose import Composer
 from mailer.messages.templates import TemplateSet
 from mailer.model import MessageKind, Move, Occurrence, Outgoing, Recipient
 from mailer.project.load import Project, load_project, load_sources
-from mailer.recurrence import find_occurrence
+from mailer.recurrence import find_occurrence, next_occurrence
 from tests.support.project import REPO
 
 KEY = b"compose-test-signing-key-0123456789"
@@ -36,16 +36,18 @@ def composer(
     revision: Revision = REVISION,
     now: dt.datetime = NOW,
 ) -> Composer:
+    occurrence = occurrence or session(project)
     return Composer(
         config=project.config,
         templates=TEMPLATES,
-        occurrence=occurrence or session(project),
+        occurrence=occurrence,
         kind=kind,
         message_key=kind,
         revision=revision,
         now=now,
         signing_key=KEY,
         field_names=frozenset({"organisation"}),
+        next_session=next_occurrence(project.config.series, project.sessions, occurrence),
     )
 
 

@@ -199,10 +199,26 @@ def test_a_speaker_name_with_markup_is_escaped(project_dir: Path) -> None:
 )
 def test_dates_and_times_as_each_language_writes_them(language: str, expected: str) -> None:
     message = parsed(composer().compose(person(language)))
-    for part in (body(message, "plain"), body(message, "html").replace("&nbsp;", "\u00a0")):
+    html = body(message, "html").replace("&nbsp;", "\u00a0")
+    # in the HTML, the range never breaks across lines: no-break spaces around its dash
+    assert expected.replace(" – ", "\u00a0–\u00a0") in html
+    for part in (body(message, "plain"), html.replace("\u00a0–\u00a0", " – ")):
         assert expected in part
         assert "00 –" not in part.replace(":00 –", "")  # no "13 h 00"
     assert "martes," not in body(message, "plain").casefold()
+
+
+def test_the_zoom_button_is_a_link_as_a_whole_and_the_codes_stay_on_their_lines() -> None:
+    html = body(parsed(composer().compose(person("fr"))), "html").replace("&nbsp;", "\u00a0")
+    url = SHIPPED.config.zoom.url
+    link = re.search(r'<a class="button" href="([^"]*)" style="([^"]*)"', html)
+    assert link and link.group(1) == url  # its padding is the link's: the whole box is
+    assert "display: inline-block" in link.group(2) and "padding: 12px 22px" in link.group(2)
+    assert f'<v:roundrect href="{url}"' in html  # Outlook on Windows: the shape is the link
+    assert (
+        '<span style="white-space:nowrap">Code secret\u00a0:\u00a0<strong>'
+        f"{SHIPPED.config.zoom.passcode}</strong></span>" in html
+    )
 
 
 def test_the_time_where_the_recipient_lives_when_it_differs() -> None:
