@@ -53,10 +53,23 @@ PLACEHOLDER_DATE = "{date}"
 
 
 @dataclass(frozen=True)
+class Logo:
+    """The organiser's logo, carried inside each email (no image is fetched from a server:
+    nothing to track an opening with). `path` as config.toml says it; `data` read from it."""
+
+    path: str
+    alt: str
+    width: int  # in CSS pixels, as the email shows it
+    data: bytes = b""
+    subtype: str = "png"  # image/png or image/jpeg
+
+
+@dataclass(frozen=True)
 class Organiser:
     name: str
     email: str
     reply_to: str | None = None
+    logo: Logo | None = None
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from mailer.config.tables import TableReader, did_you_mean
 from mailer.config.values import address_problem, language_problem, zone_problem
 from mailer.i18n.dates import label_problems
 from mailer.i18n.labels import BUILT_IN, LABEL_KEYS, REQUIRED_LABEL_KEYS, Labels, labels_with
-from mailer.model import Organiser, Series, Zoom
+from mailer.model import Logo, Organiser, Series, Zoom
 from mailer.recurrence import (
     DEFAULT_RULE,
     is_rule_date,
@@ -159,6 +159,10 @@ def _check_dates(table: TableReader, series: Series) -> None:
         )
 
 
+LOGO_SUFFIXES = (".png", ".jpg", ".jpeg")
+MAX_LOGO_WIDTH = 540  # the email's column less its margins
+
+
 def read_organiser(root: TableReader) -> Organiser | None:
     """`[organiser]`: who the emails and calendar events come from."""
     table = root.table("organiser", required=True)
@@ -170,12 +174,24 @@ def read_organiser(root: TableReader) -> Organiser | None:
     for key, address in (("email", email), ("reply_to", reply_to)):
         if address is not None and (problem := address_problem(address)):
             table.error(key, problem)
+    logo = table.string("logo")
+    logo_alt = table.string("logo_alt")
+    logo_width = table.integer("logo_width", minimum=16)
+    if logo_width is not None and logo_width > MAX_LOGO_WIDTH:
+        table.error("logo_width", f"{logo_width} is wider than the email ({MAX_LOGO_WIDTH})")
+        logo_width = None
+    if logo is not None and not logo.lower().endswith(LOGO_SUFFIXES):
+        table.error("logo", f"'{logo}' is not a .png or .jpg file", "Give a PNG or JPEG image.")
+        logo = None
     table.finish()
     if name is None or email is None or address_problem(email):
         return None
     if reply_to is not None and address_problem(reply_to):
         return None
-    return Organiser(name=name, email=email, reply_to=reply_to)
+    shown = None
+    if logo is not None:
+        shown = Logo(logo, logo_alt if logo_alt is not None else name, logo_width or 120)
+    return Organiser(name=name, email=email, reply_to=reply_to, logo=shown)
 
 
 def read_https(table: TableReader, key: str, *, required: bool = False) -> str | None:

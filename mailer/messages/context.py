@@ -7,8 +7,10 @@ the recipient, either with real values (checks, previews) or with slots (mass se
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from collections.abc import Mapping
+from email.headerregistry import Address
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -27,6 +29,7 @@ from mailer.i18n.dates import (
     when,
     zone_name,
 )
+from mailer.messages.mime import logo_cid
 from mailer.messages.slots import SlotPool
 from mailer.model import MessageKind, Occurrence, Person, Recipient
 
@@ -161,7 +164,11 @@ def session_context(
         if next_session is not None
         else None,
         "zoom": {"url": zoom.url, "meeting_id": zoom.meeting_id, "passcode": zoom.passcode},
-        "organiser": {"name": config.organiser.name, "email": config.organiser.email},
+        "organiser": {
+            "name": config.organiser.name,
+            "email": config.organiser.email,
+            "logo": _logo(config),
+        },
         "links": {
             "google": links.google,
             "outlook": links.outlook,
@@ -179,6 +186,31 @@ def session_context(
             "invitation": config.calendar.method == "request",
         },
     }
+
+
+def _logo_src(config: Config) -> str:
+    domain = Address(addr_spec=config.organiser.email).domain.encode("idna").decode()
+    return f"cid:{logo_cid(domain)}"
+
+
+def _logo(config: Config) -> dict[str, str | int] | None:
+    """The organiser's logo as the HTML shows it: carried inside the email (`cid:`)."""
+    logo = config.organiser.logo
+    if logo is None or not logo.data:
+        return None
+    return {"src": _logo_src(config), "alt": logo.alt, "width": logo.width}
+
+
+def logo_shown_in_a_page(html: str, config: Config) -> str:
+    """An email's HTML shown by a browser (the organisers' preview), its logo in it as a
+    data: URL (a `cid:` means nothing outside the email)."""
+    logo = config.organiser.logo
+    if logo is None or not logo.data:
+        return html
+    data = base64.b64encode(logo.data).decode()
+    return html.replace(
+        f'src="{_logo_src(config)}"', f'src="data:image/{logo.subtype};base64,{data}"'
+    )
 
 
 class Proof(NamedTuple):

@@ -5,7 +5,9 @@ calendar parts that name them as ATTENDEE).
     multipart/mixed
       multipart/alternative
         text/plain; charset=utf-8                         quoted-printable
-        text/html; charset=utf-8                          quoted-printable, CSS inlined
+        [multipart/related]                               with [organiser] logo only
+          text/html; charset=utf-8                        quoted-printable, CSS inlined
+          [image/png or image/jpeg; Content-ID logo@domain   base64, inline]
         [text/calendar; method=REQUEST|CANCEL; charset=UTF-8   base64]   inline: REQUEST, CANCEL
       [text/calendar; method=...; name=X.ics              base64, attachment; filename=X.ics]
 
@@ -61,6 +63,11 @@ class Skeleton:
         return b"".join(parts)
 
 
+def logo_cid(domain: str) -> str:
+    """The Content-ID of the organiser's logo (`<img src="cid:...">` in the HTML)."""
+    return f"logo@{domain}"
+
+
 def calendar_part(data: bytes) -> bytes:
     """A calendar part's body: base64 in lines of 76, CRLF."""
     return base64.encodebytes(data).replace(b"\n", b"\r\n")
@@ -97,6 +104,18 @@ def skeleton(
     alternative.add_alternative(
         _HTML_SLOT.decode(), subtype="html", charset="utf-8", cte="quoted-printable"
     )
+    logo = config.organiser.logo
+    if logo is not None and logo.data:  # multipart/related: the HTML, then its image
+        html = alternative.get_payload()[1]  # type: ignore[index]
+        assert isinstance(html, EmailMessage)
+        html.add_related(
+            logo.data,
+            maintype="image",
+            subtype=logo.subtype,
+            cid=f"<{logo_cid(domain)}>",
+            disposition="inline",
+            filename=f"logo.{'jpg' if logo.subtype == 'jpeg' else 'png'}",
+        )
     payload = _CALENDAR_SLOT if calendar is None else calendar
     if method in INLINE_METHODS:
         alternative.add_alternative(

@@ -10,7 +10,7 @@ import datetime as dt
 import os
 import stat
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import jinja2
@@ -21,7 +21,7 @@ from mailer.config.store_url import default_schema, is_postgres_url
 from mailer.config.validate import read_config
 from mailer.errors import ConfigError, Problem, TemplateError, errors_only
 from mailer.messages.templates import TemplateSet
-from mailer.model import SessionContent
+from mailer.model import Logo, SessionContent
 from mailer.store.location import PostgresLocation, SqliteLocation, StoreLocation
 from mailer.store.session_files import digest_of
 
@@ -136,15 +136,56 @@ def load_project(config_path: Path) -> Project:
             if content is not None:
                 sessions[scheduled] = content
     problems.extend(move_problems(series, sessions))
-    if errors_only(problems) or parsed.config is None:
+    config = parsed.config
+    if config is not None and config.organiser.logo is not None:
+        logo, problem = read_logo(root, config.organiser.logo, str(config_path))
+        problems.extend([problem] if problem else [])
+        config = replace(config, organiser=replace(config.organiser, logo=logo))
+    if errors_only(problems) or config is None:
         raise ConfigError("the project has problems", problems)
     return Project(
         root=root,
-        config=parsed.config,
+        config=config,
         sessions=sessions,
         warnings=tuple(problems),
         digests=digests,
     )
+
+
+MAX_LOGO_BYTES = 100_000  # carried in every email: keep it small
+_SIGNATURES = {b"\x89PNG\r\n\x1a\n": "png", b"\xff\xd8\xff": "jpeg"}
+
+
+def read_logo(root: Path, logo: Logo, source: str) -> tuple[Logo | None, Problem | None]:
+    """The organiser's logo with its bytes, or why it cannot be carried (said at its key)."""
+    path = Path(logo.path).expanduser()
+    path = path if path.is_absolute() else root / path
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        why = error.strerror or str(error)
+        return None, Problem(
+            source,
+            f"the logo {path} cannot be read: {why}",
+            key="organiser.logo",
+            hint="Put the image there, or remove `logo`.",
+        )
+    subtype = next((kind for sign, kind in _SIGNATURES.items() if data.startswith(sign)), None)
+    if subtype is None:
+        return None, Problem(
+            source,
+            f"the logo {path} is not a PNG or JPEG image",
+            key="organiser.logo",
+            hint="Save it as PNG or JPEG.",
+        )
+    if len(data) > MAX_LOGO_BYTES:
+        return None, Problem(
+            source,
+            f"the logo {path} is {len(data):,} bytes; every email carries it",
+            key="organiser.logo",
+            hint=f"Make it smaller than {MAX_LOGO_BYTES:,} bytes (a few kilobytes is enough).",
+        )
+    return replace(logo, data=data, subtype=subtype), None
 
 
 _TEMPLATE_SUFFIXES = (".txt", ".html")

@@ -17,6 +17,7 @@ from mailer.actions.project import PreviewParts, preview_composer, preview_parts
 from mailer.actions.session_emails import DaemonEmail, daemon_emails
 from mailer.audience.addresses import parse_address
 from mailer.errors import LockHeld, MailerError
+from mailer.messages.context import logo_shown_in_a_page
 from mailer.model import MESSAGE_KINDS, MessageKind, Occurrence, Recipient
 from mailer.project.workspace import Workspace
 from mailer.sending.plan import SendPlan, SendRequest, plan_send
@@ -167,7 +168,7 @@ def add_routes(app: web.Application, site: Site) -> None:
         parts = await asyncio.to_thread(_previews, workspace, occurrence, kind, (language,), key)
         if not parts:
             raise web.HTTPNotFound(text="no such preview")
-        html = parts[0].html
+        html = logo_shown_in_a_page(parts[0].html, workspace.project().config)
         return web.Response(text=html, content_type="text/html", headers=FRAMED)
 
     async def proof(request: web.Request) -> web.Response:
