@@ -33,6 +33,7 @@ from mailer.recurrence import find_occurrence
 from mailer.web.render import page, refusal
 from mailer.web.session_form import (
     SessionForm,
+    field_label,
     field_names,
     file_version,
     form_data,
@@ -40,6 +41,7 @@ from mailer.web.session_form import (
     form_from_post,
     kept_keys,
     missing_translations,
+    named_once,
     place_problems,
     session_text,
 )
@@ -133,8 +135,12 @@ def add_routes(app: web.Application, site: Site) -> None:
         text: str | None = None,
     ) -> web.Response:
         languages = project.config.series.languages
-        at, elsewhere = place_problems(problems or [], field_names(form, languages))
+        names = field_names(form, languages)
+        at, elsewhere = place_problems(problems or [], names)
         _ = site.words()
+        summary = [
+            (name, field_label(name, _), problem) for name in names for problem in at.get(name, [])
+        ]
         return page(
             "session.html",
             organiser_of(request),
@@ -149,6 +155,8 @@ def add_routes(app: web.Application, site: Site) -> None:
             form=form,
             at=at,
             elsewhere=elsewhere,
+            summary=summary,
+            named_once=named_once,
             missing=missing_translations(form, languages),
             notice=_(notice) if notice else None,
             change=change,

@@ -80,17 +80,17 @@ FRENCH: dict[str, str] = {
     # the Send page
     "It is one of the daemon's emails: whoever gets it now will not get it again from the "
     "daemon.": (
-        "C’est l’un des e-mails du démon : qui le reçoit maintenant ne le recevra pas une "
-        "seconde fois du démon."
+        "C’est l’un des e-mails automatiques : qui le reçoit maintenant ne le recevra pas une "
+        "seconde fois."
     ),
     "It is an email of its own, beside the daemon's: they still go as planned (this one "
     "replaces none of them).": (
-        "C’est un e-mail en plus de ceux du démon : les siens partent quand même comme prévu "
-        "(celui-ci n’en remplace aucun)."
+        "C’est un e-mail en plus des e-mails automatiques : ceux-ci partent quand même comme "
+        "prévu (celui-ci n’en remplace aucun)."
     ),
-    "The daemon, afterwards": "Le démon, ensuite",
-    "still sends:": "enverra encore :",
-    "sends nothing more for this session.": "n’envoie plus rien pour cette séance.",
+    "The daemon, afterwards": "Ensuite, automatiquement",
+    "still sends:": "partiront encore :",
+    "sends nothing more for this session.": "plus rien ne partira pour cette séance.",
     # previews and proofs
     "Write email addresses (separated by spaces or commas).": (
         "Écrivez des adresses e-mail (séparées par des espaces ou des virgules)."
@@ -108,4 +108,12 @@ FRENCH: dict[str, str] = {
     "Send the proofs": "Envoyer les épreuves",
     "As this person of the lists gets it:": "Tel que le reçoit cette personne des listes :",
     "See how far it is": "Voir où il en est",
+    # the session editor
+    "the same in every language": "le même dans toutes les langues",
+    "Position": "Position",
+    ":": " :",
+    "Before it is saved: who this change emails (next to Save, below).": (
+        "Avant l’enregistrement : qui ce changement prévient (près du bouton Enregistrer, en bas)."
+    ),
+    "{who}: {what}": "{who} : {what}",
 }

@@ -75,7 +75,7 @@ FRENCH: dict[str, str] = {
     "The list {name}": "La liste {name}",
     "This list is kept by mailer (no file): people who signed up on the public page and "
     "confirmed, and people added here.": (
-        "Cette liste est tenue par mailer (sans fichier) : les personnes inscrites sur la page "
+        "Cette liste est tenue ici (sans fichier) : les personnes inscrites sur la page "
         "publique qui ont confirmé, et celles ajoutées ici."
     ),
     "Add a person, or edit one": "Ajouter une personne, ou la modifier",

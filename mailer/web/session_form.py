@@ -18,6 +18,7 @@ from typing import Any
 import tomli_w
 
 from mailer.errors import Problem
+from mailer.i18n.dates import language_name
 from mailer.model import AFTERWARDS
 
 EDITED = (
@@ -33,6 +34,7 @@ EDITED = (
 )
 BLANK_SPEAKERS = 2  # empty rows offered below the speakers (to add one without scripts)
 _ROW = re.compile(r"^speakers\[(\d+)\]\.")
+_LINE_BREAKS = re.compile(r"\s*[\r\n]+\s*")
 
 
 @dataclass
@@ -140,16 +142,30 @@ def form_from_post(
     rows are dropped, so that indexes match the file that will be written."""
 
     def texts(prefix: str) -> dict[str, str]:
-        return {code: text for code in languages if (text := get(f"{prefix}.{code}").strip())}
+        """A text per language; a title or a role is one line, however it was typed."""
+        return {
+            code: _LINE_BREAKS.sub(" ", text)
+            for code in languages
+            if (text := get(f"{prefix}.{code}").strip())
+        }
 
     def person(prefix: str) -> PersonForm:
+        once = _LINE_BREAKS.sub(" ", get(f"{prefix}.name").strip())  # typed once: for all
         return PersonForm(
-            texts(f"{prefix}.name"),
+            dict.fromkeys(languages, once) if once else texts(f"{prefix}.name"),
             texts(f"{prefix}.role"),
             get(f"{prefix}.to_be_confirmed") == "on",
         )
 
-    speakers = [person(f"speakers[{index}]") for index in range(rows)]
+    def place(index: int) -> tuple[int, int]:
+        """Where the speaker of row `index` goes: the position chosen (1, 2...), then the row."""
+        try:
+            return int(get(f"speakers[{index}].position")), index
+        except ValueError:
+            return rows + 1, index
+
+    order = sorted(range(rows), key=place)
+    speakers = [person(f"speakers[{index}]") for index in order]
     return SessionForm(
         title=texts("title"),
         questions={code: text for code in languages if (text := get(f"questions.{code}").strip())},
@@ -275,15 +291,22 @@ def missing_translations(form: SessionForm, languages: Sequence[str]) -> set[str
     return missing
 
 
+def named_once(person: PersonForm) -> bool:
+    """Whether the page shows one name field for a person (her name is the same in every
+    language, or not given yet) rather than one per language."""
+    return len(set(person.name.values())) <= 1
+
+
 def field_names(form: SessionForm, languages: Sequence[str]) -> list[str]:
     """Every field of the form, in page order."""
     names = [f"title.{c}" for c in languages] + [f"questions.{c}" for c in languages]
-    for index in range(len(form.rows())):
-        for part in ("name", "role"):
-            names += [f"speakers[{index}].{part}.{c}" for c in languages]
-        names.append(f"speakers[{index}].to_be_confirmed")
-    for part in ("name", "role"):
-        names += [f"moderator.{part}.{c}" for c in languages]
+    people = [(f"speakers[{i}]", p) for i, p in enumerate(form.rows())]
+    for prefix, person in [*people, ("moderator", form.moderator)]:
+        once = named_once(person)
+        names += [f"{prefix}.name"] if once else [f"{prefix}.name.{c}" for c in languages]
+        names += [f"{prefix}.role.{c}" for c in languages]
+        if prefix != "moderator":
+            names.append(f"{prefix}.to_be_confirmed")
     names += [f"note.{c}" for c in languages]
     dates = ["status", "moved_to.date", "moved_to.start", "moved_to.end"]
     return [*names, *dates, *AFTERWARDS, "capacity"]
@@ -299,10 +322,52 @@ def place_problems(
     for problem in problems:
         key = problem.key or ""
         target = next((n for n in names if key and (n == key or n.startswith(key + "."))), None)
+        if target is None and key.rsplit(".", 1)[0] in names:  # a name shown once
+            target = key.rsplit(".", 1)[0]
         if target is None and (row := _ROW.match(key)):  # a speaker's own problem
-            target = f"speakers[{row.group(1)}].name.{names[0].rsplit('.', 1)[-1]}"
+            first = f"speakers[{row.group(1)}].name"
+            target = first if first in names else f"{first}.{names[0].rsplit('.', 1)[-1]}"
         if target is None:
             elsewhere.append(problem)
         else:
             at.setdefault(target, []).append(problem)
     return at, elsewhere
+
+
+_FIELDS = {
+    "title": "Title",
+    "questions": "Guiding questions (one per line)",
+    "note": "Note (optional)",
+    "status": "Status",
+    "moved_to.date": "Moved to",
+    "moved_to.start": "from",
+    "moved_to.end": "to",
+    "recording": "Recording (link)",
+    "slides": "Slides (link)",
+    "survey": "Survey (link)",
+    "capacity": "Places (empty: no limit)",
+    "name": "Name",
+    "role": "Role",
+    "to_be_confirmed": "to be confirmed",
+}
+_LANGUAGE = re.compile(r"^(?P<field>.+)\.(?P<code>[a-z]{2,3}(?:-[A-Za-z0-9]+)?)$")
+
+
+def field_label(name: str, words: Callable[[str], str]) -> str:
+    """What the error summary calls a field: "Titre (espagnol)", "Intervenant 2 : rôle"."""
+    code = None
+    found = _LANGUAGE.match(name)
+    if found and found["field"] not in ("moved_to",):
+        name, code = found["field"], found["code"]
+    who = None
+    if row := _ROW.match(name):
+        who = words("Speaker {number}").format(number=int(row.group(1)) + 1)
+        name = name[row.end() :]
+    elif name.startswith("moderator."):
+        who, name = words("Moderator"), name[len("moderator.") :]
+    label = words(_FIELDS.get(name, name))
+    if who is not None:
+        label = words("{who}: {what}").format(who=who, what=label)
+    if code is not None:
+        label = f"{label} ({language_name(code, words('en'))})"
+    return label

@@ -98,15 +98,15 @@ FRENCH: dict[str, str] = {
     "blocked": "bloqué",
     "The daemon refused the last edit of the files and keeps running on the version before: "
     "{why}": (
-        "mailer a refusé la dernière modification des fichiers et continue avec la version "
-        "précédente : {why}"
+        "L’envoi automatique a refusé la dernière modification des fichiers et continue avec "
+        "la version précédente : {why}"
     ),
-    "The daemon reports: {status}.": "mailer signale : {status}.",
+    "The daemon reports: {status}.": "L’envoi automatique signale : {status}.",
     # a session
     "Session {number}, {day}": "Séance {number}, {day}",
     "Preview its emails": "Aperçu de ses e-mails",
     "Saved. The daemon uses the new version now.": (
-        "Enregistré. mailer utilise désormais la nouvelle version."
+        "Enregistré. Les envois automatiques suivent désormais la nouvelle version."
     ),
     "Nothing was saved: {count} problem(s), shown at their fields.": (
         "Rien n’a été enregistré : {count} problème(s), indiqué(s) à leur champ."
@@ -140,8 +140,8 @@ FRENCH: dict[str, str] = {
         "Déplacer cette séance envoie un e-mail à {count} personnes"
     ),
     "When you save, the daemon sends the {kind} to everyone already emailed about this session": (
-        "À l’enregistrement, mailer envoie {kind} à toutes les personnes déjà écrites au "
-        "sujet de cette séance"
+        "À l’enregistrement, {kind} part automatiquement à toutes les personnes déjà écrites "
+        "au sujet de cette séance"
     ),
     "[daemon] updates is off: nothing goes by itself; send the {kind} from the Send page to": (
         "[daemon] updates est désactivé : rien ne part tout seul ; envoyez {kind} depuis la "
@@ -150,8 +150,8 @@ FRENCH: dict[str, str] = {
     "{count} suppressed left out": "{count} exclues (désinscrites ou en erreur)",
     "Who": "Qui",
     "… and {count} more.": "… et {count} autres.",
-    "Nothing is saved yet: tick the box, then save the session again (below).": (
-        "Rien n’est encore enregistré : cochez la case, puis enregistrez à nouveau (en bas)."
+    "Nothing is saved yet: tick the box, then save the session again.": (
+        "Rien n’est encore enregistré : cochez la case, puis enregistrez à nouveau."
     ),
     "Yes, save it and tell them": "Oui, enregistrer et les prévenir",
     "the update": "la mise à jour",
@@ -222,7 +222,7 @@ FRENCH: dict[str, str] = {
     "Done": "Terminé",
     "In all, for this email:": "Au total, pour cet e-mail :",
     "The daemon tries the {count} others again by itself.": (
-        "mailer réessaie seul les {count} autres."
+        "Les {count} autres seront réessayés automatiquement."
     ),
     "What was sent for this session": "Les envois de cette séance",
     # following up: the ledger's states

@@ -281,11 +281,11 @@ def test_the_series_page_is_a_dashboard(swept: Swept) -> None:
 
 def test_the_send_page_says_which_email_and_what_the_daemon_still_sends(swept: Swept) -> None:
     own = swept.client.get(f"/sessions/{SESSION}/send?kind=reminder&segment=partners").body
-    assert "C’est un e-mail en plus de ceux du démon" in own
+    assert "C’est un e-mail en plus des e-mails automatiques" in own
     afterwards = own[own.index('id="afterwards"') :]
     assert "Rappel la veille" in afterwards and "Rappel une heure avant" in afterwards
     daemon = swept.client.get(f"/sessions/{SESSION}/send?kind=invitation").body
-    assert "C’est l’un des e-mails du démon" in daemon
+    assert "C’est l’un des e-mails automatiques" in daemon
     assert "Invitation" not in daemon[daemon.index('id="afterwards"') :]  # it is this one
 
 

@@ -172,12 +172,19 @@ def test_an_organiser_prepares_previews_sends_and_follows_a_session(site: Site) 
         rows = driver.find_elements(By.CSS_SELECTOR, "tbody.person.blank")
         assert rows, "a blank row to add a speaker"
         index = len(driver.find_elements(By.CSS_SELECTOR, "tbody.person")) - len(rows) - 1
-        fill(driver, f"speakers[{index}].name.fr", SCRIPT)
+        fill(driver, f"speakers[{index}].name", SCRIPT)  # a name is typed once
         for code, role in (("fr", "Conservatrice"), ("en", "Curator"), ("es", "Conservadora")):
             fill(driver, f"speakers[{index}].role.{code}", role)
         submit(driver, driver.find_element(By.ID, "save"))
         errors = driver.find_elements(By.CSS_SELECTOR, '.field-error[data-field="title.es"]')
         assert errors and "le texte en espagnol manque" in errors[0].text
+        spanish = driver.find_element(By.ID, "title.es")
+        assert spanish.get_attribute("aria-invalid") == "true"
+        assert spanish.get_attribute("aria-describedby") == "title.es-problem"
+        listed = driver.find_element(By.CSS_SELECTOR, '#problems a[href="#title.es"]')
+        assert listed.text == "Titre (espagnol)"
+        listed.click()  # the summary's link leads to the field
+        assert driver.switch_to.active_element == spanish
         assert "Rien n’a été enregistré" in driver.find_element(By.ID, "problems").text
         assert site.session_file() == before
         shoot(driver, "session-error")
@@ -196,8 +203,7 @@ def test_an_organiser_prepares_previews_sends_and_follows_a_session(site: Site) 
         # a script in a name is text, everywhere: no element made of it, nothing run
         assert driver.title.startswith("Séance 6")
         assert (
-            driver.find_element(By.NAME, f"speakers[{index}].name.fr").get_attribute("value")
-            == SCRIPT
+            driver.find_element(By.NAME, f"speakers[{index}].name").get_attribute("value") == SCRIPT
         )
         assert not driver.find_elements(By.CSS_SELECTOR, "main script, main img")
         shoot(driver, "session")

@@ -14,6 +14,7 @@ from mailer.errors import Problem
 from mailer.project.load import load_project
 from mailer.web.session_form import (
     SessionForm,
+    field_label,
     field_names,
     file_version,
     form_data,
@@ -23,6 +24,7 @@ from mailer.web.session_form import (
     place_problems,
     session_text,
 )
+from mailer.web.words import words_for
 from tests.support.project import REPO
 
 DAY = dt.date(2021, 4, 20)
@@ -80,6 +82,40 @@ def test_blank_speaker_rows_are_dropped_and_indexes_follow_the_file() -> None:
     assert elsewhere == []
     assert set(at) == {"speakers[0].role.en", "speakers[0].role.es"}  # where she now is
     assert missing_translations(form, LANGUAGES) == {"speakers[0].role.en", "speakers[0].role.es"}
+
+
+def test_a_name_typed_once_is_every_language_s_and_speakers_go_where_they_are_put() -> None:
+    form = posted(
+        {
+            "title.fr": "T",
+            "title.en": "T",
+            "title.es": "T",
+            "speakers[0].name": "Ana García",
+            "speakers[0].position": "2",
+            "speakers[1].name": "Bruno\r\nMaquart",  # a name is one line
+            "speakers[1].position": "1",
+            "moderator.name": "Chloé",
+        }
+    )
+    assert [s.name for s in form.speakers] == [
+        dict.fromkeys(LANGUAGES, "Bruno Maquart"),
+        dict.fromkeys(LANGUAGES, "Ana García"),
+    ]
+    data = tomllib.loads(saved(form)[0])
+    assert [s["name"] for s in data["speakers"]] == ["Bruno Maquart", "Ana García"]
+    assert data["moderator"]["name"] == "Chloé"  # written once
+    names = field_names(form, LANGUAGES)
+    assert "speakers[0].name" in names and "speakers[0].name.fr" not in names
+    at, _ = place_problems([Problem("s.toml", "too long", key="speakers[1].name")], names)
+    assert list(at) == ["speakers[1].name"]
+
+
+def test_the_error_summary_names_each_field_in_the_page_s_words() -> None:
+    french = words_for("fr")
+    assert field_label("title.es", french) == "Titre (espagnol)"
+    assert field_label("speakers[1].role.fr", french) == "Intervenant(e) 2 : Fonction (français)"
+    assert field_label("moderator.name", french) == "Modérateur ou modératrice : Nom"
+    assert field_label("moved_to.end", words_for("en")) == "to"
 
 
 def test_a_date_or_time_that_is_not_one_is_shown_at_its_field() -> None:
