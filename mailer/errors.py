@@ -131,6 +131,12 @@ class TooLate(MailerError):
     """The send's deadline passed: nothing is sent."""
 
 
+class SendPaused(MailerError):
+    """An organiser paused this send: nobody sends it until it is resumed."""
+
+    exit_code = EXIT_CONFLICT
+
+
 class PlanChanged(MailerError):
     """The plan an organiser confirmed is not the plan any more (a list or the ledger changed
     meanwhile): nothing is sent; they look at it again."""

@@ -36,6 +36,7 @@ from mailer.store.leases import LEADER, Held, hold
 from mailer.store.ledger import Ledger, SendKey, new_owner
 from mailer.store.members import members_version
 from mailer.store.notices import mark_sent, unsent, waiting_notices
+from mailer.store.pauses import paused
 from mailer.store.people import prune
 from mailer.store.state import State
 from mailer.store.suppression import suppression_version
@@ -287,6 +288,10 @@ class DaemonCore:
             message=job.message,
             deadline=job.deadline,
         )
+        with self.state() as state:
+            if paused(state, self.key(job)) is not None:  # an organiser paused it
+                log.info("the %s of %s is paused", job.kind, job.occurrence.scheduled)
+                return
         lock = self.project.store.sender_lock()
         lock.acquire()
         try:
@@ -321,7 +326,7 @@ class DaemonCore:
         key = self.key(job)
         with self.state() as state:
             ledger = Ledger(state)
-            if ledger.deadline(key) is None or ledger.complete(key):
+            if ledger.deadline(key) is None or ledger.complete(key) or paused(state, key):
                 return
             plan = plan_from_ledger(self.project, state, key, job.kind, now)
         outcome, counts = await self._run(plan)

@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable
 
 from mailer.audience.addresses import Address, parse_address
+from mailer.errors import SendPaused
 from mailer.messages.compose import Composer
 from mailer.messages.context import Proof
 from mailer.messages.templates import TemplateSet
@@ -22,6 +23,7 @@ from mailer.sending.engine import Engine
 from mailer.sending.plan import SendPlan
 from mailer.sending.progress import RunResult, Tally
 from mailer.store.ledger import Ledger
+from mailer.store.pauses import paused
 from mailer.store.state import State
 from mailer.store.suppression import suppress, suppressed_keys
 from mailer.transport.base import Transport
@@ -80,6 +82,11 @@ async def run_send(
     (the daemon: zero)."""
     config = project.config
     templates.require(config.series.languages, plan.kind)  # before anything is sent
+    if (held := paused(state, plan.key)) is not None:
+        raise SendPaused(
+            f"the {plan.kind} of {plan.key.session} is paused (by {held.by}, "
+            f"{held.at:%Y-%m-%d %H:%M} UTC): resume it on its page first"
+        )
     ledger = Ledger(state, lease=config.lease.total_seconds())
     composer = composer_for(
         project,

@@ -292,6 +292,18 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX signup_attempts_by_at ON signup_attempts (at);
     """,
+    # 14: a send an organiser paused: nobody sends it (her, another organiser, a daemon)
+    # until it is resumed
+    """
+    CREATE TABLE paused (
+        series TEXT NOT NULL,
+        session TEXT NOT NULL,
+        message TEXT NOT NULL,
+        paused_by TEXT NOT NULL,
+        paused_at TEXT NOT NULL,
+        PRIMARY KEY (series, session, message)
+    );
+    """,
 )
 
 # The tables of version 10, for PostgreSQL (which came then): what SQLite's migrations 1 to 10
@@ -434,6 +446,7 @@ TABLES = (
     "members",
     "preferences",
     "signup_attempts",
+    "paused",
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

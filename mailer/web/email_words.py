@@ -116,4 +116,21 @@ FRENCH: dict[str, str] = {
         "Avant l’enregistrement : qui ce changement prévient (près du bouton Enregistrer, en bas)."
     ),
     "{who}: {what}": "{who} : {what}",
+    # pausing and resuming a send
+    "Pause": "Mettre en pause",
+    "The emails in flight finish; the rest waits until you resume.": (
+        "Les e-mails en cours d’envoi partent ; les autres attendent la reprise."
+    ),
+    "Pausing: the emails in flight finish…": "Mise en pause : les e-mails en cours partent…",
+    "Paused by {who}": "Mis en pause par {who}",
+    "{count} emails wait; nobody sends them (not even the daemon) until the send is resumed.": (
+        "{count} e-mails attendent ; personne ne les envoie (pas même l’envoi automatique) "
+        "avant la reprise."
+    ),
+    "Resume: send the {count} emails left": "Reprendre : envoyer les {count} e-mails restants",
+    "Nothing is left to send.": "Il ne reste rien à envoyer.",
+    "Paused": "En pause",
+    "this send is paused (by {who}): resume it on its progress page": (
+        "cet envoi est en pause (mis par {who}) : reprenez-le depuis sa page de suivi"
+    ),
 }

@@ -40,6 +40,10 @@ SHAPES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "{got} columns where the first line has {want}: the row is left out",
         ),
         (
+            r"^this send is paused \(by (?P<who>[^)]+)\): resume it on its progress page$",
+            "this send is paused (by {who}): resume it on its progress page",
+        ),
+        (
             r"^Correct the address; the other rows are sent\.$",
             "Correct the address; the other rows are read.",
         ),

@@ -27,7 +27,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from mailer.project.workspace import Workspace
-from mailer.web import editor, follow_pages, people_pages, sending_pages
+from mailer.web import editor, follow_pages, people_pages, progress_pages, sending_pages
 from mailer.web.auth import (
     DEVICE_COOKIE,
     LOGIN_COOKIE,
@@ -151,6 +151,7 @@ def make_organisers_app(
     follow_pages.add_routes(app, site)
     editor.add_routes(app, site)
     sending_pages.add_routes(app, site)
+    progress_pages.add_routes(app, site)
     people_pages.add_people_routes(app, site)
     return app
 

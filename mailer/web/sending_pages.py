@@ -23,28 +23,15 @@ from mailer.project.workspace import Workspace
 from mailer.sending.plan import SendPlan, SendRequest, plan_send
 from mailer.sending.run import send_proofs
 from mailer.web.render import FRAMED, page, refusal
-from mailer.web.sends import WebSend
 from mailer.web.site import PER_PAGE, Site, occurrence_of, organiser_of, redirect
-from mailer.web.words import Words
 
 log = logging.getLogger("mailer.web")
 
 BAD_PROOF_ADDRESS = "Write email addresses (separated by spaces or commas)."
 MAX_PROOFS = 10
+BUSY = "Another send is running (the daemon's, or another organiser's): try again in a moment."
+INCOMPLETE = "The form is incomplete: look at the plan again."
 UNTICKED = "Tick the box that says you want these emails sent, then send."
-
-
-def _progress_text(sent: WebSend, _: Words) -> str:
-    text = _("{sent} sent, {failed} failed, {retrying} to retry, {skipped} skipped, of {count}")
-    tally = sent.tally
-    said = text.format(
-        sent=tally.sent,
-        failed=tally.failed,
-        retrying=tally.retrying,
-        skipped=tally.skipped,
-        count=sent.to_send,
-    )
-    return said if sent.finished else f"{said} {_('(sending…)')}"
 
 
 def _kind(text: str | None) -> MessageKind:
@@ -288,54 +275,14 @@ def add_routes(app: web.Application, site: Site) -> None:
             started = site.sends.start(workspace, send_request, expected, who.email)
         except (ValueError, MailerError) as error:
             if isinstance(error, LockHeld):
-                message = (
-                    "Another send is running (the daemon's, or another organiser's): try "
-                    "again in a moment."
-                )
+                message = BUSY
             elif isinstance(error, ValueError):
-                message = "The form is incomplete: look at the plan again."
+                message = INCOMPLETE
             else:
                 message = str(error)
             back["problem"] = message
             return _send_page(request, occurrence, kind, list(segments), 409, **back)
         return redirect(f"/sends/{started.number}")
-
-    def _send_of(request: web.Request) -> tuple[int, WebSend]:
-        try:
-            number = int(request.match_info["number"])
-            return number, site.sends.sends[number]
-        except (KeyError, ValueError):
-            raise web.HTTPNotFound(text="no such send") from None
-
-    async def progress_now(request: web.Request) -> web.Response:
-        """How far a send is, for the progress page's script."""
-        _number, sent = _send_of(request)
-        return web.json_response(
-            {
-                "done": sent.tally.done,
-                "max": sent.to_send or 1,
-                "text": _progress_text(sent, site.words()),
-                "finished": sent.finished,
-            },
-            headers={"Cache-Control": "no-store"},
-        )
-
-    async def progress(request: web.Request) -> web.Response:
-        number, sent = _send_of(request)
-        _ = site.words()
-        return page(
-            "progress.html",
-            organiser_of(request),
-            _,
-            title=_("Sending the {kind} of {day}").format(
-                kind=_(sent.request.kind), day=sent.request.day
-            ),
-            script=None if sent.finished else "/static/progress.js",
-            sent=sent,
-            number=number,
-            progress_text=_progress_text(sent, _),
-            zone=site.project().config.series.timezone,
-        )
 
     day = r"{day:\d{4}-\d{2}-\d{2}}"
     app.router.add_get(f"/sessions/{day}/preview", preview)
@@ -343,5 +290,3 @@ def add_routes(app: web.Application, site: Site) -> None:
     app.router.add_post(f"/sessions/{day}/proof", proof)
     app.router.add_get(f"/sessions/{day}/send", send_form)
     app.router.add_post(f"/sessions/{day}/send", send_start)
-    app.router.add_get(r"/sends/{number:\d+}", progress)
-    app.router.add_get(r"/sends/{number:\d+}/progress.json", progress_now)

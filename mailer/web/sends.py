@@ -15,14 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mailer.actions.send import refuse_if_too_late
-from mailer.errors import InvalidInput, MailerError, PlanChanged
+from mailer.errors import InvalidInput, MailerError, PlanChanged, SendPaused
 from mailer.project.workspace import Workspace
 from mailer.sending.engine import Engine
 from mailer.sending.plan import SendPlan, SendRequest, plan_send, record_plan
 from mailer.sending.progress import Tally
 from mailer.sending.run import run_send
-from mailer.store.ledger import Ledger
+from mailer.store.ledger import Ledger, SendKey
 from mailer.store.location import Lock
+from mailer.store.pauses import pause, paused, resume
 from mailer.store.web import audit
 
 log = logging.getLogger("mailer.web")
@@ -43,6 +44,8 @@ class WebSend:
     counts: dict[str, int] = field(default_factory=dict)  # the whole send, by state, at the end
     problem: str | None = None
     engine: Engine | None = None
+    key: SendKey | None = None
+    paused_by: str | None = None  # who paused it (the rest waits in the ledger)
 
 
 class WebSends:
@@ -55,10 +58,17 @@ class WebSends:
         self.stopping = False
 
     def start(
-        self, workspace: Workspace, request: SendRequest, confirmed: int, who: str
+        self,
+        workspace: Workspace,
+        request: SendRequest,
+        confirmed: int,
+        who: str,
+        *,
+        resuming: bool = False,
     ) -> WebSend:
         """Record the plan the organiser confirmed and start sending it (LockHeld when another
-        send runs; PlanChanged when the plan is no longer what they saw)."""
+        send runs; PlanChanged when the plan is no longer what they saw; SendPaused when it is
+        paused, unless this resumes it)."""
         now = workspace.now()
         lock = workspace.store().sender_lock()
         lock.acquire()
@@ -73,20 +83,20 @@ class WebSends:
                     )
                 if plan.to_send == 0:
                     raise InvalidInput("nothing to send: everyone in the plan has been served")
+                if resuming:
+                    resume(state, plan.key)
+                elif (held := paused(state, plan.key)) is not None:
+                    raise SendPaused(
+                        f"this send is paused (by {held.by}): resume it on its progress page"
+                    )
                 record_plan(state, plan, now)
-                audit(
-                    state,
-                    who,
-                    "send",
-                    subject=str(request.day),
-                    detail=f"{request.kind} to {', '.join(request.segments) or 'those served'}: "
-                    f"{plan.to_send} emails",
-                    now=now,
-                )
+                action = "resume" if resuming else "send"
+                detail = f"{_what(request)}: {plan.to_send} emails"
+                audit(state, who, action, subject=str(request.day), detail=detail, now=now)
         except BaseException:
             lock.release()
             raise
-        sent = WebSend(next(_numbers), who, request, plan.to_send, now)
+        sent = WebSend(next(_numbers), who, request, plan.to_send, now, key=plan.key)
         self.sends[sent.number] = sent
         log.info("%s started the %s of %s: %d emails", who, request.kind, request.day, confirmed)
         task = asyncio.create_task(self._run(workspace, plan, sent, lock))
@@ -139,6 +149,32 @@ class WebSends:
                 sent.tally.failed,
             )
 
+    def pause(self, workspace: Workspace, sent: WebSend, who: str) -> None:
+        """Pause a send: the messages in flight finish, the rest waits in the ledger, and
+        nobody sends it (another organiser, `mailer send`, a daemon) until it is resumed."""
+        assert sent.key is not None
+        now = workspace.now()
+        with workspace.state() as state:
+            pause(state, sent.key, who, now)
+            audit(
+                state,
+                who,
+                "pause",
+                subject=str(sent.request.day),
+                detail=_what(sent.request),
+                now=now,
+            )
+        sent.paused_by = who
+        if sent.engine is not None and not sent.finished:
+            sent.engine.stop()
+        log.info("%s paused the %s of %s", who, sent.request.kind, sent.request.day)
+
+    def resume(self, workspace: Workspace, sent: WebSend, confirmed: int, who: str) -> WebSend:
+        """Lift the pause and send what is left (as `start`: the plan the organiser saw)."""
+        resumed = self.start(workspace, sent.request, confirmed, who, resuming=True)
+        log.info("%s resumed the %s of %s", who, sent.request.kind, sent.request.day)
+        return resumed
+
     def stop(self) -> None:
         """The daemon stops: in-flight messages finish, the rest waits in the ledger."""
         self.stopping = True
@@ -149,3 +185,8 @@ class WebSends:
     async def wait(self) -> None:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _what(request: SendRequest) -> str:
+    """The audit log's detail of a send: "reminder to partners"."""
+    return f"{request.kind} to {', '.join(request.segments) or 'those served'}"

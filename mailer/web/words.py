@@ -287,6 +287,8 @@ FRENCH: dict[str, str] = {
     "save session": "séance enregistrée",
     "proof": "épreuve",
     "send": "envoi",
+    "pause": "mise en pause",
+    "resume": "reprise",
     "Detail": "Détail",
     "the change": "la modification",
     "Nothing yet.": "Rien pour l’instant.",

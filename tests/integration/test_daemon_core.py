@@ -18,6 +18,8 @@ from mailer.daemon.reloading import Reloader, daemon_core
 from mailer.model import Outgoing
 from mailer.project.workspace import Workspace
 from mailer.sending.due import DaemonCore
+from mailer.store.ledger import SendKey
+from mailer.store.pauses import pause, paused, resume
 from mailer.transport.base import Transport
 from mailer.transport.memory import MemoryTransport
 from tests.support.daemon import ledger_ids
@@ -220,6 +222,20 @@ def test_a_double_fire_or_a_restart_sends_nothing_twice(simulated: Path) -> None
         sim.restart()
     invitations = [m for m in sim.outbox.sent if isinstance(m, Outgoing)]
     assert len(invitations) == 20
+
+
+def test_a_paused_email_waits_for_its_resumption_and_then_goes_once(simulated: Path) -> None:
+    sim = Simulation(simulated, dt.datetime(2021, 2, 2, 10, tzinfo=UTC))
+    key = SendKey(sim.core.config.series.id, dt.date(2021, 2, 16), "invitation")
+    with sim.core.state() as state:
+        pause(state, key, "marie@icom-france.example.org", sim.now)
+    sim.run_until(dt.datetime(2021, 2, 4, tzinfo=UTC))  # due on 02-02: an organiser paused it
+    assert [m for m in sim.outbox.sent if isinstance(m, Outgoing)] == []
+    with sim.core.state() as state:
+        assert resume(state, key) and paused(state, key) is None
+    sim.run_until(dt.datetime(2021, 2, 5, tzinfo=UTC))
+    invited = Counter(r for _, kind, r, _ in sim.emails() if kind == "invitation")
+    assert len(invited) == 20 and set(invited.values()) == {1}  # everyone, once
 
 
 def test_someone_added_to_a_list_after_the_invitation_gets_it_too(simulated: Path) -> None:

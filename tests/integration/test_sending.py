@@ -3,6 +3,7 @@ says, and that nobody is lost."""
 
 from __future__ import annotations
 
+import datetime as dt
 import email
 import email.policy
 import json
@@ -13,7 +14,11 @@ from pathlib import Path
 import icalendar
 import pytest
 
+from mailer.errors import EXIT_CONFLICT
+from mailer.project.workspace import Workspace
+from mailer.store.ledger import SendKey
 from mailer.store.locks import sender_lock
+from mailer.store.pauses import pause, resume
 from tests.support.project import edit
 from tests.support.sending import NOW, ledger, send, use_smtp
 from tests.support.smtp_server import (
@@ -66,6 +71,24 @@ def test_everyone_gets_one_email_and_running_again_sends_nothing(
     assert len(server.received) == EVERYONE
     stored = ledger(config, "message_id")
     assert set(stored) == set(ids)
+
+
+def test_a_paused_send_is_not_sent_from_the_command_line_until_resumed(
+    run_cli: Cli, project_dir: Path, server: SmtpServer
+) -> None:
+    config = use_smtp(project_dir, server.port)
+    workspace = Workspace(config, environ={"MAILER_UNSUBSCRIBE_KEY": "k" * 32})
+    key = SendKey(workspace.project().config.series.id, dt.date(2021, 4, 20), "invitation")
+    with workspace.state() as state:
+        pause(state, key, "marie@icom-france.example.org", dt.datetime(2021, 4, 6, tzinfo=dt.UTC))
+    code, _, err = send(run_cli, config)
+    assert code == EXIT_CONFLICT and "is paused (by marie@icom-france.example.org" in err
+    assert server.received == [] and "Traceback" not in err
+    with workspace.state() as state:
+        resume(state, key)
+    code, _, err = send(run_cli, config)
+    assert code == 0, err
+    assert len(server.received) == EVERYONE
 
 
 def test_limit_sends_a_few_and_the_next_run_the_rest(

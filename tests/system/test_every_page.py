@@ -38,7 +38,7 @@ from tests.support.page_checks import (
     wider_than_screen,
 )
 from tests.support.sending import use_smtp
-from tests.support.smtp_server import SmtpServer
+from tests.support.smtp_server import Fault, SmtpServer
 
 pytestmark = pytest.mark.browser
 NOW = "2021-04-01T10:00:00+02:00"
@@ -225,7 +225,7 @@ def swept(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Swept]:
     config = project_with_pages(folder, [(ORGANISER, "Marie Curie-Sklodowska")])
     SHOTS.mkdir(parents=True, exist_ok=True)
     with SmtpServer() as server:
-        use_smtp(folder, server.port)
+        use_smtp(folder, server.port, connections=1)  # one at a time: a pause finds a rest
         daemon = DaemonProcess(config, NOW)
         try:
             port = pages_port(daemon)
@@ -321,3 +321,41 @@ def test_the_progress_page_follows_its_send_without_reloading(swept: Swept) -> N
         "finished": True,
     }
     assert 'http-equiv="refresh"' not in swept.client.get("/sends/1").body
+
+
+def test_a_paused_send_waits_for_everyone_and_resumes_without_sending_twice(
+    swept: Swept,
+) -> None:
+    client, server = swept.client, swept.server
+    before = len(server.received)
+    plan = client.get(f"/sessions/{SESSION}/send?kind=reminder&segment=partners")
+    expected = re.search(r'name="expected" value="(\d+)"', plan.body)
+    assert expected and expected.group(1) == "5"
+    server.add_fault(Fault("DATA", "slow", delay=1.2, times=2))  # time to press Pause
+    form = {"kind": "reminder", "segment": "partners", "expected": "5", "confirm": "yes"}
+    started = client.post(f"/sessions/{SESSION}/send", {**form, "csrf": token(plan)})
+    progress = started.headers["Location"]
+    page = client.get(progress)
+    assert client.post(f"{progress}/pause", {"csrf": token(page)}).status == 303
+    wait_until(lambda: json.loads(client.get(f"{progress}/progress.json").body)["finished"], 30)
+    paused = client.get(progress).body
+    sent_before_pause = len(server.received) - before
+    assert sent_before_pause < 5
+    assert "Mis en pause par marie@icom-france.example.org" in paused
+    left = 5 - sent_before_pause
+    assert f"Reprendre : envoyer les {left} e-mails restants" in paused
+    # nobody sends it meanwhile: the Send page refuses it, saying why
+    again = client.get(f"/sessions/{SESSION}/send?kind=reminder&segment=partners")
+    refused = client.post(
+        f"/sessions/{SESSION}/send", {**form, "expected": str(left), "csrf": token(again)}
+    )
+    assert refused.status == 409 and "cet envoi est en pause" in refused.body
+    assert len(server.received) - before == sent_before_pause
+    resumed = client.post(f"{progress}/resume", {"csrf": token(page), "expected": str(left)})
+    assert resumed.status == 303
+    follow = resumed.headers["Location"]
+    wait_until(lambda: json.loads(client.get(f"{follow}/progress.json").body)["finished"], 30)
+    got = sorted(r for m in server.received[before:] for r in m.recipients)
+    assert len(got) == 5 and len(set(got)) == 5  # every partner, once
+    audit = client.get("/audit").body
+    assert "mise en pause" in audit and "reprise" in audit
