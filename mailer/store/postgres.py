@@ -30,7 +30,8 @@ from psycopg import sql
 
 from mailer.errors import StateError, StateUnavailable
 from mailer.store.leases import check_fence
-from mailer.store.schema import MIGRATIONS, POSTGRES_BASE, POSTGRES_BASE_VERSION, SCHEMA_VERSION
+from mailer.store.postgres_base import POSTGRES_BASE, POSTGRES_BASE_VERSION
+from mailer.store.schema import MIGRATIONS, SCHEMA_VERSION
 from mailer.store.state import Connection, Cursor, Dialect, State
 
 if TYPE_CHECKING:

@@ -133,4 +133,13 @@ FRENCH: dict[str, str] = {
     "this send is paused (by {who}): resume it on its progress page": (
         "cet envoi est en pause (mis par {who}) : reprenez-le depuis sa page de suivi"
     ),
+    # the audit log's details
+    "{email} to {to}: {count} emails": "{email} à {to} : {count} e-mails",
+    "{email} to {to}": "{email} à {to}",
+    "removed by hand": "retirée à la main",
+    "removed by hand ({who})": "retirée à la main ({who})",
+    "downloaded": "téléchargé",
+    "{count} delivery rows": "{count} lignes d’envoi",
+    "scope:all": "tous les e-mails",
+    "scope:reminders": "les rappels seulement",
 }

@@ -14,6 +14,7 @@ import re
 from markupsafe import Markup
 
 from mailer.i18n.dates import language_name
+from mailer.web.email_names import email_name
 from mailer.web.words import Words
 
 # (the engine's sentence, the pages' sentence): the groups named `language` (a code),
@@ -43,6 +44,17 @@ SHAPES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             r"^this send is paused \(by (?P<who>[^)]+)\): resume it on its progress page$",
             "this send is paused (by {who}): resume it on its progress page",
         ),
+        # the audit log's detail of a send, a pause, a proof
+        (
+            r"^(?P<email>[\w:@.-]+) to (?P<to>.+?): (?P<count>\d+) emails$",
+            "{email} to {to}: {count} emails",
+        ),
+        (r"^(?P<email>[\w:@.-]+) to (?P<to>.+)$", "{email} to {to}"),
+        # ... and of an action on a person; a suppression's reason by default
+        (r"^removed by hand$", "removed by hand"),
+        (r"^removed by hand \((?P<who>[^)]+)\)$", "removed by hand ({who})"),
+        (r"^downloaded$", "downloaded"),
+        (r"^(?P<count>\d+) delivery rows$", "{count} delivery rows"),
         (
             r"^Correct the address; the other rows are sent\.$",
             "Correct the address; the other rows are read.",
@@ -59,6 +71,11 @@ def _value(name: str, value: str, words: Words) -> str:
         return ", ".join(language_name(code.strip(), language) for code in value.split(","))
     if name == "what":
         return " / ".join(words(w) for w in value.split(" or "))
+    if name == "email":
+        return email_name(value, words)
+    if name == "to":  # segments or addresses
+        said = {"those served": "those already emailed", "everyone": "Everyone"}
+        return ", ".join(words(said.get(part, part)) for part in value.split(", "))
     return value
 
 

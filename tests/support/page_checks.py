@@ -90,6 +90,54 @@ async def shown_texts(page: Page) -> list[str]:
     return found
 
 
+FOCUSED = """(() => {
+  const e = document.activeElement;
+  if (!e || e === document.body) return null;
+  const style = getComputedStyle(e);
+  const outlined = style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0;
+  return {tag: e.tagName.toLowerCase(), id: e.id, name: e.getAttribute('name'),
+          text: (e.textContent || e.value || '').trim().slice(0, 40),
+          shown: outlined || style.boxShadow !== 'none',
+          order: [...document.querySelectorAll('*')].indexOf(e),
+          tabindex: e.tabIndex};
+})()"""
+
+
+async def tab_through(page: Page, stops: int) -> list[dict[str, object]]:
+    """Press Tab `stops` times from the top of the page: what has the focus each time."""
+    await page.evaluate("document.activeElement && document.activeElement.blur()")
+    found: list[dict[str, object]] = []
+    for _ in range(stops):
+        for kind in ("rawKeyDown", "keyUp"):
+            await page.send(
+                "Input.dispatchKeyEvent",
+                type=kind,
+                key="Tab",
+                code="Tab",
+                windowsVirtualKeyCode=9,
+                nativeVirtualKeyCode=9,
+            )
+        focused = await page.evaluate(FOCUSED)
+        if focused is None or (found and focused["order"] <= found[-1]["order"]):
+            break  # out of the page, or back at its top
+        found.append(focused)
+    return found
+
+
+def keyboard_problems(stops: list[dict[str, object]], skip: bool) -> list[str]:
+    """What keyboard users would miss: the skip link first (`skip`: a page with a menu), the
+    focus always visible, the order of the page (no positive tabindex)."""
+    problems = []
+    if skip and (not stops or stops[0]["id"] != "skip"):
+        problems.append(f"the first Tab does not reach the skip link: {stops[:1]}")
+    for stop in stops:
+        if not stop["shown"]:
+            problems.append(f"no visible focus on {stop['tag']} {stop['id'] or stop['text']!r}")
+        if int(str(stop["tabindex"])) > 0:
+            problems.append(f"a tabindex out of the page's order on {stop['tag']}")
+    return problems
+
+
 def vocabulary(project: Path, more: Iterable[str] = ()) -> frozenset[str]:
     """The words a French page may show: those of the French translations (of the organisers'
     pages, and of the public pages' French templates), French dates and language names
@@ -118,12 +166,16 @@ def _template_text(template: str) -> str:
     return TAG.sub(" ", JINJA.sub(literals, template))
 
 
+OTHER_LANGUAGES = frozenset({"en", "es", "de", "it", "pt"})  # the project's texts but French
+
+
 def _strings(value: object) -> list[str]:
-    """Every string of a TOML document (its keys are no words for a page)."""
+    """Every string of a TOML document but those of another language than French (its keys
+    are no words for a page)."""
     if isinstance(value, str):
         return [value]
     if isinstance(value, dict):
-        return [s for v in value.values() for s in _strings(v)]
+        return [s for k, v in value.items() if k not in OTHER_LANGUAGES for s in _strings(v)]
     if isinstance(value, list):
         return [s for v in value for s in _strings(v)]
     return []

@@ -32,8 +32,10 @@ from tests.support.organisers import (
 from tests.support.page_checks import (
     axe_violations,
     foreign_words,
+    keyboard_problems,
     load_axe,
     shown_texts,
+    tab_through,
     vocabulary,
     wider_than_screen,
 )
@@ -46,6 +48,7 @@ SESSION = "2021-04-20"
 ORGANISER = "marie@icom-france.example.org"
 SHOTS = screenshot_folder("pages")
 WIDTHS = (375, 1280)
+TAB_STOPS = 40  # the first stops of each page, pressing Tab
 UPLOAD = "Email Address;First Name;Langue\nnew.person@example.org;Nina;fr\nnot an address;X;fr\n"
 
 
@@ -56,6 +59,8 @@ class Seen:
     wider: dict[str, list[str]] = field(default_factory=dict)
     axe: dict[str, list[str]] = field(default_factory=dict)
     foreign: dict[str, list[str]] = field(default_factory=dict)
+    keyboard: dict[str, list[str]] = field(default_factory=dict)
+    tab_stops: dict[str, int] = field(default_factory=dict)
     pages: list[str] = field(default_factory=list)
 
 
@@ -164,6 +169,12 @@ async def sweep(base: str, public: str, paths: dict[str, str], folder: Path) -> 
                     found = foreign_words(await shown_texts(page), known) if french else []
                     if found and width == WIDTHS[-1]:
                         seen.foreign[name] = found
+                    if width == WIDTHS[-1]:
+                        stops = await tab_through(page, TAB_STOPS)
+                        seen.tab_stops[name] = len(stops)
+                        organisers = (url or "").startswith(base) or url is None
+                        if found := keyboard_problems(stops, skip=organisers and name != "login"):
+                            seen.keyboard[name] = found
             seen.pages.append(name)
 
         await look("login", f"{base}/login")
@@ -261,6 +272,13 @@ def test_no_page_scrolls_sideways_on_a_phone(seen: Seen) -> None:
 
 def test_axe_core_finds_no_violation_light_or_dark(seen: Seen) -> None:
     assert not seen.axe, report(seen.axe)
+
+
+def test_the_keyboard_reaches_every_page_in_order_with_a_visible_focus(seen: Seen) -> None:
+    """Tab from the top: the skip link first on the organisers' pages, then the page in its
+    order, each stop with a visible focus (the first forty stops of each page)."""
+    assert not seen.keyboard, report(seen.keyboard)
+    assert min(seen.tab_stops.values()) >= 2 and max(seen.tab_stops.values()) == TAB_STOPS
 
 
 def test_the_french_pages_say_only_their_translations_and_the_series_data(seen: Seen) -> None:
