@@ -142,4 +142,6 @@ FRENCH: dict[str, str] = {
     "{count} delivery rows": "{count} lignes d’envoi",
     "scope:all": "tous les e-mails",
     "scope:reminders": "les rappels seulement",
+    "Open the email on its own page": "Ouvrir l’e-mail sur sa propre page",
+    "The email": "L’e-mail",
 }
