@@ -5,6 +5,7 @@ ledger."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 
 from mailer.store.ledger_queries import SendKey, stamp
@@ -13,6 +14,18 @@ from mailer.store.state import State
 
 @dataclass(frozen=True)
 class Pause:
+    by: str
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class PausedSend:
+    """A paused send, with what resuming it needs: its kind and segments as recorded."""
+
+    session: dt.date
+    message: str
+    kind: str
+    segments: tuple[str, ...]
     by: str
     at: dt.datetime
 
@@ -49,3 +62,24 @@ def paused(state: State, key: SendKey) -> Pause | None:
         (key.series, key.session.isoformat(), key.message),
     ).fetchone()
     return None if row is None else Pause(row[0], dt.datetime.fromisoformat(row[1]))
+
+
+def paused_sends(state: State, series: str) -> list[PausedSend]:
+    """The series' paused sends, the earliest session first."""
+    rows = state.connection.execute(
+        "SELECT p.session, p.message, s.kind, s.segments, p.paused_by, p.paused_at "
+        "FROM paused p JOIN sends s ON s.series = p.series AND s.session = p.session "
+        "AND s.message = p.message WHERE p.series = ? ORDER BY p.session, p.message",
+        (series,),
+    )
+    return [
+        PausedSend(
+            dt.date.fromisoformat(session),
+            message,
+            kind,
+            tuple(json.loads(segments)),
+            by,
+            dt.datetime.fromisoformat(at),
+        )
+        for session, message, kind, segments, by, at in rows
+    ]

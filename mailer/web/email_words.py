@@ -144,4 +144,16 @@ FRENCH: dict[str, str] = {
     "scope:reminders": "les rappels seulement",
     "Open the email on its own page": "Ouvrir l’e-mail sur sa propre page",
     "The email": "L’e-mail",
+    "Paused:": "En pause :",
+    "session of {day}": "séance du {day}",
+    "by {who}": "par {who}",
+    "Resume it…": "Le reprendre…",
+    "This send is paused (by {who}, {when}): nobody sends it until it is resumed here.": (
+        "Cet envoi est en pause (par {who}, {when}) : personne ne l’envoie avant sa reprise, ici."
+    ),
+    "Yes, resume it and send the {count} emails left now": (
+        "Oui, le reprendre et envoyer maintenant les {count} e-mails restants"
+    ),
+    "Resume": "Reprendre",
+    "Resumed: how it goes": "Repris : où en est l’envoi",
 }

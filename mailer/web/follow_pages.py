@@ -17,6 +17,7 @@ from mailer.model import Occurrence
 from mailer.project.workspace import Workspace
 from mailer.store.activity import recent_sessions, session_activity, weekly_activity
 from mailer.store.answers import headcount
+from mailer.store.pauses import paused_sends
 from mailer.store.suppression import suppressions
 from mailer.store.web import audit_log
 from mailer.web.render import page
@@ -74,6 +75,7 @@ def _series(workspace: Workspace) -> dict[str, Any]:
         activity = session_activity(state, series, shown)
         answers = headcount(state, series, shown)
         mondays, weekly = weekly_activity(state, series, now, WEEKS)
+        held = paused_sends(state, series)
     leads = [e.before for e in project.config.cadence if e.before is not None]
     urgent_until = now + max(leads, default=dt.timedelta(0)) + SOON
     return {
@@ -85,6 +87,7 @@ def _series(workspace: Workspace) -> dict[str, Any]:
         "urgent_until": urgent_until,
         "numbers": [(day, activity[day], answers[day]) for day in shown if activity[day].reached],
         "charts": _charts(mondays, weekly),
+        "paused": held,
     }
 
 

@@ -1,7 +1,9 @@
 """The organisers' pages as HTML: one Jinja2 environment (autoescaped, strict), their headers.
 
 Everything shown comes from config.toml, session files, lists and the mailbox: untrusted, so
-nothing is ever marked safe, and the Content-Security-Policy allows no script at all.
+no value is ever marked safe (the filters that make markup, `segments`, `engine` and the
+charts, escape every value they put in it), and the Content-Security-Policy allows no script,
+but on the progress page its own, from our origin.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from mailer.model import MESSAGE_KINDS, MessageKind, Occurrence, Recipient
 from mailer.project.workspace import Workspace
 from mailer.sending.plan import SendPlan, SendRequest, plan_send
 from mailer.sending.run import send_proofs
+from mailer.store.pauses import Pause, paused
 from mailer.web.render import FRAMED, page, refusal
 from mailer.web.site import PER_PAGE, Site, occurrence_of, organiser_of, redirect
 
@@ -71,14 +72,14 @@ def _previews(
 
 def _plan(
     workspace: Workspace, request: SendRequest, occurrence: Occurrence
-) -> tuple[SendPlan, list[Recipient], list[DaemonEmail]]:
-    """The plan of a send (nothing recorded), the first people it reaches, and the emails the
-    daemon sends for the session by itself."""
+) -> tuple[SendPlan, list[Recipient], list[DaemonEmail], Pause | None]:
+    """The plan of a send (nothing recorded), the first people it reaches, the emails the
+    daemon sends for the session by itself, and the send's pause if it is paused."""
     project = workspace.project()
     with workspace.state() as state:
         plan = plan_send(project, state, request, workspace.now())
         people = list(itertools.islice(plan.audience(state), PER_PAGE))
-        return plan, people, daemon_emails(project, state, occurrence)
+        return plan, people, daemon_emails(project, state, occurrence), paused(state, plan.key)
 
 
 def add_routes(app: web.Application, site: Site) -> None:
@@ -179,7 +180,7 @@ def add_routes(app: web.Application, site: Site) -> None:
             return await _preview_page(request, workspace, occurrence, kind, problem=problem)
         replies = []
         try:
-            plan, _people, _daemon = await asyncio.to_thread(
+            plan, _people, _daemon, _held = await asyncio.to_thread(
                 _plan, workspace, send_request, occurrence
             )
             for address in addresses:
@@ -218,13 +219,12 @@ def add_routes(app: web.Application, site: Site) -> None:
         segments = tuple(s for s in chosen if s in names)
         context: dict[str, Any] = {"plan": None, "people": [], "problem": None}
         try:
-            plan, people, daemon = await asyncio.to_thread(
+            plan, people, daemon, held = await asyncio.to_thread(
                 _plan, workspace, SendRequest(occurrence.scheduled, kind, segments), occurrence
             )
             context.update(plan=plan, people=people, too_late=plan.too_late(site.now()))
-            context.update(
-                daemon=daemon, daemons_own=plan.key.message in {d.message for d in daemon}
-            )
+            own = plan.key.message in {d.message for d in daemon}
+            context.update(daemon=daemon, daemons_own=own, held=held)
         except MailerError as error:
             context["problem"] = str(error)
         return context
@@ -253,7 +253,7 @@ def add_routes(app: web.Application, site: Site) -> None:
             segments=config.mailing.segments,
             chosen=chosen,
             zone=config.series.timezone,
-            **{"too_late": False, "daemon": [], "daemons_own": False, **context},
+            **{"too_late": False, "daemon": [], "daemons_own": False, "held": None, **context},
         )
 
     async def send_start(request: web.Request) -> web.Response:
@@ -272,7 +272,10 @@ def add_routes(app: web.Application, site: Site) -> None:
             expected = int(str(form.get("expected", "")))
             workspace.require_secrets()
             send_request = SendRequest(occurrence.scheduled, kind, segments)
-            started = site.sends.start(workspace, send_request, expected, who.email)
+            resuming = form.get("resume") == "yes"
+            started = site.sends.start(
+                workspace, send_request, expected, who.email, resuming=resuming
+            )
         except (ValueError, MailerError) as error:
             if isinstance(error, LockHeld):
                 message = BUSY

@@ -46,6 +46,7 @@ class WebSend:
     engine: Engine | None = None
     key: SendKey | None = None
     paused_by: str | None = None  # who paused it (the rest waits in the ledger)
+    resumed_as: int | None = None  # the send that resumed it
 
 
 class WebSends:
@@ -172,6 +173,7 @@ class WebSends:
     def resume(self, workspace: Workspace, sent: WebSend, confirmed: int, who: str) -> WebSend:
         """Lift the pause and send what is left (as `start`: the plan the organiser saw)."""
         resumed = self.start(workspace, sent.request, confirmed, who, resuming=True)
+        sent.resumed_as = resumed.number
         log.info("%s resumed the %s of %s", who, sent.request.kind, sent.request.day)
         return resumed
 

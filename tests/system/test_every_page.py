@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import html
 import json
 import re
 from collections.abc import Iterator
@@ -369,11 +370,18 @@ def test_a_paused_send_waits_for_everyone_and_resumes_without_sending_twice(
     )
     assert refused.status == 409 and "cet envoi est en pause" in refused.body
     assert len(server.received) - before == sent_before_pause
+    # the series page says so (a daemon restarted meanwhile would not know the progress page)
+    series = client.get("/").body
+    resume_here = re.search(r'<strong>En pause :</strong> Rappel[^·]+· <a href="([^"]+)"', series)
+    assert resume_here, series
+    there = client.get(html.unescape(resume_here.group(1))).body
+    assert 'id="held"' in there and ">Reprendre</button>" in there
     resumed = client.post(f"{progress}/resume", {"csrf": token(page), "expected": str(left)})
     assert resumed.status == 303
     follow = resumed.headers["Location"]
     wait_until(lambda: json.loads(client.get(f"{follow}/progress.json").body)["finished"], 30)
     got = sorted(r for m in server.received[before:] for r in m.recipients)
     assert len(got) == 5 and len(set(got)) == 5  # every partner, once
+    assert f'href="{follow}"' in client.get(progress).body  # the paused one leads to its sequel
     audit = client.get("/audit").body
     assert "mise en pause" in audit and "reprise" in audit
