@@ -24,8 +24,10 @@ from mailer.model import MessageKind, Occurrence, Recipient
 from mailer.project.lists import ListCount, check_lists, list_columns
 from mailer.project.load import Project
 from mailer.recurrence import calendar_window, find_occurrence, next_occurrence, occurrences
+from mailer.store.ledger import SendKey
 from mailer.store.revisions import calendar_revisions, session_revision
 from mailer.store.state import State
+from mailer.store.told import last_told
 
 
 @dataclass(frozen=True)
@@ -191,6 +193,7 @@ def preview_composer(
         signing_key=key,
         field_names=columns,
         next_session=next_occurrence(config.series, project.sessions, occurrence),
+        told=last_told(state, SendKey(config.series.id, day, kind)) if kind == "update" else None,
     )
 
     def sample(language: str) -> Recipient:

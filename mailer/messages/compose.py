@@ -187,6 +187,7 @@ class Composer:
         signed_replies: bool = True,
         restored: bool = False,
         next_session: Occurrence | None = None,
+        told: Mapping[str, Any] | None = None,
     ) -> None:
         check_kind(occurrence, kind)
         unsubscribe = config.unsubscribe
@@ -228,6 +229,7 @@ class Composer:
         self.proof = proof  # a proof: who the real send goes to
         self.restored = restored  # an update that undoes a cancellation
         self.next_session = next_session  # the one after (a cancellation names it)
+        self.told = told  # what the emails before told of the session (an update's changes)
 
     # -- what every recipient of a language shares ----------------------------------------------
 
@@ -275,6 +277,7 @@ class Composer:
                 proof=self.proof,
                 restored=self.restored,
                 next_session=self.next_session,
+                told=self.told,
             )
         return self._contexts[language]
 

@@ -29,6 +29,7 @@ from mailer.i18n.dates import (
     when,
     zone_name,
 )
+from mailer.messages.changes import session_changes, told_content
 from mailer.messages.mime import logo_cid
 from mailer.messages.slots import SlotPool
 from mailer.model import MessageKind, Occurrence, Person, Recipient
@@ -94,12 +95,14 @@ def session_context(
     proof: Proof | None = None,
     restored: bool = False,
     next_session: Occurrence | None = None,
+    told: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything about the session a template may show, in `language`.
 
     `proof`: this is a proof (`mailer send --to`), and who the real send goes to.
     `restored`: this update undoes a cancellation its recipients were sent (back on).
     `next_session`: the session after this one (a cancellation names it).
+    `told`: what the emails before this one told of the session (an update says what changed).
     """
     content = occurrence.content
     if content is None:
@@ -157,6 +160,9 @@ def session_context(
         },
         "when": moment(occurrence.start, occurrence.end, language, config, now),
         "original_when": moment(original_start, original_end, language, config, now),
+        "changes": session_changes(told, told_content(config, occurrence), language)
+        if told is not None
+        else [],
         "next_session": {
             "number": next_session.number,
             "when": moment(next_session.start, next_session.end, language, config, now),

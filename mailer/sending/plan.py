@@ -17,10 +17,12 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from mailer.audience.segments import Resolution
 from mailer.calendar.revisions import Revision
 from mailer.errors import InvalidInput, Problem, StaleContent
+from mailer.messages.changes import told_content
 from mailer.messages.compose import check_kind
 from mailer.model import (
     EVERYONE,
@@ -41,6 +43,7 @@ from mailer.store.revisions import session_revision
 from mailer.store.session_files import saved_digest
 from mailer.store.state import State
 from mailer.store.suppression import suppressed_keys
+from mailer.store.told import keep_told, last_told
 
 FOLLOWUP_DEADLINE = dt.timedelta(days=7)  # a follow-up sent by hand may still go this long
 
@@ -54,6 +57,9 @@ class SendRequest:
     message: str | None = None  # the ledger key; default from the kind
     deadline: dt.datetime | None = None  # default: when the session starts
     resend_failed: bool = False  # send again what failed for a reason not the recipient's
+
+
+TELLING = ("invitation", "reminder", "update")  # the emails that tell people the session
 
 
 @dataclass
@@ -82,6 +88,8 @@ class SendPlan:
     # once recorded: what the ledger holds open for this email (other senders may have
     # planned the same rows at the same time: what is counted before is not what there is)
     open_after: int | None = None
+    told: dict[str, Any] | None = None  # what the email tells of its session (kept with it)
+    told_before: dict[str, Any] | None = None  # an update: what the emails before told
 
     @property
     def reopened(self) -> int:
@@ -133,6 +141,8 @@ def plan_send(
         request.message or message_key(request.kind, revision),
     )
     ledger = Ledger(state)
+    told = told_content(config, occurrence) if request.kind in TELLING else None
+    told_before = last_told(state, key) if request.kind == "update" else None
     blocked = suppressed_keys(state, request.kind)
     if not request.segments and request.kind in ("update", "cancellation"):
         # whoever was sent something about this session may have it in their calendar (read
@@ -196,6 +206,8 @@ def plan_send(
             sequence=revision.sequence,
             content=revision.content,
         )
+        if told is not None:
+            keep_told(state, key, told, now)
     else:
         # A first pass counts (what the organiser confirms); recording resolves again,
         # streaming into the ledger: 100,000 recipients are never all in memory.
@@ -223,6 +235,8 @@ def plan_send(
         open_after=sum(ledger.counts(key)[s] for s in OPEN) if recorded else None,
         restored=request.kind == "update"
         and bool(ledger.served(config.series.id, occurrence.scheduled, "cancellation")),
+        told=told,
+        told_before=told_before,
     )
 
 
@@ -263,6 +277,8 @@ def record_plan(state: State, plan: SendPlan, now: dt.datetime) -> int:
     what it sends again: deliveries skipped as too late by a clock ahead of this one (a
     rehearsal), and, if asked, those failed for a reason that is not the recipient's own."""
     ledger = Ledger(state)
+    if plan.told is not None:
+        keep_told(state, plan.key, plan.told, now)
     if plan.too_late_early:
         ledger.reopen_too_late(plan.key, now)
     if plan.resend_failed and plan.not_theirs:

@@ -59,6 +59,7 @@ def composer_for(
         signed_replies=signed_replies,
         restored=plan.restored,
         next_session=next_occurrence(config.series, project.sessions, plan.occurrence),
+        told=plan.told_before,
     )
 
 

@@ -304,6 +304,18 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (series, session, message)
     );
     """,
+    # 15: what each send told people of its session (its content, as JSON, when first
+    # planned): an update says what changed since
+    """
+    CREATE TABLE told (
+        series TEXT NOT NULL,
+        session TEXT NOT NULL,
+        message TEXT NOT NULL,
+        content TEXT NOT NULL,
+        told_at TEXT NOT NULL,
+        PRIMARY KEY (series, session, message)
+    );
+    """,
 )
 
 # Every table, in an order that respects their references (for copying a state).
@@ -328,6 +340,7 @@ TABLES = (
     "preferences",
     "signup_attempts",
     "paused",
+    "told",
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

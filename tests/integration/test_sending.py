@@ -7,6 +7,7 @@ import datetime as dt
 import email
 import email.policy
 import json
+import tomllib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -392,6 +393,32 @@ def test_an_update_goes_to_those_already_served(
         (event,) = icalendar.Calendar.from_ical(attached_calendar(message.data)).events
         assert event.sequence == 1 and event.uid == "icom-france-solidarites-musees-20210420"
         assert event.start.isoformat() == "2021-04-27T13:00:00+02:00"
+
+
+def test_an_update_says_what_changed_since_the_email_people_had(
+    run_cli: Cli, project_dir: Path, server: SmtpServer
+) -> None:
+    config = use_smtp(project_dir, server.port)
+    assert send(run_cli, config, "--segment", "partners")[0] == 0
+    session = project_dir / "sessions" / "2021-04-20.toml"
+    text = session.read_text(encoding="utf-8")
+    old_title = tomllib.loads(text)["title"]["en"]
+    changed = text.replace(old_title, "Networks, for what?").replace("Bruno Maquart", "Ana García")
+    session.write_text(changed, encoding="utf-8")
+    edit(config, 'passcode = "662299"', 'passcode = "123456"')
+    assert send(run_cli, config, kind="update")[0] == 0
+    updates = server.received[5:]
+    assert len(updates) == 5
+    english = [m for m in updates if b"Content-Language: en" in m.data]
+    assert english
+    parsed = email.message_from_bytes(english[0].data, policy=email.policy.default)
+    plain = parsed.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "What changes:" in plain
+    assert f"- New title: Networks, for what? (was {old_title})" in plain
+    assert "- New speakers: Ana García; No longer speaking: Bruno Maquart" in plain
+    html = parsed.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert f"<s>{old_title}</s>" in html.replace("&nbsp;", "\u00a0")
+    assert "- New Zoom link or codes: use the ones below." in plain and "123456" in plain
 
 
 def test_undoing_a_cancellation_says_the_session_is_back_on(
