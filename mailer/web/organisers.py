@@ -89,7 +89,7 @@ def make_organisers_app(
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
-            SERVING.set((request.path, site.brand()))
+            SERVING.set((request.path, site.brand(), site.project().config.organiser.name))
             if site.project().config.web is None:  # [web] removed: the pages are off
                 return refusal(None, words_for("en"), 404, PAGES_OFF)
             if is_open(request.path):

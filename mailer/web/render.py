@@ -116,7 +116,7 @@ ENVIRONMENT.filters["segments"] = _segments
 
 # the page being served: its path (the menu marks its section) and the series' name (the
 # pages' brand); set once per request by the organisers' app
-SERVING: ContextVar[tuple[str, str]] = ContextVar("serving", default=("/", "mailer"))
+SERVING: ContextVar[tuple[str, str, str]] = ContextVar("serving", default=("/", "mailer", ""))
 SECTIONS = (("/sessions", "/"), ("/sends", "/status"), ("/lists", "/people"))
 
 
@@ -139,7 +139,7 @@ def page(
     **context: Any,
 ) -> web.Response:
     """A page of the organisers' site, in its layout, in the words of `words` (`_`)."""
-    path, brand = SERVING.get()
+    path, brand, host = SERVING.get()
     html = ENVIRONMENT.get_template(template).render(
         organiser=organiser,
         title=title,
@@ -148,6 +148,7 @@ def page(
         lang=words("en"),
         section=section_of(path),
         brand=brand,
+        host=host,
         **context,
     )
     headers = HEADERS

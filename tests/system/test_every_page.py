@@ -293,6 +293,8 @@ def test_the_series_page_is_a_dashboard(swept: Swept) -> None:
         r"Prochain envoi :</strong> Invitation, mar\. 6 avr\. 2021 13:00 CEST, 1\d pers", body
     )
     assert body.count('<svg class="chart"') == 4  # sends, bounces, unsubscriptions, sign-ups
+    assert '<a class="brand" href="/">Solidarités' in body  # the series and its organiser
+    assert '<span class="host">ICOM France</span></a>' in body and ">mailer<" not in body
     assert "E-mails envoyés, par semaine" in body and "5 en 12 semaines" in body
     numbers = body[body.index('id="numbers"') :]
     assert re.search(r'data-label="Atteints">5<', numbers)  # the partners' invitation
