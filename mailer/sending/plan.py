@@ -330,6 +330,7 @@ def plan_from_ledger(
         Resolution(),
         [],
         restored=restored,
+        told_before=last_told(state, key) if kind == "update" else None,  # as its planner's
     )
 
 

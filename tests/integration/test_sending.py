@@ -17,9 +17,11 @@ import pytest
 
 from mailer.errors import EXIT_CONFLICT
 from mailer.project.workspace import Workspace
+from mailer.sending.plan import plan_from_ledger
 from mailer.store.ledger import SendKey
 from mailer.store.locks import sender_lock
 from mailer.store.pauses import pause, resume
+from mailer.store.state import State
 from tests.support.project import edit
 from tests.support.sending import NOW, ledger, send, use_smtp
 from tests.support.smtp_server import (
@@ -419,6 +421,18 @@ def test_an_update_says_what_changed_since_the_email_people_had(
     html = parsed.get_body(("html",)).get_content()  # type: ignore[union-attr]
     assert f"<s>{old_title}</s>" in html.replace("&nbsp;", "\u00a0")
     assert "- New Zoom link or codes: use the ones below." in plain and "123456" in plain
+    # a daemon that helps send it (not its planner) tells the same changes
+    workspace = Workspace(config, environ={"MAILER_UNSUBSCRIBE_KEY": "k" * 32})
+    with workspace.state() as state:
+        key = next(k for k in keys_of(state) if k.message.startswith("update:"))
+        helped = plan_from_ledger(workspace.project(), state, key, "update", workspace.now())
+        assert helped.told_before is not None
+        assert helped.told_before["title"]["en"] == old_title
+
+
+def keys_of(state: State) -> list[SendKey]:
+    rows = state.connection.execute("SELECT series, session, message FROM sends")
+    return [SendKey(series, dt.date.fromisoformat(day), message) for series, day, message in rows]
 
 
 def test_undoing_a_cancellation_says_the_session_is_back_on(
