@@ -15,7 +15,7 @@ from mailer.audience.addresses import Address
 from mailer.audience.segments import Resolution
 from mailer.audience.upload import Change, Known, UploadPlan, plan_upload
 from mailer.errors import InvalidInput
-from mailer.model import Recipient, Segment
+from mailer.model import Segment
 from mailer.project.lists import ListReader, audience
 from mailer.project.load import Project
 from mailer.recurrence import occurrences
@@ -120,16 +120,6 @@ def everyone(project: Project, state: State, session: dt.date | None) -> list[Pe
         for entry in found.values():
             entry.answer = facts.said(entry.key)
     return sorted(found.values(), key=lambda e: e.email.casefold())
-
-
-def list_person(project: Project, state: State, key: str) -> Recipient | None:
-    """The person of the lists whose key is `key` (her first list's row), or None."""
-    reader = ListReader(project, state)
-    for name in project.config.mailing.list_names:
-        for recipient in reader.read(name):
-            if recipient.key == key:
-                return recipient
-    return None
 
 
 def segment_keys(

@@ -47,7 +47,8 @@ class PersonReport:
         return self.rows[0].recipient.language if self.rows else None
 
 
-def _rows(project: Project, state: State, key: str) -> list[Row]:
+def list_rows(project: Project, state: State, key: str) -> list[Row]:
+    """The rows of the lists (files and kept lists) whose person is `key`, in list order."""
     reader = ListReader(project, state)
     return [
         Row(name, recipient)
@@ -60,7 +61,7 @@ def _rows(project: Project, state: State, key: str) -> list[Row]:
 def person(project: Project, state: State, address: Address, now: dt.datetime) -> PersonReport:
     """Everything about the person at `address`."""
     config = project.config
-    rows = _rows(project, state, address.key)
+    rows = list_rows(project, state, address.key)
     today = now.astimezone(config.series.timezone).date()
     coming = occurrences(config.series, project.sessions, start=today, limit=1)
     following = coming[0] if coming else None
@@ -142,4 +143,4 @@ def erase_person(project: Project, state: State, address: Address, now: dt.datet
     """Forget the person (see `mailer.store.people.erase`), and say which list rows still hold
     them: mailer does not edit the organiser's files, but never mails that address again."""
     erased = erase(state, address.key, now)
-    return Erasure(erased, [row.recipient.source for row in _rows(project, state, address.key)])
+    return Erasure(erased, [row.recipient.source for row in list_rows(project, state, address.key)])

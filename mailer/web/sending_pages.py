@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from mailer.actions.directory import list_person
+from mailer.actions.people import list_rows
 from mailer.actions.project import PreviewParts, preview_composer, preview_parts
 from mailer.actions.session_emails import DaemonEmail, daemon_emails
 from mailer.audience.addresses import parse_address
@@ -52,9 +52,10 @@ def _previews(
     the person of the lists whose key is `person` gets it (None: no such person)."""
     project = workspace.project()
     with workspace.state() as state:
-        recipient = list_person(project, state, person) if person else None
-        if person and recipient is None:
+        rows = list_rows(project, state, person) if person else []
+        if person and not rows:
             return None
+        recipient = rows[0].recipient if rows else None
         composer, sample = preview_composer(
             project,
             workspace.templates(),
@@ -80,6 +81,12 @@ def _plan(
         plan = plan_send(project, state, request, workspace.now())
         people = list(itertools.islice(plan.audience(state), PER_PAGE))
         return plan, people, daemon_emails(project, state, occurrence), paused(state, plan.key)
+
+
+def _proof_plan(workspace: Workspace, request: SendRequest) -> SendPlan:
+    """The plan a proof tells about (its audience, for the proof's note): nothing recorded."""
+    with workspace.state() as state:
+        return plan_send(workspace.project(), state, request, workspace.now())
 
 
 def add_routes(app: web.Application, site: Site) -> None:
@@ -180,9 +187,7 @@ def add_routes(app: web.Application, site: Site) -> None:
             return await _preview_page(request, workspace, occurrence, kind, problem=problem)
         replies = []
         try:
-            plan, _people, _daemon, _held = await asyncio.to_thread(
-                _plan, workspace, send_request, occurrence
-            )
+            plan = await asyncio.to_thread(_proof_plan, workspace, send_request)
             for address in addresses:
                 sent = await send_proofs(
                     project,
