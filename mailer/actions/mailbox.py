@@ -14,7 +14,6 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from email.headerregistry import Address as HeaderAddress
 from email.message import EmailMessage
 from typing import Protocol
 
@@ -34,6 +33,7 @@ from mailer.inbound.classify import (
     message_key,
     parse,
 )
+from mailer.messages.mime import organiser_domain
 from mailer.project.load import Project
 from mailer.store.inbox import (
     Bounce,
@@ -73,7 +73,7 @@ class MailboxRound:
 
 
 def context_of(config: Config, key: bytes) -> Context:
-    domain = HeaderAddress(addr_spec=config.organiser.email).domain.encode("idna").decode()
+    domain = organiser_domain(config)
     authserv_id = config.mailbox.authserv_id if config.mailbox is not None else None
     return Context(key=key, series_id=config.series.id, domain=domain, authserv_id=authserv_id)
 

@@ -35,7 +35,6 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
-from email.headerregistry import Address
 from typing import Any
 
 import css_inline
@@ -69,6 +68,7 @@ from mailer.messages.mime import (
     TEXT,
     Skeleton,
     calendar_part,
+    organiser_domain,
     phrase,
     skeleton,
 )
@@ -215,7 +215,7 @@ class Composer:
         self.answering = answers and kind in ANSWERING and occurrence.takes_place
         self.sender = envelope_from or config.organiser.email  # MAIL FROM: where bounces go
         self.verp = config.delivery.sending.verp  # each email's own, signed, return path
-        self.domain = Address(addr_spec=config.organiser.email).domain.encode("idna").decode()
+        self.domain = organiser_domain(config)
         self.date = email.utils.format_datetime(now.astimezone(dt.UTC))
         self.filename = ics_filename(config, occurrence)
         self._message_ids = MessageIds(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 from collections.abc import Mapping
-from email.headerregistry import Address
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -30,7 +29,7 @@ from mailer.i18n.dates import (
     zone_name,
 )
 from mailer.messages.changes import session_changes, told_content
-from mailer.messages.mime import logo_cid
+from mailer.messages.mime import logo_cid, organiser_domain
 from mailer.messages.slots import SlotPool
 from mailer.model import MessageKind, Occurrence, Person, Recipient
 
@@ -195,8 +194,7 @@ def session_context(
 
 
 def _logo_src(config: Config) -> str:
-    domain = Address(addr_spec=config.organiser.email).domain.encode("idna").decode()
-    return f"cid:{logo_cid(domain)}"
+    return f"cid:{logo_cid(organiser_domain(config))}"
 
 
 def _logo(config: Config) -> dict[str, str | int] | None:

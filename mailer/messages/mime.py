@@ -63,6 +63,12 @@ class Skeleton:
         return b"".join(parts)
 
 
+def organiser_domain(config: Config) -> str:
+    """The domain of the organiser's address, in ASCII: what Message-IDs and Content-IDs end
+    with."""
+    return Address(addr_spec=config.organiser.email).domain.encode("idna").decode()
+
+
 def logo_cid(domain: str) -> str:
     """The Content-ID of the organiser's logo (`<img src="cid:...">` in the HTML)."""
     return f"logo@{domain}"

@@ -14,6 +14,7 @@ from email.message import EmailMessage
 
 from mailer.config.settings import Config
 from mailer.i18n.dates import clock_time, long_date, zone_name
+from mailer.messages.mime import organiser_domain
 from mailer.model import Outgoing
 
 NoticeTexts = dict[str, tuple[str, str]]  # problem -> (subject, body), str.format fields
@@ -207,7 +208,7 @@ def organiser_notice(
                 f"({zone_name(config.series.timezone, language, labels)})"
             )
     to = config.daemon.warn_to or config.organiser.email
-    domain = Address(addr_spec=config.organiser.email).domain.encode("idna").decode()
+    domain = organiser_domain(config)
     digest = hashlib.sha256(f"{config.series.id}\0{key}".encode()).hexdigest()[:24]
     notice = EmailMessage(policy=email.policy.SMTP)
     notice["From"] = Address(f"mailer ({config.organiser.name})", addr_spec=config.organiser.email)

@@ -19,6 +19,7 @@ from mailer.audience.signup import SignupRequest
 from mailer.config.settings import Config, SignupSettings
 from mailer.errors import Problem, TemplateError
 from mailer.i18n.dates import clock_time, language_name, long_date, typography
+from mailer.messages.mime import organiser_domain
 from mailer.messages.templates import TemplateSet
 from mailer.model import Outgoing
 
@@ -107,7 +108,7 @@ def confirmation_email(
     subject, text, html = (
         templates.render_named(f"{language}/confirm.{part}", context) for part in EMAIL_PARTS
     )
-    domain = Address(addr_spec=config.organiser.email).domain.encode("idna").decode()
+    domain = organiser_domain(config)
     digest = hashlib.sha256(f"{config.series.id}\0{link}".encode()).hexdigest()[:24]
     message = EmailMessage(policy=email.policy.SMTP)
     message["From"] = Address(config.organiser.name, addr_spec=config.organiser.email)
