@@ -67,11 +67,11 @@ def session_changes(
     if added or withdrawn:
         changes.append({"what": "speakers", "added": added, "withdrawn": withdrawn})
     roles_before = {_name(p, language): p["role"].get(language) for p in told["speakers"]}
+    roles_now = {_name(p, language): p["role"].get(language) for p in now["speakers"]}
     new_roles = [
-        typeset(_name(p, language))
-        for p in now["speakers"]
-        if _name(p, language) in roles_before
-        and roles_before[_name(p, language)] != p["role"].get(language)
+        typeset(name)
+        for name, role in roles_now.items()
+        if name in roles_before and roles_before[name] != role
     ]
     if new_roles:
         changes.append({"what": "roles", "names": new_roles})

@@ -288,14 +288,13 @@ class DaemonCore:
             message=job.message,
             deadline=job.deadline,
         )
-        with self.state() as state:
-            if paused(state, self.key(job)) is not None:  # an organiser paused it
-                log.info("the %s of %s is paused", job.kind, job.occurrence.scheduled)
-                return
         lock = self.project.store.sender_lock()
         lock.acquire()
         try:
             with self.state(fenced=True) as state:
+                if paused(state, self.key(job)) is not None:  # an organiser paused it
+                    log.info("the %s of %s is paused", job.kind, job.occurrence.scheduled)
+                    return
                 # a finished send is looked at again only when a list (or any file, or a
                 # kept list), the suppression list or the answers changed: resolving 100,000
                 # people every few minutes is waste
