@@ -20,9 +20,10 @@ from mailer.calendar.replies import CalendarReply
 from mailer.model import Recipient
 from mailer.store.answers import answers, headcount
 from mailer.store.inbox import record_reply
-from mailer.store.ledger import Ledger, Outcome, SendKey
+from mailer.store.ledger import SendKey
 from tests.integration.test_http import KEY, NOW, serve, workspace
 from tests.support.project import edit
+from tests.support.sending import recorded_sent
 
 ON_BOTH_STORES = True
 SESSION = dt.date(2021, 4, 20)
@@ -35,17 +36,8 @@ def invited(project_dir: Path, people: list[str], language: str = "es") -> None:
     space = workspace(project_dir)
     key = SendKey(SERIES, SESSION, "invitation")
     with space.state() as state:
-        ledger = Ledger(state)
-        ledger.plan(
-            key,
-            "invitation",
-            segments=("everyone",),
-            deadline=NOW + dt.timedelta(days=5),
-            recipients=[Recipient(email=p, key=p, language=language, name=p[:3]) for p in people],
-            now=NOW,
-        )
-        taken = ledger.claim(key, len(people), NOW, 5) or []
-        ledger.record([Outcome(t.id, "sent", f"<{t.id}@x>") for t in taken], NOW)
+        invitees = [Recipient(email=p, key=p, language=language, name=p[:3]) for p in people]
+        recorded_sent(state, key, invitees, NOW)
 
 
 def link(address: str, session: dt.date = SESSION, key: str = KEY) -> str:

@@ -21,7 +21,6 @@ from mailer.sending.plan import plan_from_ledger
 from mailer.store.ledger import SendKey
 from mailer.store.locks import sender_lock
 from mailer.store.pauses import pause, resume
-from mailer.store.state import State
 from tests.support.project import edit
 from tests.support.sending import NOW, ledger, send, use_smtp
 from tests.support.smtp_server import (
@@ -32,6 +31,7 @@ from tests.support.smtp_server import (
     make_certificate,
     server_tls_context,
 )
+from tests.support.stores import rows
 
 Cli = Callable[..., tuple[int, str, str]]
 EVERYONE = 20
@@ -41,6 +41,11 @@ ON_BOTH_STORES = True  # every test here runs on SQLite and on PostgreSQL
 @pytest.fixture(autouse=True)
 def signing_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MAILER_UNSUBSCRIBE_KEY", "sending-tests-signing-key-0123456789")
+
+
+def workspace_of(config: Path) -> Workspace:
+    """The project's workspace, for a look at its state through mailer."""
+    return Workspace(config, environ={"MAILER_UNSUBSCRIBE_KEY": "k" * 32})
 
 
 @pytest.fixture
@@ -80,7 +85,7 @@ def test_a_paused_send_is_not_sent_from_the_command_line_until_resumed(
     run_cli: Cli, project_dir: Path, server: SmtpServer
 ) -> None:
     config = use_smtp(project_dir, server.port)
-    workspace = Workspace(config, environ={"MAILER_UNSUBSCRIBE_KEY": "k" * 32})
+    workspace = workspace_of(config)
     key = SendKey(workspace.project().config.series.id, dt.date(2021, 4, 20), "invitation")
     with workspace.state() as state:
         pause(state, key, "marie@icom-france.example.org", dt.datetime(2021, 4, 6, tzinfo=dt.UTC))
@@ -422,17 +427,14 @@ def test_an_update_says_what_changed_since_the_email_people_had(
     assert f"<s>{old_title}</s>" in html.replace("&nbsp;", "\u00a0")
     assert "- New Zoom link or codes: use the ones below." in plain and "123456" in plain
     # a daemon that helps send it (not its planner) tells the same changes
-    workspace = Workspace(config, environ={"MAILER_UNSUBSCRIBE_KEY": "k" * 32})
+    workspace = workspace_of(config)
+    sends = rows(config, "SELECT message FROM sends")
+    message = next(r["message"] for r in sends if r["message"].startswith("update:"))
+    key = SendKey(workspace.project().config.series.id, dt.date(2021, 4, 20), message)
     with workspace.state() as state:
-        key = next(k for k in keys_of(state) if k.message.startswith("update:"))
         helped = plan_from_ledger(workspace.project(), state, key, "update", workspace.now())
         assert helped.told_before is not None
         assert helped.told_before["title"]["en"] == old_title
-
-
-def keys_of(state: State) -> list[SendKey]:
-    rows = state.connection.execute("SELECT series, session, message FROM sends")
-    return [SendKey(series, dt.date.fromisoformat(day), message) for series, day, message in rows]
 
 
 def test_undoing_a_cancellation_says_the_session_is_back_on(

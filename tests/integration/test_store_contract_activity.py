@@ -13,28 +13,19 @@ from mailer.store.activity import (
     session_activity,
     weekly_activity,
 )
-from mailer.store.ledger import Ledger, Outcome, SendKey
+from mailer.store.ledger import SendKey
 from mailer.store.state import State
 from mailer.store.suppression import suppress
 from tests.integration.test_store_contract_members import opener, store  # noqa: F401
+from tests.support.sending import recorded_sent
 
 NOW = dt.datetime(2021, 4, 14, 9, tzinfo=dt.UTC)  # a Wednesday
 DAY = dt.date(2021, 4, 20)
 
 
 def sent_to(state: State, addresses: list[str], at: dt.datetime) -> None:
-    key = SendKey("series", DAY, "invitation")
-    ledger = Ledger(state)
-    ledger.plan(
-        key,
-        "invitation",
-        segments=("everyone",),
-        deadline=at + dt.timedelta(days=5),
-        recipients=[Recipient(email=a, key=a, language="fr") for a in addresses],
-        now=at,
-    )
-    taken = ledger.claim(key, len(addresses), at, 5) or []
-    ledger.record([Outcome(t.id, "sent", f"<{t.id}@x>") for t in taken], at)
+    people = [Recipient(email=a, key=a, language="fr") for a in addresses]
+    recorded_sent(state, SendKey("series", DAY, "invitation"), people, at)
 
 
 def test_a_session_counts_whom_it_reached_and_who_left_after(store: State) -> None:  # noqa: F811

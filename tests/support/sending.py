@@ -1,9 +1,11 @@
-"""Pointing a copied project at the test SMTP server, big generated lists, and reading the
-ledger of its state directly (not through mailer's code; SQLite or PostgreSQL)."""
+"""Pointing a copied project at the test SMTP server, big generated lists, reading the ledger
+of its state directly (not through mailer's code; SQLite or PostgreSQL), and recording
+deliveries as sent through the ledger."""
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import os
 import subprocess
@@ -13,6 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mailer.model import Recipient
+from mailer.store.ledger import Ledger, Outcome, SendKey
+from mailer.store.state import State
 from tests.support.stores import rows
 
 
@@ -129,3 +134,21 @@ def mailer_send(config: Path) -> subprocess.Popen[bytes]:
         stderr=subprocess.PIPE,
         env=environment,
     )
+
+
+def recorded_sent(
+    state: State, key: SendKey, recipients: list[Recipient], now: dt.datetime
+) -> None:
+    """`key`'s email planned for `recipients` and recorded as sent to each of them (the
+    ledger's own steps: plan, claim, record), as if a send had gone."""
+    ledger = Ledger(state)
+    ledger.plan(
+        key,
+        key.message.split(":")[0],
+        segments=("everyone",),
+        deadline=now + dt.timedelta(days=5),
+        recipients=recipients,
+        now=now,
+    )
+    taken = ledger.claim(key, len(recipients), now, 5) or []
+    ledger.record([Outcome(t.id, "sent", f"<{t.id}@x>") for t in taken], now)
