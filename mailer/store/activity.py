@@ -8,22 +8,38 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from mailer.store.ledger_queries import stamp
 from mailer.store.state import State
 
 SERIES_OF_WEEK = ("sent", "bounced", "unsubscribed", "signups")
-# each counted by its UTC day since a moment (`?`); the series' emails only (bounces,
-# suppressions and members are the state's, which holds one series' people)
+
+
+class _Daily(NamedTuple):
+    """A week chart's events, counted by their UTC day: `counted` of `table` whose `column`
+    is a moment since the chart's first Monday and which meet `condition`; those of other
+    series left out when `per_series` (bounces, suppressions and members are the state's,
+    which holds one series' people)."""
+
+    table: str
+    column: str
+    counted: str
+    condition: str = ""
+    per_series: bool = False
+
+    def sql(self) -> str:
+        day = f"substr({self.column}, 1, 10)"
+        where = [f"{self.column} >= ?", self.condition, "series = ?" if self.per_series else ""]
+        conditions = " AND ".join(part for part in where if part)
+        return f"SELECT {day}, {self.counted} FROM {self.table} WHERE {conditions} GROUP BY {day}"
+
+
 _BY_DAY = {
-    "sent": "SELECT substr(sent_at, 1, 10), count(*) FROM deliveries "
-    "WHERE state = 'sent' AND sent_at >= ? AND series = ? GROUP BY substr(sent_at, 1, 10)",
-    "bounced": "SELECT substr(received_at, 1, 10), count(DISTINCT key) FROM bounces "
-    "WHERE received_at >= ? GROUP BY substr(received_at, 1, 10)",
-    "unsubscribed": "SELECT substr(created_at, 1, 10), count(*) FROM suppressions "
-    "WHERE created_at >= ? AND kind = 'unsubscribed' GROUP BY substr(created_at, 1, 10)",
-    "signups": "SELECT substr(confirmed_at, 1, 10), count(*) FROM members "
-    "WHERE confirmed_at >= ? AND origin = 'signup' GROUP BY substr(confirmed_at, 1, 10)",
+    "sent": _Daily("deliveries", "sent_at", "count(*)", "state = 'sent'", per_series=True),
+    "bounced": _Daily("bounces", "received_at", "count(DISTINCT key)"),
+    "unsubscribed": _Daily("suppressions", "created_at", "count(*)", "kind = 'unsubscribed'"),
+    "signups": _Daily("members", "confirmed_at", "count(*)", "origin = 'signup'"),
 }
 
 
@@ -89,9 +105,9 @@ def weekly_activity(
     since = stamp(dt.datetime.combine(mondays[0], dt.time(), dt.UTC))
     index = {monday: i for i, monday in enumerate(mondays)}
     counts = {what: [0] * weeks for what in SERIES_OF_WEEK}
-    for what, sql in _BY_DAY.items():
-        parameters = (since, series) if "series = ?" in sql else (since,)
-        for day, number in state.connection.execute(sql, parameters):
+    for what, daily in _BY_DAY.items():
+        parameters = (since, series) if daily.per_series else (since,)
+        for day, number in state.connection.execute(daily.sql(), parameters):
             slot = index.get(week_start(dt.date.fromisoformat(day)))
             if slot is not None:
                 counts[what][slot] += int(number)
